@@ -1,0 +1,131 @@
+"""Samplers with one interface (as diffusers schedulers): ``set_timesteps`` then ``step``.
+
+Time steps are always the original ones (0 … T−1), whatever the number of sampling steps, so guidance
+windows and the denoiser's time input never depend on the sampler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .schedule import GaussianDiffusion
+
+
+class Sampler:
+    """Base sampler over a :class:`GaussianDiffusion` schedule.
+
+    Parameters
+    ----------
+    diffusion
+        The schedule.
+    """
+
+    name = ""
+
+    def __init__(self, diffusion: GaussianDiffusion):
+        self.diffusion = diffusion
+        self.timesteps: np.ndarray = np.arange(diffusion.n_timesteps)[::-1].copy()
+
+    def set_timesteps(self, n_steps: int, t_start: int | None = None) -> np.ndarray:
+        """Choose ``n_steps`` original time steps from ``t_start`` (default ``T − 1``) down to 0.
+
+        Returns
+        -------
+        The descending time steps the sampler will visit.
+        """
+        T = self.diffusion.n_timesteps
+        t_start = T - 1 if t_start is None else int(t_start)
+        if not 0 <= t_start < T:
+            raise ValueError(f"t_start must be in [0, {T - 1}], got {t_start}.")
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+        n_steps = min(int(n_steps), t_start + 1)
+        steps = np.unique(np.round(np.linspace(0, t_start, n_steps)).astype(np.int64))
+        self.timesteps = steps[::-1].copy()
+        return self.timesteps
+
+    def _prev(self, i: int) -> int:
+        return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
+
+    def _alpha_bars(self, i: int) -> tuple[float, float]:
+        ac = self.diffusion.alphas_cumprod
+        t, t_prev = int(self.timesteps[i]), self._prev(i)
+        return float(ac[t]), float(ac[t_prev]) if t_prev >= 0 else 1.0
+
+    def step(self, eps: torch.Tensor, i: int, x_t: torch.Tensor, *, grad: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step from ``timesteps[i]`` to the next time step.
+
+        Parameters
+        ----------
+        eps
+            The denoiser's noise prediction at ``x_t``.
+        i
+            Index into :attr:`timesteps`.
+        grad
+            Guidance gradient ``Σ_k γ_k ∇ log p_k(y_k | x_t)`` or ``None``.
+        generator
+            Random generator for the step's noise (drawn on the CPU for reproducibility).
+
+        Returns
+        -------
+        ``(x_prev, x0_pred)``.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def _noise(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+class DDPMSampler(Sampler):
+    """Ancestral DDPM sampling with the fixed-large variance ``σ_t² = β_t`` (respaced when fewer steps).
+
+    Guidance shifts the posterior mean by ``σ_t² · grad``.
+    """
+
+    name = "ddpm"
+
+    def step(self, eps, i, x_t, *, grad=None, generator=None):
+        ab, ab_prev = self._alpha_bars(i)
+        beta = 1.0 - ab / ab_prev
+        x0 = (x_t - np.sqrt(1.0 - ab) * eps) / np.sqrt(ab)
+        coef_x0 = np.sqrt(ab_prev) * beta / (1.0 - ab)
+        coef_xt = np.sqrt(1.0 - beta) * (1.0 - ab_prev) / (1.0 - ab)
+        mean = coef_x0 * x0 + coef_xt * x_t
+        var = beta  # fixed-large variance
+        if grad is not None:
+            mean = mean + var * grad
+        if self._prev(i) < 0:
+            return mean, x0
+        return mean + np.sqrt(var) * self._noise(x_t, generator), x0
+
+
+class DDIMSampler(Sampler):
+    """DDIM sampling; ``eta = 0`` is deterministic, ``eta = 1`` matches DDPM's posterior variance.
+
+    Guidance modifies the noise prediction, ``ε ← ε − √(1 − ᾱ_t) · grad`` (score form).
+    """
+
+    name = "ddim"
+
+    def __init__(self, diffusion: GaussianDiffusion, eta: float = 0.0):
+        super().__init__(diffusion)
+        if eta < 0:
+            raise ValueError(f"eta must be >= 0, got {eta}.")
+        self.eta = float(eta)
+
+    def step(self, eps, i, x_t, *, grad=None, generator=None):
+        ab, ab_prev = self._alpha_bars(i)
+        if grad is not None:
+            eps = eps - np.sqrt(1.0 - ab) * grad
+        x0 = (x_t - np.sqrt(1.0 - ab) * eps) / np.sqrt(ab)
+        sigma = self.eta * np.sqrt((1.0 - ab_prev) / (1.0 - ab)) * np.sqrt(1.0 - ab / ab_prev)
+        x_prev = np.sqrt(ab_prev) * x0 + np.sqrt(max(1.0 - ab_prev - sigma**2, 0.0)) * eps
+        if sigma > 0 and self._prev(i) >= 0:
+            x_prev = x_prev + sigma * self._noise(x_t, generator)
+        return x_prev, x0
+
+
+SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler}

@@ -1,0 +1,44 @@
+"""The sampling loop shared by generation and interpolation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .guidance import ClassifierGuidance
+from .samplers import Sampler
+
+
+@torch.no_grad()
+def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
+                guidance: ClassifierGuidance | None = None, rows: slice = slice(None),
+                generator: torch.Generator | None = None, progress: bool = False,
+                desc: str = "sampling") -> torch.Tensor:
+    """Denoise ``x`` (at ``sampler.timesteps[0]``) down to ``t = 0``.
+
+    Parameters
+    ----------
+    denoiser
+        ε-prediction network ``(x_t, t) → ε``, in eval mode.
+    sampler
+        A sampler whose ``set_timesteps`` has been called.
+    x
+        Starting point: pure noise for generation, noised real cells for interpolation.
+    guidance
+        Optional classifier guidance; ``rows`` selects this batch's rows of its weight matrices.
+    generator
+        Random generator of the sampler's noise.
+
+    Returns
+    -------
+    The denoised latents ``x_0``.
+    """
+    steps = sampler.timesteps
+    for i in tqdm(range(len(steps)), desc=desc, disable=not progress, leave=False):
+        t_int = int(steps[i])
+        t = torch.full((x.shape[0],), t_int, device=x.device, dtype=torch.long)
+        eps = denoiser(x, t)
+        grad = guidance(x, t, rows) if guidance is not None and guidance.active(t_int) else None
+        x, _ = sampler.step(eps, i, x, grad=grad, generator=generator)
+    return x

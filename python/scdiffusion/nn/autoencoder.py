@@ -1,0 +1,94 @@
+"""SCimilarity-layout autoencoder: genes → 1024 → 1024 → 1024 → 128 (unit norm) → genes.
+
+Module and parameter names follow SCimilarity's ``Encoder``/``Decoder`` (``network.<i>.<j>``) so that
+pretrained SCimilarity checkpoints load directly into these modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .likelihood import OUTPUT_LIKELIHOODS, OutputLikelihood
+
+
+class Encoder(nn.Module):
+    """Encoder: ``[Dropout, Linear, BatchNorm, PReLU]`` blocks, a last ``Linear`` and L2 normalisation."""
+
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+                 dropout: float = 0.1, input_dropout: float = 0.1):
+        super().__init__()
+        self.network = nn.ModuleList()
+        n_in = n_genes
+        for i, n_out in enumerate(hidden):
+            self.network.append(nn.Sequential(
+                nn.Dropout(p=input_dropout if i == 0 else dropout),
+                nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.PReLU(),
+            ))
+            n_in = n_out
+        self.network.append(nn.Linear(n_in, n_latent))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.network:
+            x = layer(x)
+        return F.normalize(x, p=2, dim=1)
+
+
+class Decoder(nn.Module):
+    """Decoder mirroring the encoder; its last layer outputs the likelihood's parameters."""
+
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+                 dropout: float = 0.1):
+        super().__init__()
+        self.network = nn.ModuleList()
+        n_in = n_latent
+        for i, n_out in enumerate(hidden):
+            block = [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.PReLU()]
+            if i > 0:
+                block.insert(0, nn.Dropout(p=dropout))
+            self.network.append(nn.Sequential(*block))
+            n_in = n_out
+        self.network.append(nn.Linear(n_in, n_genes))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        for layer in self.network:
+            z = layer(z)
+        return z
+
+
+class Autoencoder(nn.Module):
+    """Deterministic autoencoder with a swappable output likelihood.
+
+    Parameters
+    ----------
+    n_genes
+        Number of genes (input and output size).
+    n_latent
+        Latent size (SCimilarity: 128).
+    hidden
+        Hidden layer sizes of the encoder (reversed for the decoder).
+    likelihood
+        Name of the output likelihood, a key of :data:`OUTPUT_LIKELIHOODS` (``"mse"``: the paper's
+        regression of log-normalised expression).
+    """
+
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+                 dropout: float = 0.1, input_dropout: float = 0.1, likelihood: str = "mse"):
+        super().__init__()
+        self.encoder = Encoder(n_genes, n_latent, hidden, dropout, input_dropout)
+        self.decoder = Decoder(n_genes, n_latent, tuple(reversed(hidden)), dropout)
+        self.likelihood: OutputLikelihood = OUTPUT_LIKELIHOODS[likelihood]()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss of a batch of log-normalised cells."""
+        return self.likelihood.loss(self.decoder(self.encoder(x)), x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Expected log-normalised expression for latents ``z``."""
+        return self.likelihood.mean(self.decoder(z))

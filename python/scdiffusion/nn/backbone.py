@@ -1,0 +1,57 @@
+"""Skip-connected MLP denoiser with a time embedding (the paper's backbone, ~3.5 M parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .embedding import timestep_embedding
+
+
+class _TimeBlock(nn.Module):
+    """``h = Linear(x) + Linear(SiLU(emb))``, then LayerNorm and SiLU."""
+
+    def __init__(self, n_in: int, n_out: int, n_emb: int):
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.emb = nn.Linear(n_emb, n_out)
+        self.norm = nn.LayerNorm(n_out)
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.linear(x) + self.emb(emb)))
+
+
+class SkipMLP(nn.Module):
+    """ε-prediction network over latents.
+
+    Down path ``n_latent → 512 → 512 → 256 → 128``; up path ``128 → 256 → 512 → 512`` with additive skips
+    from the down path; head ``512 → 1024 → LayerNorm → SiLU → n_latent``.
+    """
+
+    def __init__(self, n_latent: int = 128, down: Sequence[int] = (512, 512, 256, 128),
+                 n_time: int = 512, n_head: int = 1024):
+        super().__init__()
+        self.n_time = n_time
+        self.time_mlp = nn.Sequential(nn.Linear(n_time, n_time), nn.SiLU(), nn.Linear(n_time, n_time))
+        dims = [n_latent, *down]
+        self.down = nn.ModuleList(_TimeBlock(a, b, n_time) for a, b in zip(dims[:-1], dims[1:]))
+        up_dims = list(reversed(down))  # 128, 256, 512, 512
+        self.up = nn.ModuleList(_TimeBlock(a, b, n_time) for a, b in zip(up_dims[:-1], up_dims[1:]))
+        self.head = nn.Sequential(nn.Linear(up_dims[-1], n_head), nn.LayerNorm(n_head), nn.SiLU(),
+                                  nn.Linear(n_head, n_latent))
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        emb = self.act(self.time_mlp(timestep_embedding(t, self.n_time)))
+        skips = []
+        h = x
+        for block in self.down:
+            h = block(h, emb)
+            skips.append(h)
+        skips.pop()  # the bottleneck output is the input of the up path
+        for block in self.up:
+            h = block(h, emb) + skips.pop()
+        return self.head(h)

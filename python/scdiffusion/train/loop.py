@@ -1,0 +1,152 @@
+"""One training loop for every stage: tensors on the device, time/step budgets, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .ema import EMA
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Budget and optimiser settings of one training stage.
+
+    Parameters
+    ----------
+    max_steps
+        Upper bound on optimiser steps.
+    max_time
+        Upper bound on wall time in seconds (``None``: no bound).
+    batch_size
+        Cells per step.
+    lr, weight_decay
+        AdamW settings.
+    lr_schedule
+        ``"constant"`` or ``"linear"`` decay to 0 at ``max_steps``.
+    eval_every
+        Steps between validation evaluations.
+    patience
+        Stop after this many evaluations without improvement (``0``: never stop early).
+    ema_decay
+        Decay of an exponential moving average of the weights (``None``: no EMA).
+    """
+
+    max_steps: int = 2000
+    max_time: float | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    lr_schedule: str = "constant"
+    eval_every: int = 100
+    patience: int = 10
+    ema_decay: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
+        config: TrainConfig, *, val_fn: Callable[[nn.Module], float] | None = None,
+        generator: torch.Generator | None = None, desc: str = "training", progress: bool = True,
+        ) -> tuple[nn.Module, dict]:
+    """Train ``module`` on batches of ``tensors`` and return the best weights and the loss history.
+
+    Parameters
+    ----------
+    module
+        The network; trained in place.
+    loss_fn
+        ``loss_fn(*batch) → scalar loss`` where ``batch`` holds the rows of ``tensors`` of one step.
+    tensors
+        Training tensors with cells in rows, already on the training device.
+    val_fn
+        ``val_fn(model) → validation loss`` for the EMA (or raw) model in eval mode; selects the best
+        weights and drives early stopping. Without it the training loss does.
+    generator
+        Random generator for batch selection (and anything ``loss_fn`` draws from it).
+
+    Returns
+    -------
+    ``(best_model, history)`` where ``best_model`` is the EMA copy (when ``ema_decay`` is set) or the
+    module, in eval mode, holding the weights of the best evaluation; ``history`` has lists ``step``,
+    ``train_loss``, ``val_loss``, ``time`` and the fields ``best_step``, ``stopped``.
+    """
+    n = tensors[0].shape[0]
+    device = tensors[0].device
+    batch_size = min(config.batch_size, n)
+    opt = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.lr_schedule == "linear":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / config.max_steps))
+    elif config.lr_schedule == "constant":
+        sched = None
+    else:
+        raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {config.lr_schedule!r}.")
+    ema = EMA(module, config.ema_decay) if config.ema_decay else None
+    history: dict = {"step": [], "train_loss": [], "val_loss": [], "time": [], "config": config.to_dict()}
+    best, best_state, best_step, bad_evals = math.inf, None, 0, 0
+    stopped = "max_steps"
+    start = time.perf_counter()
+    running, n_running = 0.0, 0
+    bar = tqdm(range(1, config.max_steps + 1), desc=desc, disable=not progress, leave=False)
+    module.train()
+    for step in bar:
+        idx = torch.randint(0, n, (batch_size,), generator=generator).to(device)
+        loss = loss_fn(*(t[idx] for t in tensors))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        if ema is not None:
+            ema.update(module)
+        running += loss.item()
+        n_running += 1
+        elapsed = time.perf_counter() - start
+        out_of_time = config.max_time is not None and elapsed >= config.max_time
+        if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
+            model = ema.shadow if ema is not None else module
+            train_loss = running / n_running
+            running, n_running = 0.0, 0
+            if val_fn is not None:
+                model.eval()
+                val = float(val_fn(model))
+                module.train()
+            else:
+                val = train_loss
+            history["step"].append(step)
+            history["train_loss"].append(train_loss)
+            history["val_loss"].append(val if val_fn is not None else None)
+            history["time"].append(elapsed)
+            bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val:.4f}")
+            if val < best - 1e-6:
+                best, best_step, bad_evals = val, step, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_evals += 1
+            if config.patience and bad_evals >= config.patience:
+                stopped = "early_stopping"
+                break
+        if out_of_time:
+            stopped = "max_time"
+            break
+    bar.close()
+    model = ema.shadow if ema is not None else module
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    history.update(best_step=best_step, best_loss=best, stopped=stopped, n_steps=step,
+                   seconds=time.perf_counter() - start)
+    logger.info("%s: %d steps in %.1f s (%s); best loss %.4f at step %d.", desc, step,
+                history["seconds"], stopped, best, best_step)
+    return model, history

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run every test: installs what is missing (Python venv; R and Bioconductor packages from Debian when the
+# R package is present), then the Python tests, then the R tests and vignettes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+status=0
+.venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=$?
+if [ -f DESCRIPTION ] && [ -x tools/run-r-tests.sh ] && [ "${SCDIFFUSION_SKIP_R:-0}" != "1" ]; then
+  bash scripts/install-r.sh
+  SCDIFFUSION_PYTHON="$PWD/.venv" bash tools/run-r-tests.sh || status=$?
+fi
+exit $status
