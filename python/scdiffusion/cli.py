@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -105,10 +105,15 @@ def main() -> None:
 @click.option("--autoencoder-steps", type=click.IntRange(min=1), default=None)
 @click.option("--diffusion-steps", type=click.IntRange(min=1), default=None)
 @click.option("--classifier-steps", type=click.IntRange(min=1), default=None)
+@click.option("--checkpoint-dir", default=None, type=click.Path(file_okay=False),
+              help="Resumable checkpoints (default: MODEL_DIR.ckpt next to the model; removed after success). "
+                   "Re-running an interrupted command resumes from them.")
+@click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Steps between checkpoints.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model directory.")
 @click.option("--quiet", is_flag=True, help="No progress bars or log lines.")
 def train(input_path, model_dir, layer, labels_keys, pretrained, device, seed, preset, max_time, autoencoder_steps,
-          diffusion_steps, classifier_steps, overwrite, quiet):
+          diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet):
     """Train a model on raw counts in INPUT.h5ad and save it to --model-dir."""
     _setup_logging(not quiet)
     from .model import ScDiffusion
@@ -125,8 +130,12 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, device, seed, p
                             device=device, seed=seed)
         steps = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
         over = {k: {"max_steps": v} for k, v in steps.items() if v is not None}
-        model.train(preset=preset, max_time=max_time, progress=not quiet, **over)
+        ckpt = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".ckpt")
+        model.train(preset=preset, max_time=max_time, progress=not quiet, checkpoint_dir=ckpt,
+                    checkpoint_every=checkpoint_every, **over)
         model.save(out, overwrite=overwrite)
+        if not checkpoint_dir:
+            shutil.rmtree(ckpt, ignore_errors=True)
         return model
 
     model = _run(work)

@@ -24,7 +24,7 @@ from ..data.registry import LabelRegistry
 from ..data.validation import InputError, check_label_column
 from ..diffusion import SAMPLERS, ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
-from ..train import TrainConfig, fit
+from ..train import Checkpointer, TrainConfig, fit, load_checkpoint, save_atomic
 from .pretrained import PretrainedSCimilarity
 from .serialization import read_model_dir, write_model_dir
 
@@ -217,7 +217,8 @@ class ScDiffusion:
     # ------------------------------------------------------------------ training
     def train(self, *, preset: Literal["cpu", "gpu"] = "cpu", max_time: float | None = None,
               autoencoder: Mapping | None = None, diffusion: Mapping | None = None,
-              classifier: Mapping | None = None, progress: bool = True) -> ScDiffusion:
+              classifier: Mapping | None = None, progress: bool = True,
+              checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 200) -> ScDiffusion:
         """Train the autoencoder, then the latent diffusion model, then one classifier per label column.
 
         Parameters
@@ -231,6 +232,10 @@ class ScDiffusion:
         autoencoder, diffusion, classifier
             Overrides of the stage's :class:`~scdiffusion.train.TrainConfig` fields, e.g.
             ``diffusion={"max_steps": 20000}``.
+        checkpoint_dir
+            Folder for resumable checkpoints (written every ``checkpoint_every`` steps and after each stage).
+            Calling ``train`` again with the same folder, on the same data and settings, resumes where an
+            interrupted run stopped, losing at most ``checkpoint_every`` steps.
 
         Returns
         -------
@@ -243,7 +248,8 @@ class ScDiffusion:
         if max_time is not None and max_time <= 0:
             raise InputError(f"max_time must be positive, got {max_time}.")
         cfgs = []
-        for base, over, share in zip(PRESETS[preset], (autoencoder, diffusion, classifier), (0.25, 0.6, 0.15)):
+        clf_share = 0.15 / max(1, len(self.registries))
+        for base, over, share in zip(PRESETS[preset], (autoencoder, diffusion, classifier), (0.25, 0.6, clf_share)):
             try:
                 cfg = replace(base, **dict(over or {}))
             except TypeError as err:
@@ -255,19 +261,69 @@ class ScDiffusion:
             cfgs.append(cfg)
         ae_cfg, diff_cfg, clf_cfg = cfgs
         torch.manual_seed(self.seed)
-        gen = _generator(self.seed)
-        self._train_autoencoder(ae_cfg, gen, progress)
-        self._fit_latent_scale()
-        self._train_diffusion(diff_cfg, gen, progress)
+        ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if ckpt_dir is not None:
+            self._check_checkpoint_dir(ckpt_dir)
+        stages = [("autoencoder", lambda g, c: self._train_autoencoder(ae_cfg, g, progress, c))]
+        stages.append(("diffusion", lambda g, c: self._train_diffusion(diff_cfg, g, progress, c)))
         for key in self.registries:
-            self._train_classifier(key, clf_cfg, gen, progress)
+            stages.append((f"classifier:{key}",
+                           lambda g, c, key=key: self._train_classifier(key, clf_cfg, g, progress, c)))
+        for i, (name, run) in enumerate(stages):
+            gen = _generator(self.seed + 1000 * (i + 1))
+            tag = name.replace(":", "_").replace("/", "_")
+            done = ckpt_dir / f"{tag}.done.pt" if ckpt_dir is not None else None
+            if done is not None and done.exists():
+                self._restore_stage(name, load_checkpoint(done))
+            else:
+                run(gen, Checkpointer(ckpt_dir / f"{tag}.partial.pt", checkpoint_every) if ckpt_dir else None)
+                if done is not None:
+                    save_atomic(self._stage_state(name), done)
+                    (ckpt_dir / f"{tag}.partial.pt").unlink(missing_ok=True)
+            if name == "autoencoder":
+                self._fit_latent_scale()
         self.is_trained = True
         return self
+
+    def _fingerprint(self) -> dict:
+        return {"genes": len(self.genes), "genes_head": self.genes[:5], "n_cells": int(self._x.shape[0]),
+                "x_sum": round(float(self._x.sum()), 2), "seed": self.seed, "arch": self.arch,
+                "labels": [r.to_dict() for r in self.registries.values()]}
+
+    def _check_checkpoint_dir(self, ckpt_dir: Path) -> None:
+        import json
+
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        fp_file = ckpt_dir / "fingerprint.json"
+        fp = json.loads(json.dumps(self._fingerprint()))
+        if fp_file.exists():
+            if json.loads(fp_file.read_text()) != fp:
+                raise InputError(f"Checkpoints in '{ckpt_dir}' belong to another data set or settings. Use another "
+                                 "checkpoint folder or delete this one to start over.")
+        else:
+            fp_file.write_text(json.dumps(fp))
+
+    def _stage_module(self, name: str) -> torch.nn.Module:
+        if name == "autoencoder":
+            return self.autoencoder
+        if name == "diffusion":
+            return self.denoiser
+        return self.classifiers[name.split(":", 1)[1]]
+
+    def _stage_state(self, name: str) -> dict:
+        return {"weights": self._stage_module(name).state_dict(), "history": self.history[name]}
+
+    def _restore_stage(self, name: str, state: dict) -> None:
+        self._stage_module(name).load_state_dict(state["weights"])
+        self._stage_module(name).eval()
+        self.history[name] = state["history"]
+        logger.info("%s: restored from a finished checkpoint.", name)
 
     def _split(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return t[torch.from_numpy(self._train_idx).to(t.device)], t[torch.from_numpy(self._val_idx).to(t.device)]
 
-    def _train_autoencoder(self, cfg: TrainConfig, gen: torch.Generator, progress: bool) -> None:
+    def _train_autoencoder(self, cfg: TrainConfig, gen: torch.Generator, progress: bool,
+                           ckpt: Checkpointer | None = None) -> None:
         x_tr, x_val = self._split(self._x)
         ae = self.autoencoder.train()
 
@@ -276,7 +332,7 @@ class ScDiffusion:
             return float(np.mean([model.loss(b).item() for b in torch.split(x_val, 1024)]))
 
         model, hist = fit(ae, ae.loss, (x_tr,), cfg, val_fn=val_fn if len(x_val) else None, generator=gen,
-                          desc="autoencoder", progress=progress)
+                          desc="autoencoder", progress=progress, checkpoint=ckpt)
         self.autoencoder = model.eval()
         self.history["autoencoder"] = hist
 
@@ -294,7 +350,8 @@ class ScDiffusion:
         logger.info("Latent scale: per-dimension std %.4f before scaling to unit variance.", self.latent_std)
         self._z = (z - self.latent_mean) / self.latent_std
 
-    def _train_diffusion(self, cfg: TrainConfig, gen: torch.Generator, progress: bool) -> None:
+    def _train_diffusion(self, cfg: TrainConfig, gen: torch.Generator, progress: bool,
+                         ckpt: Checkpointer | None = None) -> None:
         z_tr, z_val = self._split(self._z)
         T = self.diffusion.n_timesteps
         vgen = _generator(self.seed + 1)
@@ -315,11 +372,12 @@ class ScDiffusion:
 
         self.denoiser.train()
         model, hist = fit(self.denoiser, loss_fn, (z_tr,), cfg, val_fn=val_fn if len(z_val) else None,
-                          generator=gen, desc="diffusion", progress=progress)
+                          generator=gen, desc="diffusion", progress=progress, checkpoint=ckpt)
         self.denoiser = model.eval()
         self.history["diffusion"] = hist
 
-    def _train_classifier(self, key: str, cfg: TrainConfig, gen: torch.Generator, progress: bool) -> None:
+    def _train_classifier(self, key: str, cfg: TrainConfig, gen: torch.Generator, progress: bool,
+                          ckpt: Checkpointer | None = None) -> None:
         reg = self.registries[key]
         y = self._labels[key]
         z_tr, z_val = self._split(self._z)
@@ -344,7 +402,7 @@ class ScDiffusion:
             return F.cross_entropy(model(x_v, t_v), y_v, weight=weight).item()
 
         model, hist = fit(clf, loss_fn, (z_tr, y_tr), cfg, val_fn=val_fn if len(z_val) else None, generator=gen,
-                          desc=f"classifier {key}", progress=progress)
+                          desc=f"classifier {key}", progress=progress, checkpoint=ckpt)
         if len(z_val):
             with torch.no_grad():
                 hist["val_accuracy"] = float((model(x_v, t_v).argmax(1) == y_v).float().mean())

@@ -1,6 +1,7 @@
 """Training plans: a generic loop and the loss of each stage."""
 
+from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .ema import EMA
 from .loop import TrainConfig, fit
 
-__all__ = ["EMA", "TrainConfig", "fit"]
+__all__ = ["Checkpointer", "EMA", "load_checkpoint", "save_atomic", "TrainConfig", "fit"]

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .checkpoint import Checkpointer
 from .ema import EMA
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class TrainConfig:
 def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
         config: TrainConfig, *, val_fn: Callable[[nn.Module], float] | None = None,
         generator: torch.Generator | None = None, desc: str = "training", progress: bool = True,
-        ) -> tuple[nn.Module, dict]:
+        checkpoint: Checkpointer | None = None) -> tuple[nn.Module, dict]:
     """Train ``module`` on batches of ``tensors`` and return the best weights and the loss history.
 
     Parameters
@@ -75,6 +76,9 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         weights and drives early stopping. Without it the training loss does.
     generator
         Random generator for batch selection (and anything ``loss_fn`` draws from it).
+    checkpoint
+        Saves the full training state every ``checkpoint.every`` steps and resumes from it when it
+        exists (weights, EMA, optimiser, scheduler, step, generator state, best weights, history).
 
     Returns
     -------
@@ -96,9 +100,30 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
     history: dict = {"step": [], "train_loss": [], "val_loss": [], "time": [], "config": config.to_dict()}
     best, best_state, best_step, bad_evals = math.inf, None, 0, 0
     stopped = "max_steps"
-    start = time.perf_counter()
+    first_step, elapsed0 = 1, 0.0
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        module.load_state_dict(state["module"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.shadow.load_state_dict(state["ema"])
+            ema.n_updates = int(state["ema_updates"])
+        if generator is not None:
+            generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = state["history"]
+        best, best_step, bad_evals = float(state["best"]), int(state["best_step"]), int(state["bad_evals"])
+        best_state = state["best_state"]
+        first_step, elapsed0 = int(state["step"]) + 1, float(state["elapsed"])
+        history.setdefault("resumed_at", []).append(first_step - 1)
+        logger.info("%s: resuming from checkpoint at step %d.", desc, first_step - 1)
+    start = time.perf_counter() - elapsed0
     running, n_running = 0.0, 0
-    bar = tqdm(range(1, config.max_steps + 1), desc=desc, disable=not progress, leave=False)
+    step = first_step - 1
+    bar = tqdm(range(first_step, config.max_steps + 1), desc=desc, disable=not progress, leave=False,
+               initial=first_step - 1, total=config.max_steps)
     module.train()
     for step in bar:
         idx = torch.randint(0, n, (batch_size,), generator=generator).to(device)
@@ -140,6 +165,17 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         if out_of_time:
             stopped = "max_time"
             break
+        if checkpoint is not None and step % checkpoint.every == 0:
+            checkpoint.save({
+                "module": module.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else {},
+                "ema": ema.shadow.state_dict() if ema is not None else {},
+                "ema_updates": ema.n_updates if ema is not None else 0,
+                "generator": generator.get_state() if generator is not None else torch.empty(0),
+                "torch_rng": torch.get_rng_state(),
+                "history": history, "best": best, "best_step": best_step, "bad_evals": bad_evals,
+                "best_state": best_state, "step": step, "elapsed": elapsed,
+            })
     bar.close()
     model = ema.shadow if ema is not None else module
     if best_state is not None:
