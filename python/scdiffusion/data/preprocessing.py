@@ -110,6 +110,14 @@ class Preprocessor:
         self.genes = [str(g) for g in adata.var_names[gene_mask]]
         return log_normalize(counts[cell_mask], self.target_sum), cell_mask
 
+    def counts(self, adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
+        """Raw counts over the model's genes (validated), as CSR float32."""
+        self.check_genes(adata.var_names)
+        counts = get_matrix(adata, layer)
+        check_counts_matrix(counts, what="X" if layer is None else f"layers['{layer}']")
+        idx = pd.Index(adata.var_names).get_indexer(self.genes)
+        return _to_csr(counts)[:, idx]
+
     def transform(self, adata: ad.AnnData, layer: str | None = None) -> np.ndarray:
         """Normalise new counts over the model's genes (no cell filtering).
 

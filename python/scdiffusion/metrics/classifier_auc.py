@@ -175,7 +175,14 @@ def knn_auc(
     x, y = _stack(r, g)
     x_tr, x_te, y_tr, y_te = _split(x, y, test_size, seed)
     clf = KNeighborsClassifier(n_neighbors=max(1, min(int(k), x_tr.shape[0]))).fit(x_tr, y_tr)
-    return float(roc_auc_score(y_te, clf.predict_proba(x_te)[:, 1]))
+    score = clf.predict_proba(x_te)[:, 1]
+    if np.unique(score).size == 1:
+        # e.g. over-smooth generated cells that are the nearest neighbours of every cell ("hubs"):
+        # a constant score gives AUC 0.5 although the two sets are not alike.
+        logger.warning("knn_auc: every test cell got the same %d-NN score (%.2f); the AUC of 0.5 is "
+                       "uninformative here (one set's cells are the neighbours of all cells). "
+                       "Check rf_auc / one_nn_accuracy.", clf.n_neighbors, float(score[0]))
+    return float(roc_auc_score(y_te, score))
 
 
 def knn_auc_per_label(

@@ -23,7 +23,9 @@ from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
 from ..data.validation import InputError, check_label_column
 from ..diffusion import SAMPLERS, ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
+from ..data.preprocessing import log_normalize
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
+from ..nn.likelihood import OUTPUT_LIKELIHOODS
 from ..train import Checkpointer, TrainConfig, fit, load_checkpoint, save_atomic
 from .pretrained import PretrainedSCimilarity
 from .serialization import read_model_dir, write_model_dir
@@ -139,8 +141,8 @@ class ScDiffusion:
         self.layer = layer
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
                      "input_dropout": float(input_dropout), "likelihood": likelihood}
-        if likelihood not in ("mse",):
-            raise InputError(f"Unknown likelihood {likelihood!r}; available: 'mse'.")
+        if likelihood not in OUTPUT_LIKELIHOODS:
+            raise InputError(f"Unknown likelihood {likelihood!r}; available: {sorted(OUTPUT_LIKELIHOODS)}.")
         if not 0.0 <= validation_fraction < 0.5:
             raise InputError(f"validation_fraction must be in [0, 0.5), got {validation_fraction}.")
 
@@ -164,6 +166,14 @@ class ScDiffusion:
         self._x = torch.from_numpy(x).to(self.device)
         self._labels = {k: torch.from_numpy(v).to(self.device) for k, v in zip(labels_keys, label_ids)}
         self.n_train_cells = int(n)
+        counts = self.preprocessor.counts(adata, layer)[np.flatnonzero(cell_mask)]
+        lib = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+        # library sizes of the training cells (with their labels): sampled for count-level generation
+        self.library_sizes = torch.from_numpy(lib[self._train_idx])
+        self.library_labels = {k: torch.from_numpy(v[self._train_idx]) for k, v in zip(labels_keys, label_ids)}
+        if OUTPUT_LIKELIHOODS[likelihood].models_counts:
+            self._counts = torch.from_numpy(counts.toarray()).to(self.device)
+            self._lib = torch.from_numpy(lib).to(self.device)
 
         torch.manual_seed(self.seed)
         self._build_modules()
@@ -194,7 +204,8 @@ class ScDiffusion:
     def _build_modules(self) -> None:
         a = self.arch
         self.autoencoder = Autoencoder(len(self.genes), a["n_latent"], a["hidden"], a["dropout"],
-                                       a["input_dropout"], a["likelihood"]).to(self.device).eval()
+                                       a["input_dropout"], a["likelihood"],
+                                       self.preprocessor.target_sum).to(self.device).eval()
         self.denoiser = SkipMLP(a["n_latent"]).to(self.device).eval()
         self.classifiers = {k: NoisyClassifier(a["n_latent"], r.n_classes).to(self.device).eval()
                             for k, r in self.registries.items()}
@@ -324,14 +335,18 @@ class ScDiffusion:
 
     def _train_autoencoder(self, cfg: TrainConfig, gen: torch.Generator, progress: bool,
                            ckpt: Checkpointer | None = None) -> None:
-        x_tr, x_val = self._split(self._x)
+        data = (self._x, self._counts, self._lib) if hasattr(self, "_counts") else (self._x,)
+        train_data = tuple(self._split(t)[0] for t in data)
+        val_data = tuple(self._split(t)[1] for t in data)
+        x_val = val_data[0]
         ae = self.autoencoder.train()
 
         @torch.no_grad()
         def val_fn(model):
-            return float(np.mean([model.loss(b).item() for b in torch.split(x_val, 1024)]))
+            chunks = zip(*(torch.split(t, 1024) for t in val_data))
+            return float(np.mean([model.loss(*c).item() for c in chunks]))
 
-        model, hist = fit(ae, ae.loss, (x_tr,), cfg, val_fn=val_fn if len(x_val) else None, generator=gen,
+        model, hist = fit(ae, ae.loss, train_data, cfg, val_fn=val_fn if len(x_val) else None, generator=gen,
                           desc="autoencoder", progress=progress, checkpoint=ckpt)
         self.autoencoder = model.eval()
         self.history["autoencoder"] = hist
@@ -523,8 +538,9 @@ class ScDiffusion:
 
         Returns
         -------
-        AnnData with log-normalised expression in ``X`` over :attr:`genes`; ``obs`` holds the condition
-        columns; ``obsm['X_scdiffusion']`` the unit-norm latents; ``uns['scdiffusion']`` the parameters.
+        AnnData with log-normalised expression in ``X`` over :attr:`genes` (with a count likelihood:
+        sampled integer counts in ``layers['counts']``, ``X`` their log-normalisation, and the sampled
+        ``library_size`` in ``obs``); ``obs`` holds the condition columns; ``obsm['X_scdiffusion']`` the unit-norm latents; ``uns['scdiffusion']`` the parameters.
         """
         self._require_trained()
         n_cells = _check_positive_int(n_cells, "n_cells")
@@ -551,11 +567,51 @@ class ScDiffusion:
                   "guidance_scale": guidance_scale if isinstance(guidance_scale, (int, float)) else dict(guidance_scale),
                   "sampler": sampler, "n_steps": int(len(s.timesteps)), "eta": eta,
                   "guidance_t_max": self._guidance_t_max(guidance_t_max), "seed": seed}
-        return self._to_anndata(z, obs, params)
+        return self._to_anndata(z, obs, params, gen)
 
-    def _to_anndata(self, z_scaled: torch.Tensor, obs: pd.DataFrame, params: dict) -> ad.AnnData:
-        x = self._decode_scaled(z_scaled)
-        out = ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(self.genes, name=None)))
+    @property
+    def models_counts(self) -> bool:
+        """Whether the decoder models raw counts (``likelihood`` ``"nb"`` or ``"zinb"``)."""
+        return self.autoencoder.likelihood.models_counts
+
+    def _sample_library(self, obs: pd.DataFrame, gen: torch.Generator) -> torch.Tensor:
+        """Library size of every generated cell, drawn from training cells sharing its conditions."""
+        lib = torch.empty(len(obs))
+        keys = [k for k in obs.columns if k in self.registries]
+        groups = obs.groupby(keys, observed=True).indices if keys else {(): np.arange(len(obs))}
+        for labels, rows in groups.items():
+            labels = labels if isinstance(labels, tuple) else (labels,)
+            mask = torch.ones(len(self.library_sizes), dtype=torch.bool)
+            for key, label in zip(keys, labels):
+                mask &= self.library_labels[key] == self.registries[key].to_id(str(label))
+            if not mask.any() and keys:  # unseen combination: cells of the first condition
+                mask = self.library_labels[keys[0]] == self.registries[keys[0]].to_id(str(labels[0]))
+            pool = self.library_sizes[mask]
+            lib[torch.as_tensor(rows)] = pool[torch.randint(0, len(pool), (len(rows),), generator=gen)]
+        return lib
+
+    @torch.no_grad()
+    def _decode_counts(self, z_scaled: torch.Tensor, library: torch.Tensor, gen: torch.Generator,
+                       batch_size: int = 4096) -> np.ndarray:
+        self.autoencoder.eval()
+        out = []
+        for zb, lb in zip(torch.split(z_scaled, batch_size), torch.split(library, batch_size)):
+            z = F.normalize(zb.to(self.device) * self.latent_std + self.latent_mean.to(self.device), dim=1)
+            out.append(self.autoencoder.sample_counts(z, lb.to(self.device), gen).cpu())
+        return torch.cat(out).numpy().astype(np.float32)
+
+    def _to_anndata(self, z_scaled: torch.Tensor, obs: pd.DataFrame, params: dict,
+                    gen: torch.Generator | None = None) -> ad.AnnData:
+        layers = {}
+        if self.models_counts:
+            library = self._sample_library(obs, gen)
+            counts = self._decode_counts(z_scaled, library, gen)
+            obs = obs.assign(library_size=library.numpy())
+            x = log_normalize(counts, self.preprocessor.target_sum)
+            layers["counts"] = counts
+        else:
+            x = self._decode_scaled(z_scaled)
+        out = ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(self.genes, name=None)), layers=layers)
         z = F.normalize(z_scaled * self.latent_std + self.latent_mean.cpu(), dim=1)
         out.obsm["X_scdiffusion"] = z.numpy()
         out.uns["scdiffusion"] = {**params, "scdiffusion_version": __version__, "values": "log1p(normalize_total("
@@ -640,7 +696,10 @@ class ScDiffusion:
                   "n_states": n_states, "n_cells": n_cells, "t_start": int(t_start), "guidance_scale": scale,
                   "sampler": sampler, "n_steps": int(len(s.timesteps)), "eta": eta,
                   "guidance_t_max": self._guidance_t_max(guidance_t_max), "seed": seed}
-        return self._to_anndata(z, obs, params)
+        obs[labels_key] = pd.Categorical(np.where(w_end[state] < 0.5, str(start), str(end)))
+        out = self._to_anndata(z, obs, params, gen)
+        del out.obs[labels_key]
+        return out
 
     @torch.no_grad()
     def predict_labels(self, adata: ad.AnnData | str | os.PathLike, labels_key: str, *, log_normalized: bool = False,
@@ -697,6 +756,8 @@ class ScDiffusion:
         tensors.update({f"denoiser.{k}": v for k, v in self.denoiser.state_dict().items()})
         for i, (key, clf) in enumerate(self.classifiers.items()):
             tensors.update({f"classifier.{i}.{k}": v for k, v in clf.state_dict().items()})
+            tensors[f"library.labels.{i}"] = self.library_labels[key]
+        tensors["library.sizes"] = self.library_sizes
         return write_model_dir(dir_path, self._config(), self.genes, tensors, self.history, overwrite=overwrite)
 
     @classmethod
@@ -731,6 +792,9 @@ class ScDiffusion:
             except RuntimeError as err:
                 raise InputError(f"Weights for '{prefix}' in {dir_path} do not match config.json: {err}") from err
             module.to(self.device).eval()
+        self.library_sizes = tensors.get("library.sizes", torch.full((1,), 1e4))
+        self.library_labels = {k: tensors.get(f"library.labels.{i}", torch.zeros(len(self.library_sizes)))
+                               for i, k in enumerate(self.registries)}
         self.history = history or {}
         self.is_trained = bool(config.get("trained", True))
         return self

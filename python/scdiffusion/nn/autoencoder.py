@@ -71,24 +71,34 @@ class Autoencoder(nn.Module):
     hidden
         Hidden layer sizes of the encoder (reversed for the decoder).
     likelihood
-        Name of the output likelihood, a key of :data:`OUTPUT_LIKELIHOODS` (``"mse"``: the paper's
-        regression of log-normalised expression).
+        Name of the output likelihood, a key of :data:`OUTPUT_LIKELIHOODS`: ``"mse"`` (the paper's
+        regression of log-normalised expression), ``"nb"`` or ``"zinb"`` (raw counts).
+    target_sum
+        Library size of the log-normalised scale (for count likelihoods' expected expression).
     """
 
     def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
-                 dropout: float = 0.1, input_dropout: float = 0.1, likelihood: str = "mse"):
+                 dropout: float = 0.1, input_dropout: float = 0.1, likelihood: str = "mse",
+                 target_sum: float = 1e4):
         super().__init__()
         self.encoder = Encoder(n_genes, n_latent, hidden, dropout, input_dropout)
         self.decoder = Decoder(n_genes, n_latent, tuple(reversed(hidden)), dropout)
-        self.likelihood: OutputLikelihood = OUTPUT_LIKELIHOODS[likelihood]()
+        self.likelihood: OutputLikelihood = OUTPUT_LIKELIHOODS[likelihood](n_genes, target_sum)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction loss of a batch of log-normalised cells."""
-        return self.likelihood.loss(self.decoder(self.encoder(x)), x)
+    def loss(self, x: torch.Tensor, counts: torch.Tensor | None = None,
+             library: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstruction loss of a batch: log-normalised cells ``x`` (and their raw counts and library sizes
+        for count likelihoods)."""
+        return self.likelihood.loss(self.decoder(self.encoder(x)), {"x": x, "counts": counts, "library": library})
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Expected log-normalised expression for latents ``z``."""
         return self.likelihood.mean(self.decoder(z))
+
+    def sample_counts(self, z: torch.Tensor, library: torch.Tensor,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """Integer counts drawn from the output likelihood (count likelihoods only)."""
+        return self.likelihood.sample(self.decoder(z), library, generator)

@@ -1,24 +1,45 @@
-"""Output likelihoods of the decoder: how decoder outputs turn into a loss and into expression.
+"""Output likelihoods of the decoder: how decoder outputs become a loss, expression and counts.
 
-New likelihoods (e.g. negative binomial over counts) register here without touching the autoencoder.
+The decoder's last layer (SCimilarity's ``Linear(1024, n_genes)``) gives one value per gene. A likelihood turns
+it into
+
+- a training loss against a batch (``x``: log-normalised expression; ``counts`` and ``library`` for count
+  likelihoods),
+- expected log-normalised expression (:meth:`OutputLikelihood.mean`),
+- optionally sampled integer counts for a given library size (:meth:`OutputLikelihood.sample`).
+
+``mse`` is the paper's decoder; ``nb`` and ``zinb`` model raw counts (negative binomial, zero-inflated NB),
+so generated cells get real zeros and integer counts.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
-class OutputLikelihood:
-    """Interface: ``loss(params, target)`` for training, ``mean(params)`` for generation."""
+class OutputLikelihood(nn.Module):
+    """Interface of a decoder output likelihood (a module: it may own per-gene parameters)."""
 
     name: str = ""
+    models_counts: bool = False
 
-    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __init__(self, n_genes: int, target_sum: float = 1e4):
+        super().__init__()
+        self.n_genes = n_genes
+        self.target_sum = float(target_sum)
+
+    def loss(self, params: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
+        """Expected log-normalised expression."""
         raise NotImplementedError
+
+    def sample(self, params: torch.Tensor, library: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"the '{self.name}' likelihood does not model counts")
 
 
 class MSELikelihood(OutputLikelihood):
@@ -26,11 +47,112 @@ class MSELikelihood(OutputLikelihood):
 
     name = "mse"
 
-    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(params, target)
+    def loss(self, params, batch):
+        return F.mse_loss(params, batch["x"])
 
-    def mean(self, params: torch.Tensor) -> torch.Tensor:
+    def mean(self, params):
         return F.relu(params)
 
 
-OUTPUT_LIKELIHOODS: dict[str, type[OutputLikelihood]] = {MSELikelihood.name: MSELikelihood}
+def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Log-probability of counts ``x`` under NB with mean ``mu`` and inverse dispersion ``theta``.
+
+    ``P(x) = Γ(x+θ) / (Γ(θ) x!) · (θ/(θ+μ))^θ · (μ/(θ+μ))^x``; variance ``μ + μ²/θ``.
+    """
+    log_theta_mu = torch.log(theta + mu + eps)
+    return (torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1.0)
+            + theta * (torch.log(theta + eps) - log_theta_mu) + x * (torch.log(mu + eps) - log_theta_mu))
+
+
+def zinb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, pi_logits: torch.Tensor,
+                  eps: float = 1e-8) -> torch.Tensor:
+    """Log-probability under a zero-inflated NB: with probability ``π = sigmoid(pi_logits)`` a structural zero."""
+    nb = nb_log_prob(x, mu, theta, eps)
+    log_pi = F.logsigmoid(pi_logits)
+    log_1m_pi = F.logsigmoid(-pi_logits)
+    zero = torch.logaddexp(log_pi, log_1m_pi + nb)
+    return torch.where(x < 0.5, zero, log_1m_pi + nb)
+
+
+class NBLikelihood(OutputLikelihood):
+    """Negative binomial over raw counts: ``μ = library · softmax(params)``, one learned ``θ`` per gene."""
+
+    name = "nb"
+    models_counts = True
+
+    def __init__(self, n_genes: int, target_sum: float = 1e4):
+        super().__init__(n_genes, target_sum)
+        self.log_theta = nn.Parameter(torch.zeros(n_genes))
+
+    def _mu(self, params: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(params, dim=-1) * library.reshape(-1, 1)
+
+    def log_prob(self, params: torch.Tensor, counts: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
+        return nb_log_prob(counts, self._mu(params, library), self.log_theta.exp())
+
+    def loss(self, params, batch):
+        # mean negative log-likelihood per gene, so its scale does not grow with the number of genes
+        return -self.log_prob(params, batch["counts"], batch["library"]).mean()
+
+    def mean(self, params):
+        return torch.log1p(torch.softmax(params, dim=-1) * self.target_sum)
+
+    def _gamma_poisson(self, mu: torch.Tensor, theta: torch.Tensor, generator: torch.Generator | None):
+        # NB(μ, θ) = Poisson(Gamma(shape θ, scale μ/θ)); drawn on the CPU with the generator (reproducible)
+        mu, theta = mu.detach().cpu().double(), theta.detach().cpu().double().expand_as(mu)
+        rate = torch._standard_gamma(theta) if generator is None else _standard_gamma(theta, generator)
+        return torch.poisson(rate * mu / theta, generator=generator)
+
+    def sample(self, params, library, generator=None):
+        return self._gamma_poisson(self._mu(params, library), self.log_theta.exp(), generator).float()
+
+
+class ZINBLikelihood(NBLikelihood):
+    """Zero-inflated negative binomial: NB plus a learned per-gene structural-zero probability."""
+
+    name = "zinb"
+
+    def __init__(self, n_genes: int, target_sum: float = 1e4):
+        super().__init__(n_genes, target_sum)
+        self.pi_logits = nn.Parameter(torch.full((n_genes,), -3.0))
+
+    def log_prob(self, params, counts, library):
+        return zinb_log_prob(counts, self._mu(params, library), self.log_theta.exp(), self.pi_logits)
+
+    def mean(self, params):
+        keep = torch.sigmoid(-self.pi_logits)
+        return torch.log1p(torch.softmax(params, dim=-1) * keep * self.target_sum)
+
+    def sample(self, params, library, generator=None):
+        counts = super().sample(params, library, generator)
+        pi = torch.sigmoid(self.pi_logits.detach().cpu()).expand_as(counts)
+        zero = torch.rand(counts.shape, generator=generator) < pi
+        return counts.masked_fill(zero, 0.0)
+
+
+def _standard_gamma(shape: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Gamma(shape, 1) samples from a seeded generator (Marsaglia–Tsang with the shape < 1 boost)."""
+    boost = shape < 1
+    a = torch.where(boost, shape + 1.0, shape)
+    d = a - 1.0 / 3.0
+    c = 1.0 / torch.sqrt(9.0 * d)
+    out = torch.empty_like(a)
+    todo = torch.ones_like(a, dtype=torch.bool)
+    while todo.any():
+        n = int(todo.sum())
+        z = torch.randn(n, generator=generator, dtype=a.dtype)
+        u = torch.rand(n, generator=generator, dtype=a.dtype)
+        dd, cc = d[todo], c[todo]
+        v = (1.0 + cc * z) ** 3
+        ok = (v > 0) & (torch.log(u.clamp_min(1e-300)) < 0.5 * z**2 + dd - dd * v + dd * torch.log(v.clamp_min(1e-300)))
+        idx = todo.nonzero(as_tuple=True)
+        accepted = tuple(i[ok] for i in idx)
+        out[accepted] = (dd * v)[ok]
+        todo[accepted] = False
+    u = torch.rand(a.shape, generator=generator, dtype=a.dtype)
+    return torch.where(boost, out * u.clamp_min(1e-300) ** (1.0 / shape.clamp_min(1e-12)), out)
+
+
+OUTPUT_LIKELIHOODS: dict[str, type[OutputLikelihood]] = {
+    cls.name: cls for cls in (MSELikelihood, NBLikelihood, ZINBLikelihood)
+}

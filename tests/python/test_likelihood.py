@@ -1,0 +1,77 @@
+"""Count-level decoder: NB / ZINB likelihoods against scipy, integer output, library sizes."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from conftest import SMALL_ARCH, SMALL_TRAIN
+from scdiffusion import ScDiffusion
+from scdiffusion.nn.likelihood import NBLikelihood, ZINBLikelihood, nb_log_prob, zinb_log_prob
+
+
+def test_nb_log_prob_matches_scipy():
+    x = torch.tensor([0.0, 1.0, 5.0, 40.0, 0.0, 3.0], dtype=torch.float64)
+    mu = torch.tensor([0.5, 2.0, 5.0, 30.0, 10.0, 0.1], dtype=torch.float64)
+    theta = torch.tensor([0.3, 1.0, 10.0, 2.0, 50.0, 5.0], dtype=torch.float64)
+    p = theta / (theta + mu)  # scipy: n = θ, p = θ / (θ + μ)
+    ref = stats.nbinom.logpmf(x.numpy(), theta.numpy(), p.numpy())
+    np.testing.assert_allclose(nb_log_prob(x, mu, theta, eps=0).numpy(), ref, rtol=1e-8)
+
+
+def test_zinb_log_prob_is_the_mixture():
+    x = torch.tensor([0.0, 0.0, 4.0], dtype=torch.float64)
+    mu = torch.tensor([2.0, 0.2, 3.0], dtype=torch.float64)
+    theta = torch.tensor([1.0, 4.0, 2.0], dtype=torch.float64)
+    logits = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    pi = torch.sigmoid(logits).numpy()
+    nb = stats.nbinom.pmf(x.numpy(), theta.numpy(), (theta / (theta + mu)).numpy())
+    ref = np.where(x.numpy() == 0, np.log(pi + (1 - pi) * nb), np.log((1 - pi) * nb))
+    np.testing.assert_allclose(zinb_log_prob(x, mu, theta, logits, eps=0).numpy(), ref, rtol=1e-8)
+
+
+def test_nb_samples_have_nb_mean_and_variance_and_are_reproducible():
+    lik = NBLikelihood(3)
+    with torch.no_grad():
+        lik.log_theta.copy_(torch.log(torch.tensor([0.5, 2.0, 20.0])))
+    params = torch.log(torch.tensor([[0.2, 0.3, 0.5]])).repeat(20000, 1)
+    lib = torch.full((20000,), 100.0)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a, b = lik.sample(params, lib, g1), lik.sample(params, lib, g2)
+    torch.testing.assert_close(a, b)
+    assert torch.equal(a, a.round()) and a.min() >= 0
+    mu = np.array([20.0, 30.0, 50.0])
+    theta = np.array([0.5, 2.0, 20.0])
+    np.testing.assert_allclose(a.mean(0).numpy(), mu, rtol=0.05)
+    np.testing.assert_allclose(a.var(0).numpy(), mu + mu**2 / theta, rtol=0.1)
+
+
+def test_zinb_adds_zeros():
+    lik = ZINBLikelihood(2)
+    with torch.no_grad():
+        lik.pi_logits.copy_(torch.tensor([0.0, -20.0]))  # π = 0.5 and ≈ 0
+        lik.log_theta.fill_(np.log(100.0))
+    s = lik.sample(torch.zeros(5000, 2), torch.full((5000,), 40.0), torch.Generator().manual_seed(1))
+    zero = (s == 0).float().mean(0)
+    assert zero[0] == pytest.approx(0.5, abs=0.03) and zero[1] < 0.01
+
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_count_model_generates_integer_counts_with_training_library_sizes(counts_adata, tmp_path, likelihood):
+    m = ScDiffusion(counts_adata, labels_keys=["cell_type"], likelihood=likelihood, device="cpu", seed=0,
+                    **SMALL_ARCH)
+    m.train(progress=False, **SMALL_TRAIN)
+    h = m.history["autoencoder"]
+    assert h["best_loss"] < h["val_loss"][0]
+    g = m.generate(40, {"cell_type": "type1"}, n_steps=30, seed=0, progress=False)
+    counts = g.layers["counts"]
+    assert np.array_equal(counts, np.round(counts)) and counts.min() >= 0
+    assert (counts == 0).mean() > 0.05  # real zeros, not clipped regression output
+    np.testing.assert_allclose(np.expm1(g.X).sum(1)[counts.sum(1) > 0], 1e4, rtol=1e-3)
+    lib_type1 = np.asarray(counts_adata[counts_adata.obs["cell_type"] == "type1"].X.sum(1)).ravel()
+    assert set(g.obs["library_size"]).issubset(set(lib_type1.astype(np.float32)))
+    # the counts follow the drawn library sizes (NB mean = library · proportions)
+    assert np.corrcoef(g.obs["library_size"], counts.sum(1))[0, 1] > 0.5
+    m.save(tmp_path / "m")
+    again = ScDiffusion.load(tmp_path / "m").generate(40, {"cell_type": "type1"}, n_steps=30, seed=0, progress=False)
+    np.testing.assert_array_equal(again.layers["counts"], counts)
