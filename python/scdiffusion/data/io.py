@@ -15,6 +15,11 @@ def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
     """Return ``data`` if it is an AnnData, else read the ``.h5ad`` file it names."""
     if isinstance(data, ad.AnnData):
         return data
+    if not isinstance(data, (str, os.PathLike)):
+        raise InputError(
+            f"Expected an AnnData object or the path of an .h5ad file, got {type(data).__name__}. "
+            "Wrap a matrix with `anndata.AnnData(X)`."
+        )
     path = Path(data)
     if not path.exists():
         raise InputError(f"Input file '{path}' does not exist.")
