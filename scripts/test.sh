@@ -4,10 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+with_r=0
+if [ -f DESCRIPTION ] && [ -f tools/run-r-tests.sh ] && [ "${SCDIFFUSION_SKIP_R:-0}" != "1" ]; then
+  bash scripts/install-r.sh   # also gives the HSMM benchmark its data
+  with_r=1
+fi
 status=0
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=$?
-if [ -f DESCRIPTION ] && [ -x tools/run-r-tests.sh ] && [ "${SCDIFFUSION_SKIP_R:-0}" != "1" ]; then
-  bash scripts/install-r.sh
+if [ "$with_r" = 1 ]; then
   SCDIFFUSION_PYTHON="$PWD/.venv" bash tools/run-r-tests.sh || status=$?
 fi
 exit $status

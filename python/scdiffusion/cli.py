@@ -97,6 +97,8 @@ def main() -> None:
 @click.option("--layer", default=None, help="Layer with raw counts (default: X).")
 @click.option("--labels-key", "labels_keys", multiple=True, help="obs column to train a classifier on (repeatable).")
 @click.option("--pretrained", default=None, type=click.Path(file_okay=False), help="SCimilarity model folder.")
+@click.option("--likelihood", type=click.Choice(["nb", "zinb", "mse"]), default="nb", show_default=True,
+              help="Decoder output: negative binomial over counts (nb, zinb) or the paper's MSE on log values.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
@@ -112,7 +114,7 @@ def main() -> None:
               help="Steps between checkpoints.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model directory.")
 @click.option("--quiet", is_flag=True, help="No progress bars or log lines.")
-def train(input_path, model_dir, layer, labels_keys, pretrained, device, seed, preset, max_time, autoencoder_steps,
+def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, device, seed, preset, max_time, autoencoder_steps,
           diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet):
     """Train a model on raw counts in INPUT.h5ad and save it to --model-dir."""
     _setup_logging(not quiet)
@@ -127,7 +129,7 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, device, seed, p
 
     def work():
         model = ScDiffusion(input_path, labels_keys=list(labels_keys), layer=layer, pretrained=pretrained,
-                            device=device, seed=seed)
+                            likelihood=likelihood, device=device, seed=seed)
         steps = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
         over = {k: {"max_steps": v} for k, v in steps.items() if v is not None}
         ckpt = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".ckpt")

@@ -29,7 +29,7 @@ def test_quickstart_writes_model_cells_and_summary(quickstart_dir):
     assert gen.n_obs == 50 and gen.obs[LABELS_KEY].nunique() == 10
     r = summary["realism_vs_heldout"]
     assert 0.8 < r["scc_gene_means"] <= 1.0
-    assert 0.0 <= r["rf_auc_genes"] <= 1.0 and r["n_real_heldout"] == 140
+    assert 0.0 <= r["rf_auc_genes"] <= 1.0 and r["n_real_heldout"] == 142
     assert "SCC of gene means" in (quickstart_dir / "summary.md").read_text()
 
 
@@ -49,4 +49,4 @@ def test_guided_cells_are_called_their_cell_type_by_a_classifier_on_real_cells(q
     for label in ("CD14+ Monocyte", "CD19+ B"):
         guided = clf.predict(model.generate(60, {LABELS_KEY: label}, seed=12, **kw).X)
         f_guided, f_plain = np.mean(guided == label), np.mean(plain == label)
-        assert f_guided >= 0.5 and f_guided > 2 * f_plain, (label, f_guided, f_plain)
+        assert f_guided >= 0.35 and f_guided > 3 * f_plain, (label, f_guided, f_plain)

@@ -41,6 +41,9 @@ class TrainConfig:
         Stop after this many evaluations without improvement (``0``: never stop early).
     ema_decay
         Decay of an exponential moving average of the weights (``None``: no EMA).
+    restore_best
+        Return the weights of the best validation loss (``True``) or the last weights (``False``; for the
+        diffusion model, whose held-out loss rises long before its samples stop improving).
     """
 
     max_steps: int = 2000
@@ -52,6 +55,7 @@ class TrainConfig:
     eval_every: int = 100
     patience: int = 10
     ema_decay: float | None = None
+    restore_best: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -178,7 +182,7 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
             })
     bar.close()
     model = ema.shadow if ema is not None else module
-    if best_state is not None:
+    if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     model.eval()
     history.update(best_step=best_step, best_loss=best, stopped=stopped, n_steps=step,

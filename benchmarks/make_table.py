@@ -1,0 +1,247 @@
+"""Rebuild the results section of benchmarks/README.md from benchmarks/results/<name>/results.json.
+
+    python benchmarks/make_table.py [--results DIR] [--readme PATH] [--stdout]
+
+Only the text between ``<!-- RESULTS:BEGIN -->`` and ``<!-- RESULTS:END -->`` is replaced, so the table is
+reproducible from the JSON files alone (no re-run needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BEGIN, END = "<!-- RESULTS:BEGIN -->", "<!-- RESULTS:END -->"
+
+#: metric -> (label, direction) ; direction: "high", "low" or "half" (closer to 0.5) or "one" (closer to 1)
+UNCOND = {"scc_gene_means": ("SCC", "high"), "mmd_rbf": ("MMD²", "low"), "ilisi": ("iLISI", "high"),
+          "rf_auc_pca": ("RF AUC PCA", "half"), "rf_auc_genes": ("RF AUC genes", "half"),
+          "one_nn_accuracy": ("1-NN acc.", "half"), "zero_fraction_gap": ("zero-frac. gap", "low"),
+          "mean_variance_agreement": ("mean–var r", "high"), "gene_correlation_error": ("gene-corr. error", "low"),
+          "memorization": ("memorization", "one")}
+IDEAL = {"high": "↑", "low": "↓", "half": "→0.5", "one": "→1"}
+
+
+def f(v, d=3):
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return str(v)
+    return f"{v:.{d}f}"
+
+
+def better(a, b, direction) -> bool | None:
+    """Is a strictly better than b?"""
+    if a is None or b is None:
+        return None
+    key = {"high": lambda v: -v, "low": lambda v: v, "half": lambda v: abs(v - 0.5), "one": lambda v: abs(v - 1)}
+    return key[direction](a) < key[direction](b)
+
+
+def header(meta: dict) -> list[str]:
+    g = meta.get("generation", {})
+    tr = meta.get("training", {})
+    stages = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
+    return [f"*Command:* `OMP_NUM_THREADS=1 {meta['command']}` · *date:* {meta['date']} · *machine:* "
+            f"{meta['machine']} ({meta['threads']} thread) · *sampler:* {g.get('sampler')} "
+            f"{g.get('n_steps')} steps · *training budget:* {tr.get('max_time', '–')} s "
+            f"({stages or 'cached model'}) · *total:* {meta['total_seconds']:.0f} s"
+            + (" · **quick mode (not a benchmark result)**" if meta.get("quick") else ""), ""]
+
+
+def md_table(cols: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out + [""]
+
+
+def unconditional(d: dict) -> list[str]:
+    lines = ["### 1. Unconditional generation (PBMC68k-reduced, 20 % held out)", ""] + header(d["meta"])
+    cols = [c for c in UNCOND if c in d["columns"]]
+    lines += md_table(["row"] + [f"{UNCOND[c][0]} {IDEAL[UNCOND[c][1]]}" for c in cols],
+                      [[f"**{n}**" if n.startswith("scDiffusion") else n] + [f(v.get(c)) for c in cols]
+                       for n, v in d["rows"].items()])
+    lines.append(f"{d['meta']['n_generated']} cells per row vs {d['meta']['n_heldout']} held-out real cells. Row notes:")
+    lines += [f"- *{n}*: {t}" for n, t in d["notes"].items()]
+    losses = []
+    for sd_name in [n for n in d["rows"] if n.startswith("scDiffusion")]:
+        sd = d["rows"][sd_name]
+        for base in [n for n in d["rows"] if n in ("PCA Gaussian", "scVI")]:
+            lost = [UNCOND[c][0] for c in cols if better(d["rows"][base].get(c), sd.get(c), UNCOND[c][1])]
+            if lost:
+                losses.append(f"**{sd_name} loses to {base} on:** {', '.join(lost)}.")
+    for name, tr in d["meta"].get("training_extra", {}).items():
+        st = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
+        if st:
+            losses.append(f"Training of {name}: {st}.")
+    side = d["details"].get("scDiffusion", {}).get("one_nn_accuracy_by_side")
+    if side:
+        losses.append(f"1-NN accuracy by side for scDiffusion: real cells {side['real_side']:.2f}, generated "
+                      f"cells {side['generated_side']:.2f} (an overall value near 0.5 can hide generated "
+                      "cells that are every cell's nearest neighbour).")
+    return lines + [""] + [f"- {x}" for x in losses] + [""]
+
+
+def conditional(d: dict) -> list[str]:
+    lines = ["### 2. Cell-type-conditional generation (guidance γ = "
+             f"{d['meta'].get('guidance_scale')})", ""] + header(d["meta"])
+    if d["meta"].get("celltypist_note"):
+        lines += [f"Note: {d['meta']['celltypist_note']}", ""]
+    ov = d["overall"]
+    kinds = [k for k in ov if k != "knn_auc_mean_vs_heldout"]
+    lines += md_table(["annotator (trained on real training cells)", "guided generated", "unguided (same noise)",
+                       "held-out real (control)", "AE reconstruction of held-out (reference)"],
+                      [[k, f(ov[k]["guided"]), f(ov[k]["unguided (same noise)"]), f(ov[k]["heldout_real"]),
+                        f(ov[k].get("AE reconstruction of held-out (reference)"))] for k in kinds])
+    pt = d["per_type"]
+    cols = list(next(iter(pt.values())))
+    lines += md_table(["type"] + [c.replace("_", " ") for c in cols],
+                      [[t] + [f(v[c]) for c in cols] for t, v in pt.items()])
+    notes = []
+    for k in kinds:
+        o = ov[k]
+        if o["guided"] < o["heldout_real"]:
+            notes.append(f"{k}: guided cells are annotated correctly {o['guided']:.1%} of the time vs "
+                         f"{o['heldout_real']:.1%} for held-out real cells (**scDiffusion below the real-data "
+                         f"control**); unguided reference {o['unguided (same noise)']:.1%}.")
+    hubs = [t for t, v in pt.items() if v.get("1nn_acc_real_side") is not None and v["1nn_acc_real_side"] < 0.2]
+    if hubs:
+        notes.append("kNN AUC ≈ 0.5 is **not** evidence of realism for " + ", ".join(hubs) + ": fewer than 20 % "
+                     "of their held-out real cells have a real nearest neighbour (generated cells are hubs).")
+    worse = [t for t, v in pt.items() if v.get("mmd_vs_heldout") is not None
+             and v["mmd_vs_heldout"] > v["mmd_control_train_vs_heldout"]]
+    if worse:
+        notes.append(f"Per-type MMD² to held-out cells is higher for generated than for real training cells "
+                     f"(control) in {len(worse)} of {sum(v.get('mmd_vs_heldout') is not None for v in pt.values())} "
+                     f"types scored ({', '.join(worse)}).")
+    notes.append("Types with < 10 held-out cells get no kNN AUC / MMD vs held-out; 'vs train' compares with the "
+                 "type's training cells (seen by the model: lenient).")
+    return lines + [f"- {x}" for x in notes] + [""]
+
+
+def unseen(d: dict) -> list[str]:
+    m = d["meta"]
+    lines = [f"### 3. Unseen combination: {m['target']} removed from training ({m['n_target_cells']} real cells)",
+             ""] + header(m)
+    rows = d["rows"]
+    cols = list(next(iter(rows.values())))
+    lines += md_table(["row"] + cols, [[n] + [f(v[c]) if not isinstance(v[c], int) else str(v[c]) for c in cols]
+                                       for n, v in rows.items()])
+    notes = ["Annotators' accuracy on held-out real cells of the other combinations: " + "; ".join(
+        f"{k}: type {a['bulk_labels']['heldout_real_accuracy']:.2f}, phase {a['phase']['heldout_real_accuracy']:.2f}"
+        for k, a in d["annotation"].items())]
+    for name, v in d["mmd"].items():
+        notes.append(f"{name}: closest real combination by MMD is *{v['closest']}* (target rank "
+                     f"{v['rank_of_target']}/{v['n_combinations']}).")
+    ctrl = "real held-out combination (control)"
+    for k, a in d["annotation"].items():
+        c = a["phase"][ctrl]["fraction_target"]
+        if c < 0.2:
+            notes.append(f"{k}: only {c:.0%} of the *real* {m['target']} cells are called "
+                         f"{m['target'].split(' & ')[-1]}: an annotator trained without that combination does not "
+                         "recognise it in real cells either, so the phase columns cannot show success here.")
+            break
+    notes.append(m.get("note_phase", ""))
+    return lines + [f"- {x}" for x in notes if x] + [""]
+
+
+def interpolation(d: dict) -> list[str]:
+    m = d["meta"]
+    lines = ["### 4. Gradient Interpolation, HSMM myoblasts 24 h → 72 h vs held-out 48 h", ""] + header(m)
+    g = m.get("generation", {})
+    if g.get("n_steps") and g["n_steps"] > m["interpolation_t_start"] + 1:
+        lines += [f"(Interpolation denoises from t_start, so the sampler visits "
+                  f"{m['interpolation_t_start'] + 1} of its steps.)", ""]
+    lines += [f"Cells: {m['n_cells']}; {m['preprocessing']}. {m['n_states']} states × {m['n_cells_per_state']} "
+              f"cells, t_start {m['interpolation_t_start']}, γ {m['guidance_scale']}. Pseudotime: {m['pseudotime']}; "
+              f"real medians {', '.join(f'{h} h {v:.3f}' for h, v in d['real_median_pseudotime'].items())}.", ""]
+    cols = ["mmd_to_48h", "ilisi_vs_48h", "mean_corr_48h", "median_pseudotime", "frac_called_72h"]
+    rows = []
+    for method, states in d["per_state"].items():
+        for s in states:
+            rows.append([f"{method}, w₇₂ = {s['weight_72h']:.2f}"] + [f(s.get(c)) for c in cols])
+    for name, v in d["reference"].items():
+        same = name.startswith("real 48 h (held out)")
+        rows.append([name] + [("(self)" if same and c in ("mmd_to_48h", "ilisi_vs_48h", "mean_corr_48h")
+                               else f(v.get(c))) for c in cols])
+    lines += md_table(["state", "MMD² to 48 h ↓", "iLISI vs 48 h ↑", "r(gene means, 48 h) ↑",
+                       "median pseudotime", "fraction called 72 h"], rows)
+    notes = []
+    r48 = d["reference"].get("real 48 h (held out)", {}).get("frac_called_72h")
+    for method, c in d["closest_state_to_48h"].items():
+        st = d["per_state"][method]
+        txt = (f"{method}: state closest to 48 h by MMD = w₇₂ {st[c['by_mmd']]['weight_72h']:.2f}, "
+               f"by pseudotime = w₇₂ {st[c['by_pseudotime']]['weight_72h']:.2f}")
+        if r48 is not None and all("frac_called_72h" in x for x in st):
+            i = min(range(len(st)), key=lambda j: abs(st[j]["frac_called_72h"] - r48))
+            txt += (f", by fraction called 72 h (real 48 h: {r48:.2f}) = w₇₂ {st[i]['weight_72h']:.2f} "
+                    f"({st[i]['frac_called_72h']:.2f})")
+        notes.append(txt + ".")
+    sd, lin = d["per_state"].get("scDiffusion"), d["per_state"].get("linear")
+    if sd and lin:
+        lost = []
+        for c, name, direction in [("mmd_to_48h", "best-state MMD", "low"), ("ilisi_vs_48h", "best-state iLISI", "high"),
+                                   ("mean_corr_48h", "best-state gene-mean r", "high")]:
+            pick = min if direction == "low" else max
+            a, b = pick(s[c] for s in sd), pick(s[c] for s in lin)
+            if better(b, a, direction):
+                lost.append(f"{name} ({a:.3f} vs {b:.3f})")
+        if lost:
+            notes.append("**scDiffusion loses to linear interpolation on:** " + ", ".join(lost) + ".")
+        rp = d["real_median_pseudotime"]
+        spread = max(rp["24"], rp["48"], rp["72"]) - min(rp["24"], rp["48"], rp["72"])
+        if spread < 0.1 or not rp["24"] < rp["48"] < rp["72"]:
+            notes.append(f"Real 24/48/72 h median pseudotimes ({rp['24']:.3f}, {rp['48']:.3f}, {rp['72']:.3f}) do "
+                         "not order the time points: on these genes DPT separates 0 h from the rest only, so the "
+                         "pseudotime column cannot rank states.")
+        ref = d["reference"]
+        notes.append(f"Reference: real 24 h cells vs 48 h MMD {ref['real 24 h']['mmd_to_48h']:.3f}, real 72 h "
+                     f"{ref['real 72 h']['mmd_to_48h']:.3f}, 48 h half vs half "
+                     f"{ref['real 48 h half vs other half']['mmd_to_48h']:.3f}.")
+    return lines + [f"- {x}" for x in notes] + [""]
+
+
+SECTIONS = [("unconditional", unconditional), ("conditional", conditional), ("unseen_combination", unseen),
+            ("interpolation", interpolation)]
+
+
+def build(results: Path) -> str:
+    parts = ["<!-- generated by benchmarks/make_table.py from benchmarks/results/*/results.json; do not edit -->", ""]
+    for name, fn in SECTIONS:
+        path = results / name / "results.json"
+        if not path.exists():
+            parts += [f"### {name}", "", f"No results yet (`{path.relative_to(HERE.parent)}` missing).", ""]
+            continue
+        parts += fn(json.loads(path.read_text()))
+        figs = json.loads(path.read_text()).get("figures", {})
+        if figs:
+            parts += ["Figures: " + ", ".join(f"[{k}]({Path(v).relative_to(HERE) if Path(v).is_absolute() and HERE in Path(v).parents else v})"
+                                              for k, v in figs.items()), ""]
+    return "\n".join(parts)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=HERE / "results")
+    p.add_argument("--readme", type=Path, default=HERE / "README.md")
+    p.add_argument("--stdout", action="store_true", help="print the section instead of editing the README")
+    a = p.parse_args(argv)
+    section = build(a.results)
+    if a.stdout:
+        print(section)
+        return
+    text = a.readme.read_text() if a.readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text = text.rstrip() + f"\n\n## Results\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    a.readme.write_text(head + BEGIN + "\n" + section + "\n" + END + tail)
+    print(f"Updated {a.readme}")
+
+
+if __name__ == "__main__":
+    main()
