@@ -106,3 +106,29 @@ def test_missing_model_dir(tmp_path):
     res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "none"), "--n-cells", "3",
                                     "--output", str(tmp_path / "o.h5ad")])
     assert res.exit_code != 0 and "does not exist" in res.output
+
+
+def test_evaluate_writes_metrics_report_and_figures(trained, tmp_path):
+    real = ad.read_h5ad(trained / "in.h5ad")
+    real.X = real.layers["counts"]
+    real.write_h5ad(tmp_path / "real.h5ad")
+    gen = trained / "gen_eval.h5ad"
+    CliRunner().invoke(main, ["generate", "--model-dir", str(trained / "model"), "--n-cells", "60", "--condition",
+                              "cell_type=type0", "--n-steps", "20", "--output", str(gen), "--quiet"])
+    g = ad.read_h5ad(gen)
+    g.obs["cell_type"] = g.obs["cell_type"].astype(str)
+    g.write_h5ad(gen, compression=None)
+    out = tmp_path / "report"
+    res = CliRunner().invoke(main, ["evaluate", "--real", str(tmp_path / "real.h5ad"), "--generated", str(gen),
+                                    "--labels-key", "cell_type", "--model-dir", str(trained / "model"),
+                                    "--output-dir", str(out), "--quick"])
+    assert res.exit_code == 0, res.output
+    metrics = __import__("json").loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["rf_auc_genes"]["value"] <= 1.0 and "space" in metrics["mmd_rbf"]
+    assert (out / "report.md").exists() and list(out.glob("*.png"))
+    # mismatched genes: a clear one-line error, no report folder
+    real[:, :10].copy().write_h5ad(tmp_path / "few.h5ad")
+    res = CliRunner().invoke(main, ["evaluate", "--real", str(tmp_path / "few.h5ad"), "--generated", str(gen),
+                                    "--output-dir", str(tmp_path / "r2"), "--quick"])
+    assert res.exit_code == 1 and "gene" in res.output.lower()
+    assert not (tmp_path / "r2").exists()
