@@ -1,0 +1,186 @@
+#' The Python environment of scDiffusion
+#'
+#' scDiffusion runs its Python core (PyTorch) through \pkg{basilisk}.
+#' \code{scDiffusionEnv} is the \code{\link[basilisk]{BasiliskEnvironment}} that
+#' basilisk creates on first use: Python 3.11 with pinned pip packages (the
+#' dependencies of the Python core) and the Python core shipped inside this
+#' package (\code{system.file("python", package = "scDiffusion")}, version
+#' equal to the R package's).
+#'
+#' Creating that environment needs Miniconda and internet access. To use an
+#' existing Python environment instead (a virtualenv or conda environment in
+#' which \code{import scdiffusion} works), set the option
+#' \code{scDiffusion.python} or the environment variable
+#' \code{SCDIFFUSION_PYTHON} to its directory (the one holding
+#' \code{bin/python}). The option wins over the variable.
+#'
+#' @details
+#' Python is never started when the package is loaded; each call that needs it
+#' runs through \code{\link[basilisk]{basiliskRun}}, in the current R session
+#' (basilisk's default shared mode) or in a separate process (see
+#' \code{\link[basilisk]{setBasiliskShared}} and
+#' \code{\link[basilisk]{setBasiliskFork}}). Models are kept on disk, so they
+#' survive across these processes.
+#'
+#' @return \code{scDiffusionPython()} returns the override directory, or
+#' \code{NULL} when the basilisk environment is used.
+#' @examples
+#' scDiffusionPython()
+#' scDiffusionEnv
+#' @name scDiffusionEnv
+#' @aliases scDiffusionPython
+NULL
+
+#' @rdname scDiffusionEnv
+#' @format NULL
+#' @export
+scDiffusionEnv <- basilisk::BasiliskEnvironment(
+    envname = "scdiffusion_env_0_1_0",
+    pkgname = "scDiffusion",
+    packages = c("python==3.11.7"),
+    pip = c(
+        "torch==2.13.0",
+        "anndata==0.12.19",
+        "scanpy==1.11.5",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+        "pandas==2.3.3",
+        "click==8.5.1",
+        "tqdm==4.70.1",
+        "safetensors==0.8.0",
+        "scikit-learn==1.7.2",
+        "h5py==3.16.0"
+    ),
+    paths = "python"
+)
+
+#' @rdname scDiffusionEnv
+#' @export
+scDiffusionPython <- function() {
+    path <- getOption("scDiffusion.python", Sys.getenv("SCDIFFUSION_PYTHON", ""))
+    if (is.null(path) || !nzchar(path)) {
+        return(NULL)
+    }
+    if (!is.character(path) || length(path) != 1L) {
+        stop("option 'scDiffusion.python' must be a single directory path.", call. = FALSE)
+    }
+    path <- path.expand(path)
+    py <- file.path(path, "bin", "python")
+    if (!dir.exists(path) || !file.exists(py)) {
+        stop(sprintf(paste0(
+            "The Python environment '%s' (from option 'scDiffusion.python' or ",
+            "SCDIFFUSION_PYTHON) does not exist or has no bin/python. Point it ",
+            "to a virtualenv or conda environment where 'import scdiffusion' works, ",
+            "or unset it to use the basilisk environment."), path), call. = FALSE)
+    }
+    normalizePath(path)
+}
+
+## Worker run by basilisk (in this R session or in a separate process). It
+## only receives and returns plain R objects; all packages are called with ::.
+.scd_worker <- function(op, args, bridge_dir, core_dir) {
+    sys <- reticulate::import("sys", convert = FALSE)
+    ok <- tryCatch({
+        reticulate::import("scdiffusion")
+        TRUE
+    }, error = function(e) FALSE)
+    if (!ok && nzchar(core_dir) && dir.exists(core_dir)) {
+        # the environment lacks the Python core: use the copy shipped in the R package
+        sys$path$insert(0L, core_dir)
+    }
+    bridge <- reticulate::import_from_path("scdiffusion_rbridge", path = bridge_dir)
+    bridge$run(op, args)
+}
+
+.scd_call <- function(op, args = list()) {
+    bridge_dir <- system.file("bridge", package = "scDiffusion")
+    core_dir <- system.file("python", package = "scDiffusion")
+    res <- .scd_run(.scd_worker, op = op, args = args, bridge_dir = bridge_dir,
+        core_dir = core_dir)
+    if (!is.null(res$error)) {
+        msg <- res$error
+        if (!isTRUE(res$user_error)) {
+            msg <- paste0(res$class, ": ", msg, "\n", res$traceback)
+        }
+        stop(msg, call. = FALSE)
+    }
+    res$result
+}
+
+## Run 'fun' in the package's basilisk environment, or in the override
+## environment: in this R session when basilisk's shared mode is on (and no other
+## Python is loaded), else in a forked or new R process, as basilisk does.
+.scd_run <- function(fun, ...) {
+    .check_blas()
+    override <- scDiffusionPython()
+    if (is.null(override)) {
+        return(basilisk::basiliskRun(env = scDiffusionEnv, fun = fun, ...))
+    }
+    if (is.null(getOption("reticulate.poetry.project"))) {
+        # reticulate 1.28 looks for a pyproject.toml (poetry) in the working
+        # directory and may warn about it; point it to an empty folder.
+        old <- options(reticulate.poetry.project = tempdir())
+        on.exit(options(old), add = TRUE)
+    }
+    loaded <- reticulate::py_available()
+    same <- loaded && .same_python(override)
+    if (basilisk::getBasiliskShared() && (!loaded || same)) {
+        .scd_activate(override)
+        return(basilisk::basiliskRun(env = override, fun = fun, ...))
+    }
+    proc <- if (basilisk::getBasiliskFork() && .Platform$OS.type != "windows" &&
+        (!loaded || same)) {
+        parallel::makeForkCluster(1L)
+    } else {
+        parallel::makePSOCKcluster(1L)
+    }
+    on.exit(parallel::stopCluster(proc), add = TRUE)
+    parallel::clusterCall(proc, .scd_activate, path = override,
+        poetry = getOption("reticulate.poetry.project"))
+    basilisk::basiliskRun(proc = proc, fun = fun, ...)
+}
+
+.same_python <- function(path) {
+    expected <- normalizePath(file.path(path, "bin", "python"), mustWork = FALSE)
+    actual <- normalizePath(reticulate::py_config()$python, mustWork = FALSE)
+    identical(expected, actual)
+}
+
+## Start Python from the override environment (in this or a worker process).
+.scd_activate <- function(path, poetry = NULL) {
+    if (!is.null(poetry)) options(reticulate.poetry.project = poetry)
+    if (!reticulate::py_available()) {
+        reticulate::use_virtualenv(path, required = TRUE)
+        reticulate::py_config()
+    }
+    invisible(TRUE)
+}
+
+#' Version of the Python core
+#'
+#' @return The version string of the Python package \code{scdiffusion} used by
+#' this package (it equals the R package's version).
+#' @examples
+#' \dontrun{
+#' scDiffusionPythonVersion()
+#' }
+#' @export
+scDiffusionPythonVersion <- function() {
+    .scd_call("version")
+}
+
+.scd_state <- new.env(parent = emptyenv())
+
+## PyTorch running inside R calls R's BLAS for matrix products (symbol
+## interposition); with the reference BLAS this is 5-10 times slower.
+.check_blas <- function() {
+    if (isTRUE(.scd_state$blas_checked)) return(invisible())
+    .scd_state$blas_checked <- TRUE
+    blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
+    if (grepl("/blas/libblas", blas, fixed = TRUE)) {
+        message("scDiffusion: R uses the reference BLAS (", blas, "); PyTorch inside R ",
+            "then runs 5-10x slower. Install an optimised BLAS, e.g. ",
+            "'apt-get install libopenblas0-pthread' on Debian/Ubuntu.")
+    }
+    invisible()
+}

@@ -1,0 +1,134 @@
+#' Generate single cells with scDiffusion
+#'
+#' Generates cells from a trained \code{\linkS4class{ScDiffusionModel}},
+#' optionally guided towards labels (one label column for cells of one label,
+#' several for a combination of labels). Called on a
+#' \linkS4class{SingleCellExperiment} without a model, it first trains one on
+#' it (see \code{\link{trainScDiffusion}}) and then generates.
+#'
+#' @section Masking:
+#' \code{generate} is a common name: the CRAN package \pkg{infer} (and others)
+#' export a \code{generate()} function too. Whichever package is attached last
+#' masks the other; call \code{scDiffusion::generate(...)} to be sure to get
+#' this one.
+#'
+#' @param x A trained \code{\linkS4class{ScDiffusionModel}}, or a
+#' \linkS4class{SingleCellExperiment} with raw counts.
+#' @param ... For the \linkS4class{SingleCellExperiment} method: arguments of
+#' the \code{ScDiffusionModel} method (\code{n_cells}, \code{condition}, ...)
+#' and, when \code{model} is \code{NULL}, of \code{\link{trainScDiffusion}}
+#' (\code{max_time}, \code{max_steps}, \code{hidden}, ...).
+#' @param n_cells Number of cells to generate.
+#' @param condition \code{NULL} (unconditional), or a named character vector
+#' or list \code{column = label}, e.g. \code{c(cell_type = "B")}; several
+#' entries ask for the combination of labels.
+#' @param guidance_scale Classifier guidance weight (default 2), or a named
+#' list/vector with one weight per condition column.
+#' @param sampler \code{"ddpm"} (ancestral) or \code{"ddim"}.
+#' @param n_steps Sampling steps (default: 1000 for DDPM, 100 for DDIM).
+#' @param seed Random seed; the same seed on the same machine gives the same
+#' cells.
+#' @param progress Show a progress bar?
+#' @param labels For the \linkS4class{SingleCellExperiment} method without a
+#' model: \code{colData} columns to train classifiers on (defaults to the
+#' names of \code{condition}).
+#' @param assay Assay with raw counts (training only).
+#' @param model Optionally, a trained \code{\linkS4class{ScDiffusionModel}} to
+#' use instead of training one on \code{x}.
+#' @return A \linkS4class{SingleCellExperiment} with the generated cells: a
+#' \code{logcounts} assay (log1p of counts normalised to 1e4 per cell) over
+#' the model's genes (plus a \code{counts} assay of sampled counts when the
+#' model has a count likelihood), the condition columns in \code{colData}, the
+#' autoencoder latents as reduced dimension \code{"scDiffusion"}, and in
+#' \code{metadata(.)$scDiffusion} the generation parameters and the model.
+#' @examples
+#' \dontrun{
+#' sce <- scuttle::mockSCE(ncells = 200, ngenes = 500)
+#' sce$cell_type <- sample(c("A", "B"), ncol(sce), replace = TRUE)
+#' gen <- generate(sce, labels = "cell_type", n_cells = 40,
+#'                 condition = c(cell_type = "B"), seed = 1, max_time = 30)
+#' model <- metadata(gen)$scDiffusion$model
+#' more <- generate(model, n_cells = 100, condition = c(cell_type = "A"))
+#' }
+#' @include model.R
+#' @export
+setGeneric("generate", function(x, ...) standardGeneric("generate"))
+
+#' @rdname generate
+#' @export
+setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
+    guidance_scale = 2, sampler = c("ddpm", "ddim"), n_steps = NULL, seed = 0L,
+    progress = FALSE) {
+    .check_model(x, "x")
+    if (missing(n_cells)) {
+        stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
+    }
+    n_cells <- .check_count(n_cells, "n_cells")
+    condition <- .check_condition(condition, modelLabels(x))
+    guidance_scale <- .check_guidance(guidance_scale, condition)
+    sampler <- match.arg(sampler)
+    if (!is.null(n_steps)) n_steps <- .check_count(n_steps, "n_steps")
+    seed <- .check_count(seed, "seed", 0L)
+    progress <- .check_flag(progress, "progress")
+    enc <- .scd_call("generate", list(model_dir = x@path, n_cells = n_cells,
+        condition = condition, guidance_scale = guidance_scale, sampler = sampler,
+        n_steps = n_steps, seed = seed, progress = progress))
+    .generated_sce(enc, x)
+})
+
+#' @rdname generate
+#' @export
+setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = NULL,
+    ..., labels = names(condition), assay = "counts", model = NULL) {
+    .check_sce(x)
+    if (missing(n_cells)) {
+        stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
+    }
+    n_cells <- .check_count(n_cells, "n_cells")
+    dots <- list(...)
+    gen_args <- c("guidance_scale", "sampler", "n_steps", "seed", "progress")
+    # check the generation arguments before spending time on training
+    if (!is.null(dots$n_steps)) .check_count(dots$n_steps, "n_steps")
+    if (!is.null(dots$sampler)) .check_string(dots$sampler, "sampler", c("ddpm", "ddim"))
+    if (!is.null(dots$guidance_scale)) .check_guidance(dots$guidance_scale, .check_condition(condition))
+    train_formals <- setdiff(names(formals(trainScDiffusion)), c("x", "labels", "assay"))
+    unknown <- setdiff(names(dots), c(gen_args, train_formals))
+    if (length(unknown) || (length(dots) && is.null(names(dots)))) {
+        stop(sprintf("unknown argument(s) %s; see ?generate and ?trainScDiffusion.",
+            paste0("'", unknown, "'", collapse = ", ")), call. = FALSE)
+    }
+    if (is.null(model)) {
+        condition <- .check_condition(condition)
+        labels <- .check_labels(x, labels)
+        missing_lab <- setdiff(names(condition), labels)
+        if (length(missing_lab)) {
+            stop(sprintf("condition column(s) %s must be among 'labels'.",
+                paste0("'", missing_lab, "'", collapse = ", ")), call. = FALSE)
+        }
+        for (k in names(condition)) {
+            known <- unique(as.character(SummarizedExperiment::colData(x)[[k]]))
+            if (!condition[[k]] %in% known) {
+                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", condition[[k]], k,
+                    paste(sort(known), collapse = ", ")), call. = FALSE)
+            }
+        }
+        targs <- dots[intersect(names(dots), train_formals)]
+        if ("seed" %in% names(dots)) targs$seed <- dots$seed
+        if ("progress" %in% names(dots)) targs$progress <- dots$progress
+        model <- do.call(trainScDiffusion, c(list(x = x, labels = labels, assay = assay), targs))
+    }
+    .check_model(model)
+    do.call(generate, c(list(x = model, n_cells = n_cells, condition = condition),
+        dots[intersect(names(dots), gen_args)]))
+})
+
+.generated_sce <- function(enc, model) {
+    sce <- .decode_sce(enc)  # X is "logcounts"; models with a count likelihood add "counts"
+    if ("X_scdiffusion" %in% SingleCellExperiment::reducedDimNames(sce)) {
+        SingleCellExperiment::reducedDimNames(sce)[
+            SingleCellExperiment::reducedDimNames(sce) == "X_scdiffusion"] <- "scDiffusion"
+    }
+    params <- jsonlite::fromJSON(enc$params, simplifyVector = TRUE)
+    S4Vectors::metadata(sce)$scDiffusion <- list(params = params, model = model)
+    sce
+}

@@ -1,0 +1,145 @@
+## Argument checks shared by the user-facing functions. They fail early, in R,
+## with messages that say what to pass instead.
+
+.check_sce <- function(x, arg = "x") {
+    if (!is(x, "SummarizedExperiment")) {
+        stop(sprintf("'%s' must be a SingleCellExperiment (or SummarizedExperiment), not a %s.",
+            arg, class(x)[1L]), call. = FALSE)
+    }
+    invisible(TRUE)
+}
+
+.check_count <- function(x, arg, min = 1L) {
+    if (is.null(x) || length(x) != 1L || !is.numeric(x) || is.na(x) ||
+        !is.finite(x) || x != round(x) || x < min) {
+        stop(sprintf("'%s' must be a single whole number >= %d, got %s.", arg, min,
+            .show(x)), call. = FALSE)
+    }
+    as.integer(x)
+}
+
+.check_number <- function(x, arg, lower = -Inf, upper = Inf, null_ok = FALSE) {
+    if (null_ok && is.null(x)) {
+        return(NULL)
+    }
+    if (is.null(x) || length(x) != 1L || !is.numeric(x) || is.na(x) || !is.finite(x) ||
+        x < lower || x > upper) {
+        stop(sprintf("'%s' must be a single finite number in [%s, %s], got %s.", arg,
+            format(lower), format(upper), .show(x)), call. = FALSE)
+    }
+    as.double(x)
+}
+
+.check_string <- function(x, arg, choices = NULL) {
+    if (is.null(x) || length(x) != 1L || is.na(x) || !(is.character(x) || is.factor(x) ||
+        is.numeric(x))) {
+        stop(sprintf("'%s' must be a single string, got %s.", arg, .show(x)), call. = FALSE)
+    }
+    x <- as.character(x)
+    if (!is.null(choices) && !x %in% choices) {
+        stop(sprintf("'%s' must be one of %s, got '%s'.", arg,
+            paste0("'", choices, "'", collapse = ", "), x), call. = FALSE)
+    }
+    x
+}
+
+.check_flag <- function(x, arg) {
+    if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+        stop(sprintf("'%s' must be TRUE or FALSE, got %s.", arg, .show(x)), call. = FALSE)
+    }
+    x
+}
+
+.show <- function(x) {
+    if (is.null(x)) return("NULL")
+    if (length(x) == 0L) return(sprintf("an empty %s", class(x)[1L]))
+    if (length(x) > 1L) return(sprintf("a %s of length %d", class(x)[1L], length(x)))
+    if (is.character(x)) return(sprintf("'%s'", x))
+    format(x)
+}
+
+.check_assay <- function(x, assay) {
+    assay <- .check_string(assay, "assay")
+    if (!assay %in% SummarizedExperiment::assayNames(x)) {
+        stop(sprintf("assay '%s' is not in the object (assays: %s). Pass the assay with raw counts via 'assay ='.",
+            assay, paste(SummarizedExperiment::assayNames(x), collapse = ", ")), call. = FALSE)
+    }
+    assay
+}
+
+.check_labels <- function(x, labels) {
+    if (is.null(labels)) {
+        return(character(0))
+    }
+    if (!is.character(labels) || anyNA(labels) || any(!nzchar(labels))) {
+        stop("'labels' must be a character vector of colData column names.", call. = FALSE)
+    }
+    if (anyDuplicated(labels)) {
+        stop(sprintf("'labels' has duplicates: %s.", paste(labels, collapse = ", ")), call. = FALSE)
+    }
+    missing <- setdiff(labels, colnames(SummarizedExperiment::colData(x)))
+    if (length(missing)) {
+        stop(sprintf("colData has no column %s (columns: %s).",
+            paste0("'", missing, "'", collapse = ", "),
+            paste(colnames(SummarizedExperiment::colData(x)), collapse = ", ")), call. = FALSE)
+    }
+    labels
+}
+
+## condition: named list or named vector, column = label
+.check_condition <- function(condition, known = NULL) {
+    if (is.null(condition) || length(condition) == 0L) {
+        return(NULL)
+    }
+    if (is.factor(condition)) condition <- stats::setNames(as.character(condition), names(condition))
+    nms <- names(condition)
+    if (is.null(nms) || any(!nzchar(nms)) || anyNA(nms)) {
+        stop(paste0("'condition' must be named by label column, e.g. ",
+            "condition = c(cell_type = \"B\") or list(cell_type = \"B\", tissue = \"lung\")."),
+            call. = FALSE)
+    }
+    if (anyDuplicated(nms)) {
+        stop(sprintf("'condition' names a column twice: %s.", paste(nms, collapse = ", ")), call. = FALSE)
+    }
+    out <- lapply(seq_along(condition), function(i) {
+        v <- condition[[i]]
+        if (is.factor(v)) v <- as.character(v)
+        if (length(v) != 1L || is.na(v) || !(is.character(v) || is.numeric(v))) {
+            stop(sprintf("condition '%s' must be a single label, got %s.", nms[i], .show(v)),
+                call. = FALSE)
+        }
+        as.character(v)
+    })
+    names(out) <- nms
+    if (!is.null(known)) {
+        for (k in nms) {
+            if (!k %in% names(known)) {
+                stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", k,
+                    if (length(known)) paste(names(known), collapse = ", ") else
+                        "none (train with 'labels =')"), call. = FALSE)
+            }
+            if (!out[[k]] %in% known[[k]]) {
+                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", out[[k]], k,
+                    paste(known[[k]], collapse = ", ")), call. = FALSE)
+            }
+        }
+    }
+    out
+}
+
+.check_guidance <- function(guidance_scale, condition) {
+    if (is.list(guidance_scale) || (!is.null(names(guidance_scale)) && length(guidance_scale) >= 1L)) {
+        g <- as.list(guidance_scale)
+        if (is.null(names(g)) || any(!nzchar(names(g)))) {
+            stop("a per-column 'guidance_scale' must be named by condition column.", call. = FALSE)
+        }
+        extra <- setdiff(names(g), names(condition))
+        if (length(extra)) {
+            stop(sprintf("'guidance_scale' names columns without a condition: %s.",
+                paste(extra, collapse = ", ")), call. = FALSE)
+        }
+        for (k in names(g)) g[[k]] <- .check_number(g[[k]], sprintf("guidance_scale[['%s']]", k), 0, 1000)
+        return(g)
+    }
+    .check_number(guidance_scale, "guidance_scale", 0, 1000)
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(scDiffusion)
+
+test_check("scDiffusion")

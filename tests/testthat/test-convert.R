@@ -1,0 +1,59 @@
+test_that("dense and dgCMatrix assays, colData, rowData, reducedDims and dimnames round-trip exactly", {
+    skip_if_no_python()
+    set.seed(2)
+    sce <- sim_sce(n_cells = 30, n_genes = 25)
+    SummarizedExperiment::assay(sce, "logcounts") <- log1p(SummarizedExperiment::assay(sce, "counts"))
+    SummarizedExperiment::assay(sce, "sparse") <- as(SummarizedExperiment::assay(sce, "counts"), "dgCMatrix")
+    sce$int <- seq_len(30)
+    sce$int[3] <- NA
+    sce$lgl <- rep(c(TRUE, FALSE, NA), 10)
+    sce$chr <- rep(c("a", NA, "ü"), 10)
+    sce$fac <- factor(rep(c("x", "y", NA), 10), levels = c("y", "x", "unused"))
+    sce$ord <- factor(rep(c("lo", "hi"), 15), levels = c("lo", "hi"), ordered = TRUE)
+    sce$dbl <- stats::rnorm(30)
+    sce$dbl[2] <- NA
+    sce$dbl[4] <- NaN
+    sce$dbl[5] <- -Inf
+    SummarizedExperiment::rowData(sce)$symbol <- paste0("S", seq_len(25))
+    SummarizedExperiment::rowData(sce)$length <- seq_len(25) * 1.5
+    SingleCellExperiment::reducedDim(sce, "PCA") <- matrix(stats::rnorm(60), 30,
+        dimnames = list(colnames(sce), c("PC1", "PC2")))
+    SingleCellExperiment::reducedDim(sce, "UMAP") <- matrix(stats::rnorm(60), 30)
+
+    rt <- anndataRoundTrip(sce)
+    expect_s4_class(rt, "SingleCellExperiment")
+    expect_identical(SummarizedExperiment::assayNames(rt), SummarizedExperiment::assayNames(sce))
+    for (a in SummarizedExperiment::assayNames(sce)) {
+        expect_identical(SummarizedExperiment::assay(rt, a), SummarizedExperiment::assay(sce, a))
+    }
+    expect_s4_class(SummarizedExperiment::assay(rt, "sparse"), "dgCMatrix")
+    expect_identical(SummarizedExperiment::colData(rt), SummarizedExperiment::colData(sce))
+    expect_identical(SummarizedExperiment::rowData(rt), SummarizedExperiment::rowData(sce))
+    expect_identical(SingleCellExperiment::reducedDims(rt), SingleCellExperiment::reducedDims(sce))
+    expect_identical(dimnames(rt), dimnames(sce))
+    expect_true(is.na(rt$dbl[2]) && !is.nan(rt$dbl[2]))
+    expect_true(is.nan(rt$dbl[4]))
+})
+
+test_that("objects without dimnames and integer matrices round-trip", {
+    skip_if_no_python()
+    m <- matrix(as.integer(stats::rpois(200, 3)), 20, 10)
+    sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = m))
+    rt <- anndataRoundTrip(sce)
+    expect_null(rownames(rt))
+    expect_null(colnames(rt))
+    expect_identical(SummarizedExperiment::assay(rt, "counts"), m)
+    sp <- Matrix::rsparsematrix(15, 12, 0.2)
+    sce2 <- SingleCellExperiment::SingleCellExperiment(assays = list(x = sp))
+    expect_identical(SummarizedExperiment::assay(anndataRoundTrip(sce2), "x"), sp)
+})
+
+test_that("unsupported colData columns give clear errors", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 10, n_genes = 5)
+    sce$nested <- S4Vectors::DataFrame(a = seq_len(10))
+    expect_error(anndataRoundTrip(sce), "not an atomic vector")
+    sce <- sim_sce(n_cells = 10, n_genes = 5)
+    colnames(sce)[2] <- colnames(sce)[1]
+    expect_error(anndataRoundTrip(sce), "must be unique")
+})

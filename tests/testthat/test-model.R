@@ -1,0 +1,124 @@
+test_that("the Python core has the R package's version", {
+    skip_if_no_python()
+    expect_identical(scDiffusionPythonVersion(), as.character(utils::packageVersion("scDiffusion")))
+})
+
+test_that("trainScDiffusion returns a model that prints and knows its labels", {
+    skip_if_no_python()
+    model <- tiny_model()
+    expect_s4_class(model, "ScDiffusionModel")
+    expect_true(file.exists(file.path(modelPath(model), "config.json")))
+    expect_identical(sort(names(modelLabels(model))), c("cell_type", "tissue"))
+    expect_identical(modelLabels(model)$cell_type, c("A", "B", "C"))
+    expect_true(all(modelGenes(model) %in% rownames(.test_cache$sce)))
+    out <- capture.output(show(model))
+    expect_match(out[1], "ScDiffusionModel \\(trained\\)")
+    expect_true(any(grepl("classifier 'cell_type': 3 labels", out)))
+})
+
+test_that("generate() on a model returns an SCE with logcounts, conditions and parameters", {
+    skip_if_no_python()
+    model <- tiny_model()
+    gen <- generate(model, n_cells = 12, condition = c(cell_type = "B"), n_steps = 10, seed = 3)
+    expect_s4_class(gen, "SingleCellExperiment")
+    expect_identical(dim(gen), c(length(modelGenes(model)), 12L))
+    expect_identical(SummarizedExperiment::assayNames(gen)[1], "logcounts")
+    expect_true(all(SummarizedExperiment::assayNames(gen) %in% c("logcounts", "counts")))
+    expect_identical(rownames(gen), modelGenes(model))
+    expect_true(all(SummarizedExperiment::assay(gen) >= 0))
+    expect_identical(as.character(gen$cell_type), rep("B", 12))
+    p <- S4Vectors::metadata(gen)$scDiffusion$params
+    expect_identical(p$condition$cell_type, "B")
+    expect_equal(p$n_steps, 10)
+    expect_equal(p$seed, 3)
+    expect_s4_class(S4Vectors::metadata(gen)$scDiffusion$model, "ScDiffusionModel")
+    expect_true("scDiffusion" %in% SingleCellExperiment::reducedDimNames(gen))
+    again <- generate(model, n_cells = 12, condition = c(cell_type = "B"), n_steps = 10, seed = 3)
+    expect_identical(SummarizedExperiment::assay(again), SummarizedExperiment::assay(gen))
+    combo <- generate(model, n_cells = 5, condition = list(cell_type = "A", tissue = "gut"),
+        guidance_scale = list(cell_type = 1, tissue = 3), sampler = "ddim", n_steps = 5)
+    expect_identical(as.character(combo$tissue), rep("gut", 5))
+    uncond <- generate(model, n_cells = 4, n_steps = 5)
+    expect_identical(ncol(uncond), 4L)
+    expect_error(generate(model, n_cells = 3, condition = c(batch = "x")), "No classifier for column 'batch'")
+    expect_error(generate(model, n_cells = 3, condition = c(cell_type = "Q")), "Unknown label 'Q'")
+    expect_error(generate(model, n_cells = 3, guidance_scale = -1), "guidance_scale")
+})
+
+test_that("generate() on a SingleCellExperiment trains then generates", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 90, n_genes = 60, seed = 5)
+    gen <- generate(sce, labels = "cell_type", n_cells = 40, condition = c(cell_type = "B"), seed = 1,
+        max_steps = 20, n_latent = 8, hidden = c(16, 16), n_steps = 10)
+    expect_identical(ncol(gen), 40L)
+    expect_identical(as.character(unique(gen$cell_type)), "B")
+    expect_s4_class(S4Vectors::metadata(gen)$scDiffusion$model, "ScDiffusionModel")
+    # reusing the trained model
+    gen2 <- generate(sce, n_cells = 5, condition = c(cell_type = "A"), n_steps = 5,
+        model = S4Vectors::metadata(gen)$scDiffusion$model)
+    expect_identical(ncol(gen2), 5L)
+})
+
+test_that("errors raised by the Python core reach R with their message", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 30, n_genes = 20)
+    expect_error(trainScDiffusion(sce, labels = "cell_type", min_cells_per_label = 50, max_steps = 1),
+        "cell_type")
+    expect_error(trainScDiffusion(sce, autoencoder = list(no_such_option = 1), max_steps = 1),
+        "Unknown training option")
+})
+
+test_that("interpolate() returns states with weights in colData", {
+    skip_if_no_python()
+    model <- tiny_model()
+    path <- interpolate(model, .test_cache$sce, labels = "cell_type", from = "A", to = "C",
+        n_states = 3, n_cells = 6, t_start = 200, n_steps = 10, seed = 2)
+    expect_s4_class(path, "SingleCellExperiment")
+    expect_identical(ncol(path), 18L)
+    expect_identical(as.integer(table(path$interpolation_state)), c(6L, 6L, 6L))
+    expect_equal(sort(unique(path$weight_end)), c(0, 1, 2))
+    expect_equal(path$weight_start + path$weight_end, rep(2, 18))
+    expect_true(all(path$source_cell %in% colnames(.test_cache$sce)[.test_cache$sce$cell_type == "A"]))
+    expect_identical(S4Vectors::metadata(path)$scDiffusion$params$t_start, 200L)
+    expect_error(interpolate(model, .test_cache$sce, "cell_type", "A", "A"), "same label")
+    expect_error(interpolate(model, .test_cache$sce, "cell_type", "A", "C", n_states = 1), "n_states")
+    expect_error(interpolate(model, .test_cache$sce, "cell_type", "A", "C", t_start = 1000), "t_start")
+    expect_error(interpolate(model, .test_cache$sce, "batch", "A", "C"), "No classifier")
+})
+
+test_that("models save, load, and are readable by the Python command line tool", {
+    skip_if_no_python()
+    model <- tiny_model()
+    dir <- file.path(tempfile(), "my_model")
+    saved <- saveScDiffusion(model, dir)
+    expect_identical(modelPath(saved), normalizePath(dir))
+    expect_error(saveScDiffusion(model, dir), "already exists")
+    expect_silent(saveScDiffusion(model, dir, overwrite = TRUE))
+    loaded <- loadScDiffusion(dir)
+    expect_identical(modelGenes(loaded), modelGenes(model))
+    expect_identical(modelLabels(loaded), modelLabels(model))
+    a <- generate(model, n_cells = 5, condition = c(cell_type = "C"), n_steps = 5, seed = 9)
+    b <- generate(loaded, n_cells = 5, condition = c(cell_type = "C"), n_steps = 5, seed = 9)
+    expect_identical(SummarizedExperiment::assay(a), SummarizedExperiment::assay(b))
+    cli <- file.path(scDiffusionPython(), "bin", "scdiffusion")
+    skip_if_not(file.exists(cli), "scdiffusion CLI not installed in the Python environment")
+    out <- tempfile(fileext = ".h5ad")
+    status <- system2(cli, c("generate", "--model-dir", shQuote(dir), "--n-cells", "3", "--n-steps", "5",
+        "--condition", "cell_type=A", "--output", shQuote(out), "--quiet"), stdout = FALSE, stderr = FALSE)
+    expect_identical(status, 0L)
+    expect_true(file.exists(out))
+})
+
+test_that("evaluateGeneration returns the metric suite as a DataFrame", {
+    skip_if_no_python()
+    model <- tiny_model()
+    gen <- generate(model, n_cells = 30, condition = c(cell_type = "A"), n_steps = 10)
+    real <- .test_cache$sce[modelGenes(model), .test_cache$sce$cell_type == "A"]
+    res <- evaluateGeneration(real, gen, quick = TRUE, n_comps = 10)
+    expect_s4_class(res, "DataFrame")
+    expect_true(all(c("scc_gene_means", "mmd_rbf", "knn_auc") %in% rownames(res)))
+    expect_true(all(c("value", "ideal", "better", "space", "description", "error") %in% colnames(res)))
+    expect_true(is.finite(res["mmd_rbf", "value"]))
+    expect_identical(S4Vectors::metadata(res)$meta$n_generated_cells, 30L)
+    expect_error(evaluateGeneration(.test_cache$sce[1:10, ], gen), "different genes")
+})
