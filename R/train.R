@@ -19,6 +19,9 @@
 #' \code{patience}, ...), passed to the Python core.
 #' @param preset \code{"cpu"} (default budgets for a few thousand cells on a
 #' CPU) or \code{"gpu"} (the original paper's scale).
+#' @param likelihood Decoder output: \code{"nb"} (default; negative binomial over
+#'   counts, generated cells get a \code{counts} assay), \code{"zinb"}, or
+#'   \code{"mse"} (the paper's regression of log-normalised expression).
 #' @param n_latent,hidden Autoencoder latent size and hidden layer sizes.
 #' @param min_cells,min_counts Gene and cell filters of the preprocessing.
 #' @param min_cells_per_label Labels with fewer cells are refused.
@@ -38,13 +41,14 @@
 #' @export
 trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL,
     max_steps = NULL, autoencoder = list(), diffusion = list(), classifier = list(),
-    preset = c("cpu", "gpu"), n_latent = 128L, hidden = c(1024L, 1024L, 1024L),
-    min_cells = 3L, min_counts = 10L, min_cells_per_label = 5L, validation_fraction = 0.1,
+    preset = c("cpu", "gpu"), likelihood = c("nb", "zinb", "mse"), n_latent = 128L,
+    hidden = c(1024L, 1024L, 1024L), min_cells = 3L, min_counts = 10L, min_cells_per_label = 5L, validation_fraction = 0.1,
     device = "auto", seed = 0L, progress = FALSE) {
     .check_sce(x)
     assay <- .check_assay(x, assay)
     labels <- .check_labels(x, labels)
     preset <- match.arg(preset)
+    likelihood <- match.arg(likelihood)
     max_time <- .check_number(max_time, "max_time", 1e-3, Inf, null_ok = TRUE)
     stages <- list(autoencoder = autoencoder, diffusion = diffusion, classifier = classifier)
     for (s in names(stages)) {
@@ -77,7 +81,7 @@ trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL
         any(hidden != round(hidden))) {
         stop("'hidden' must be a vector of positive whole numbers (hidden layer sizes).", call. = FALSE)
     }
-    model_args <- list(n_latent = n_latent, hidden = as.list(as.integer(hidden)),
+    model_args <- list(n_latent = n_latent, hidden = as.list(as.integer(hidden)), likelihood = likelihood,
         min_cells = .check_count(min_cells, "min_cells", 0L),
         min_counts = .check_count(min_counts, "min_counts", 0L),
         min_cells_per_label = .check_count(min_cells_per_label, "min_cells_per_label", 1L),

@@ -9,6 +9,7 @@ test_that("arguments are checked in R with clear messages", {
     expect_error(trainScDiffusion(sce, hidden = c(10, -1)), "hidden")
     expect_error(trainScDiffusion(sce, autoencoder = 5), "named list")
     expect_error(trainScDiffusion(sce, preset = "tpu"), "should be one of")
+    expect_error(trainScDiffusion(sce, likelihood = "poisson"), "should be one of")
     expect_error(generate(sce, condition = c(cell_type = "B")), "'n_cells' is missing")
     expect_error(generate(sce, n_cells = 0, condition = c(cell_type = "B")), "'n_cells' must be")
     expect_error(generate(sce, n_cells = 1.5), "whole number")
