@@ -4,7 +4,6 @@ wrong and how to fix it, and leaves no output file behind."""
 import json
 import shutil
 
-import anndata as ad
 import numpy as np
 import pytest
 from click.testing import CliRunner

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SMALL_ARCH, SMALL_TRAIN, make_counts
+from conftest import SMALL_ARCH, make_counts
 from scdiffusion import ScDiffusion
 from scdiffusion.data import InputError
 from scdiffusion.model.serialization import WEIGHTS_FILE

@@ -268,9 +268,7 @@ class ScDiffusion:
                 cfg = replace(base, **dict(over or {}))
             except TypeError as err:
                 raise InputError(f"Unknown training option: {err}. Options: {list(base.to_dict())}.") from err
-            if max_time is not None and over is not None and "max_time" in over:
-                pass
-            elif max_time is not None:
+            if max_time is not None and "max_time" not in (over or {}):
                 cfg = replace(cfg, max_time=max_time * share)
             cfgs.append(cfg)
         ae_cfg, diff_cfg, clf_cfg = cfgs
