@@ -33,10 +33,12 @@ class ClassifierGuidance:
         self.classifiers = classifiers
         self.weights = weights
         self.t_max = int(t_max)
+        # checked once here, not at every sampling step
+        self._has_weight = any(bool(torch.any(w != 0)) for w in weights)
 
     def active(self, t: int) -> bool:
         """Whether guidance applies at original time step ``t``."""
-        return t < self.t_max and any(bool(torch.any(w != 0)) for w in self.weights)
+        return t < self.t_max and self._has_weight
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
         """Guidance gradient for the cells ``rows`` of the weight matrices."""
