@@ -33,8 +33,10 @@ def get_matrix(adata: ad.AnnData, layer: str | None) -> np.ndarray | sp.spmatrix
 
 def _to_csr(x: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
     if sp.issparse(x):
-        x = sp.csr_matrix(x, dtype=np.float32)
-        x.sum_duplicates()  # also sorts indices; explicit zeros are harmless
+        x = sp.csr_matrix(x, dtype=np.float32)  # may share its arrays with the caller's matrix
+        if not x.has_canonical_format:
+            x = x.copy()  # sorting in place would reorder the caller's indices and data
+            x.sum_duplicates()  # also sorts indices; explicit zeros are harmless
         return x
     return sp.csr_matrix(np.asarray(x, dtype=np.float32))
 
