@@ -122,6 +122,14 @@ setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = N
         dots[intersect(names(dots), gen_args)]))
 })
 
+#' @rdname generate
+#' @export
+setMethod("generate", "ANY", function(x, ...) {
+    stop(sprintf(paste0("'x' must be a ScDiffusionModel (from trainScDiffusion() or loadScDiffusion()) ",
+        "or a SingleCellExperiment with raw counts to train on, not a %s. Wrap a genes x cells matrix ",
+        "of counts with SingleCellExperiment(assays = list(counts = m))."), class(x)[1L]), call. = FALSE)
+})
+
 .generated_sce <- function(enc, model) {
     sce <- .decode_sce(enc)  # X is "logcounts"; models with a count likelihood add "counts"
     if ("X_scdiffusion" %in% SingleCellExperiment::reducedDimNames(sce)) {

@@ -57,7 +57,10 @@ interpolate <- function(model, x, labels, from, to, n_states = 5L, n_cells = 100
     n_states <- .check_count(n_states, "n_states", 2L)
     n_cells <- .check_count(n_cells, "n_cells")
     t_start <- .check_count(t_start, "t_start", 1L)
-    if (t_start > 999L) stop("'t_start' must be at most 999.", call. = FALSE)
+    if (t_start > 999L) {
+        stop(sprintf("'t_start' must be at most 999 (noise levels run from 1 to 999; the paper uses 600), got %d.",
+            t_start), call. = FALSE)
+    }
     guidance_scale <- .check_number(guidance_scale, "guidance_scale", 0, 1000)
     assay <- .check_assay(x, assay)
     sampler <- match.arg(sampler)
@@ -68,7 +71,15 @@ interpolate <- function(model, x, labels, from, to, n_states = 5L, n_cells = 100
     if (!any(keep)) {
         stop(sprintf("'x' has no cell labelled '%s' in column '%s'.", from, labels), call. = FALSE)
     }
+    missing_genes <- setdiff(modelGenes(model), rownames(x))
+    if (length(missing_genes)) {
+        stop(sprintf(paste0("'x' lacks %d of the model's %d genes, e.g. %s. Pass cells with the same ",
+            "gene names (rownames) as the training data; see modelGenes(model)."),
+            length(missing_genes), length(modelGenes(model)),
+            paste0("'", utils::head(missing_genes, 3L), "'", collapse = ", ")), call. = FALSE)
+    }
     y <- x[, keep]
+    .check_counts(y, assay)
     if (is.null(colnames(y))) colnames(y) <- paste0("cell", which(keep))
     cd <- S4Vectors::DataFrame(lab[keep], row.names = colnames(y))
     colnames(cd) <- labels

@@ -150,5 +150,11 @@ loadScDiffusion <- function(dir) {
     tmp <- tempfile("scDiffusion_model_")
     dir.create(tmp)
     file.copy(list.files(dir, full.names = TRUE, all.files = TRUE, no.. = TRUE), tmp, recursive = TRUE)
-    .new_model(tmp, .scd_call("load", list(model_dir = normalizePath(tmp))))
+    tmp <- normalizePath(tmp)
+    summary <- tryCatch(.scd_call("load", list(model_dir = tmp)), error = function(e) {
+        # no copy left behind, and the message names the user's directory, not the copy
+        unlink(tmp, recursive = TRUE)
+        stop(gsub(tmp, dir, conditionMessage(e), fixed = TRUE), call. = FALSE)
+    })
+    .new_model(tmp, summary)
 }

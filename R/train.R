@@ -88,11 +88,17 @@ trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL
         validation_fraction = .check_number(validation_fraction, "validation_fraction", 0, 0.499),
         device = .check_string(device, "device"), seed = .check_count(seed, "seed", 0L))
     progress <- .check_flag(progress, "progress")
+    .check_counts(x, assay)
     for (l in labels) {
         v <- SummarizedExperiment::colData(x)[[l]]
         if (anyNA(v)) {
             stop(sprintf("colData column '%s' has NA labels; remove those cells or give them a label.", l),
                 call. = FALSE)
+        }
+        if (length(unique(as.character(v))) < 2L) {
+            stop(sprintf(paste0("colData column '%s' has a single label ('%s'); a classifier needs at ",
+                "least two. Drop '%s' from 'labels' or use a column with several labels."),
+                l, as.character(v[1L]), l), call. = FALSE)
         }
     }
     # send only what training needs: the counts and the label columns

@@ -3,8 +3,64 @@
 
 .check_sce <- function(x, arg = "x") {
     if (!is(x, "SummarizedExperiment")) {
-        stop(sprintf("'%s' must be a SingleCellExperiment (or SummarizedExperiment), not a %s.",
+        stop(sprintf(paste0("'%s' must be a SingleCellExperiment (or SummarizedExperiment), not a %s. ",
+            "Wrap a genes x cells matrix of counts with SingleCellExperiment(assays = list(counts = m))."),
             arg, class(x)[1L]), call. = FALSE)
+    }
+    invisible(TRUE)
+}
+
+## The stored values of an assay: the slot 'x' of a sparse matrix (explicit
+## zeros included, in any order), every value of a dense one.
+.assay_values <- function(m) {
+    if (is(m, "dgCMatrix")) {
+        return(m@x)
+    }
+    if (is(m, "sparseMatrix")) {
+        return(as(as(m, "CsparseMatrix"), "generalMatrix")@x)
+    }
+    as.vector(as.matrix(m))
+}
+
+## Raw counts, checked in R so that the messages name the R fix (the Python
+## core checks them again): not empty, finite, non-negative, whole numbers.
+.check_counts <- function(x, assay, arg = "x") {
+    if (nrow(x) == 0L || ncol(x) == 0L) {
+        stop(sprintf(paste0("'%s' is empty (%d genes x %d cells). Pass a SingleCellExperiment ",
+            "with at least one gene and one cell (in practice hundreds of cells)."),
+            arg, nrow(x), ncol(x)), call. = FALSE)
+    }
+    what <- sprintf("assay '%s' of '%s'", assay, arg)
+    v <- .assay_values(SummarizedExperiment::assay(x, assay, withDimnames = FALSE))
+    if (!is.numeric(v) && !is.logical(v)) {
+        stop(sprintf("%s holds %s values; it must hold raw counts (numbers).", what, class(v)[1L]),
+            call. = FALSE)
+    }
+    n_bad <- sum(!is.finite(v))
+    if (n_bad) {
+        stop(sprintf(paste0("%s contains %d NA, NaN or infinite values. Remove or fix those cells ",
+            "or genes first, e.g. %s <- %s[, is.finite(colSums(assay(%s, \"%s\")))]."),
+            what, n_bad, arg, arg, arg, assay), call. = FALSE)
+    }
+    if (length(v) && min(v) < 0) {
+        stop(sprintf(paste0("%s contains negative values (min %s); it looks scaled or batch-corrected. ",
+            "scDiffusion needs raw counts: pass the assay that holds them with 'assay ='."),
+            what, format(min(v), digits = 3)), call. = FALSE)
+    }
+    if (!length(v) || max(v) == 0) {
+        stop(sprintf("%s holds no count (all zero): every cell is empty. Pass the assay with raw counts.",
+            what), call. = FALSE)
+    }
+    if (max(abs(v - round(v))) > 1e-3) {
+        hint <- if (max(v) < 30) {
+            paste0("The values look log-normalised (all below 30): pass the raw counts instead ",
+                "with 'assay =' (e.g. assay = \"counts\").")
+        } else {
+            paste0("If these are FPKM/TPM values, turn them into integer pseudo-counts first with ",
+                "pseudoCounts(), e.g. assay(x, \"counts\") <- pseudoCounts(assay(x, \"fpkm\")).")
+        }
+        stop(sprintf("%s contains non-integer values; scDiffusion needs raw integer counts. %s",
+            what, hint), call. = FALSE)
     }
     invisible(TRUE)
 }

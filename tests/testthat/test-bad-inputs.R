@@ -1,0 +1,257 @@
+## The table of bad inputs on the R surface (issue 6), the R counterpart of
+## tests/python/test_bad_inputs.py. Every case must fail with an R error whose
+## message says what is wrong and how to fix it (one line, no Python
+## traceback), write nothing (no file at the output path, no model directory
+## left in tempdir()) and leave its input unchanged (the R object, and the
+## files of any model directory it holds).
+
+## ---------------------------------------------------------------- inputs
+bad_sce <- function() sim_sce(n_cells = 60, n_genes = 40, seed = 11)
+
+## bad_sce() with its counts changed by fn
+with_counts <- function(fn) {
+    function() {
+        x <- bad_sce()
+        SummarizedExperiment::assay(x, "counts") <- fn(SummarizedExperiment::assay(x, "counts"))
+        x
+    }
+}
+
+set_first <- function(value) function(m) {
+    m[1L, 1L] <- value
+    m
+}
+
+## bad_sce() changed by fn(x)
+with_sce <- function(fn) function() fn(bad_sce())
+
+the_model <- function() tiny_model()
+model_and_cells <- function() list(model = tiny_model(), cells = .test_cache$sce)
+
+## a damaged copy of the tiny model's directory
+damaged_model <- function(damage) {
+    function() {
+        dir <- tempfile("damaged_model_")
+        dir.create(dir)
+        file.copy(list.files(modelPath(tiny_model()), full.names = TRUE), dir)
+        damage(dir)
+        dir
+    }
+}
+
+edit_config <- function(dir, ...) {
+    f <- file.path(dir, "config.json")
+    cfg <- jsonlite::read_json(f, simplifyVector = FALSE)
+    cfg[names(list(...))] <- list(...)
+    jsonlite::write_json(cfg, f, auto_unbox = TRUE, digits = NA, null = "null")
+}
+
+weights <- function(dir) file.path(dir, "model.safetensors")
+
+## ---------------------------------------------------------------- calls
+## train, then save to 'out' (which must not appear)
+train_to <- function(labels = "cell_type", ...) {
+    function(x, out) {
+        model <- do.call(trainScDiffusion, c(list(x, labels = labels), TINY, list(...)))
+        saveScDiffusion(model, out)
+    }
+}
+
+load_to <- function(dir, out) saveScDiffusion(loadScDiffusion(dir), out)
+
+interp <- function(...) {
+    function(x, out) {
+        interpolate(x$model, x$cells, ...)
+    }
+}
+
+## ---------------------------------------------------------------- the table
+## name, input (a function making the bad input), call (function(input, out)),
+## error (regexp of the message), python (does the case need the Python core?)
+bad <- function(name, input, call, error, python = FALSE) {
+    list(name = name, input = input, call = call, error = error, python = python)
+}
+
+NOT_FINITE <- "contains 1 NA, NaN or infinite values\\. Remove or fix those cells or genes first"
+
+BAD_INPUTS <- list(
+    ## counts
+    bad("NaN in counts", with_counts(set_first(NaN)), train_to(), NOT_FINITE),
+    bad("Inf in counts", with_counts(set_first(Inf)), train_to(), NOT_FINITE),
+    bad("NA in counts", with_counts(set_first(NA_integer_)), train_to(), NOT_FINITE),
+    bad("NaN in sparse counts", with_counts(function(m) {
+        m <- methods::as(m, "CsparseMatrix")
+        m@x[3L] <- NaN
+        m
+    }), train_to(), NOT_FINITE),
+    bad("negative counts", with_counts(set_first(-3)), train_to(),
+        "negative values \\(min -3\\); it looks scaled.*pass the assay that holds them with 'assay ='"),
+    bad("non-integer counts", with_counts(set_first(2.5)), train_to(),
+        "assay 'counts' of 'x' contains non-integer values; scDiffusion needs raw integer counts"),
+    bad("log-normalised data as counts", with_counts(log1p), train_to(),
+        "non-integer values.*look log-normalised \\(all below 30\\): pass the raw counts instead with 'assay ='"),
+    bad("FPKM-like data as counts", with_counts(function(m) m * 37.3), train_to(),
+        "non-integer values.*FPKM/TPM.*pseudoCounts\\(\\)"),
+    bad("all-zero counts", with_counts(function(m) m * 0L), train_to(labels = NULL),
+        "holds no count \\(all zero\\): every cell is empty"),
+    bad("SCE with 0 cells", with_sce(function(x) x[, 0L]), train_to(labels = NULL),
+        "'x' is empty \\(40 genes x 0 cells\\)\\. Pass a SingleCellExperiment with at least one gene and one cell"),
+    bad("SCE with 0 genes", with_sce(function(x) x[0L, ]), train_to(labels = NULL),
+        "'x' is empty \\(0 genes x 60 cells\\)"),
+    bad("SCE with 0 cells and 0 genes", with_sce(function(x) x[0L, 0L]), train_to(labels = NULL),
+        "'x' is empty \\(0 genes x 0 cells\\)"),
+    bad("a single cell", with_sce(function(x) x[, 1L]), train_to(labels = NULL),
+        "No gene is detected in at least 3 cells\\. Pass more cells or lower min_cells", python = TRUE),
+    bad("generate() on an SCE with NaN counts", with_counts(set_first(NaN)),
+        function(x, out) generate(x, n_cells = 5, condition = c(cell_type = "A"), max_steps = 5),
+        NOT_FINITE),
+    ## labels
+    bad("label column with one label", with_sce(function(x) {
+        x$cell_type <- "B"
+        x
+    }), train_to(), "column 'cell_type' has a single label \\('B'\\).*Drop 'cell_type' from 'labels'"),
+    bad("label column with NA values", with_sce(function(x) {
+        x$cell_type[c(2L, 7L)] <- NA
+        x
+    }), train_to(), "column 'cell_type' has NA labels; remove those cells or give them a label"),
+    bad("label too rare for a classifier", with_sce(function(x) {
+        x$cell_type[1:2] <- "rare"
+        x
+    }), train_to(), "fewer than 5 cells: 'rare' \\(2 cells\\)\\. Drop or merge those cells, or lower min_cells_per_label",
+        python = TRUE),
+    bad("label column not in colData", bad_sce, train_to(labels = "organ"), "colData has no column 'organ'"),
+    ## names, assays, object types
+    bad("duplicated gene names", with_sce(function(x) {
+        rownames(x)[2L] <- rownames(x)[1L]
+        x
+    }), train_to(), "rownames \\(gene names\\) must be unique; fix them with make.unique\\(rownames\\(x\\)\\)"),
+    bad("duplicated cell names", with_sce(function(x) {
+        colnames(x)[2L] <- colnames(x)[1L]
+        x
+    }), train_to(), "colnames \\(cell names\\) must be unique; fix them with make.unique\\(colnames\\(x\\)\\)"),
+    bad("missing assay", bad_sce, train_to(assay = "raw"),
+        "assay 'raw' is not in the object \\(assays: counts\\)\\. Pass the assay with raw counts via 'assay ='"),
+    bad("matrix instead of an SCE", function() SummarizedExperiment::assay(bad_sce(), "counts"), train_to(),
+        "'x' must be a SingleCellExperiment.*not a matrix\\. Wrap .* SingleCellExperiment\\(assays = list\\(counts = m\\)\\)"),
+    bad("data.frame instead of an SCE (generate)", function() as.data.frame(SummarizedExperiment::assay(bad_sce())),
+        function(x, out) generate(x, n_cells = 5),
+        "'x' must be a ScDiffusionModel .* or a SingleCellExperiment .* not a data.frame\\. Wrap"),
+    bad("list instead of an SCE (evaluateGeneration)", function() list(counts = SummarizedExperiment::assay(bad_sce())),
+        function(x, out) evaluateGeneration(x, bad_sce()), "'real' must be a SingleCellExperiment.*not a list"),
+    bad("list instead of a model (saveScDiffusion)", function() list(path = "my_model"),
+        function(x, out) saveScDiffusion(x, out), "'model' must be a ScDiffusionModel"),
+    ## generation
+    bad("n_cells = 0", the_model, function(x, out) generate(x, n_cells = 0),
+        "'n_cells' must be a single whole number >= 1, got 0", python = TRUE),
+    bad("n_cells < 0", the_model, function(x, out) generate(x, n_cells = -5),
+        "'n_cells' must be a single whole number >= 1, got -5", python = TRUE),
+    bad("unknown label at generation", the_model, function(x, out) generate(x, 3, c(cell_type = "X")),
+        "Unknown label 'X' for column 'cell_type'\\. Known labels: A, B, C", python = TRUE),
+    bad("condition on a column with no classifier", the_model, function(x, out) generate(x, 3, c(organ = "lung")),
+        "No classifier for column 'organ'\\. Columns with classifiers: ", python = TRUE),
+    bad("guidance_scale < 0", the_model,
+        function(x, out) generate(x, 3, c(cell_type = "A"), guidance_scale = -2),
+        "'guidance_scale' must be a single finite number in \\[0, 1000\\], got -2", python = TRUE),
+    bad("guidance_scale huge", the_model,
+        function(x, out) generate(x, 3, c(cell_type = "A"), guidance_scale = 1e9),
+        "'guidance_scale' must be a single finite number in \\[0, 1000\\]", python = TRUE),
+    bad("guidance_scale per column out of range", the_model,
+        function(x, out) generate(x, 3, c(cell_type = "A"), guidance_scale = list(cell_type = Inf)),
+        "'guidance_scale\\[\\['cell_type'\\]\\]' must be a single finite number", python = TRUE),
+    bad("n_steps = 0", the_model, function(x, out) generate(x, 3, n_steps = 0),
+        "'n_steps' must be a single whole number >= 1", python = TRUE),
+    ## interpolation
+    bad("t_start too high", model_and_cells, interp("cell_type", "A", "B", t_start = 5000),
+        "'t_start' must be at most 999", python = TRUE),
+    bad("t_start = 0", model_and_cells, interp("cell_type", "A", "B", t_start = 0),
+        "'t_start' must be a single whole number >= 1, got 0", python = TRUE),
+    bad("interpolation between identical labels", model_and_cells, interp("cell_type", "A", "A"),
+        "'from' and 'to' are the same label; interpolation needs two labels", python = TRUE),
+    bad("interpolation with one state", model_and_cells, interp("cell_type", "A", "B", n_states = 1),
+        "'n_states' must be a single whole number >= 2", python = TRUE),
+    bad("unknown label at interpolation", model_and_cells, interp("cell_type", "A", "Z"),
+        "Unknown label 'Z' for column 'cell_type'", python = TRUE),
+    bad("interpolation on a column with no classifier", model_and_cells, interp("batch", "A", "B"),
+        "No classifier for column 'batch'", python = TRUE),
+    bad("start cells with other genes than the model", function() {
+        x <- model_and_cells()
+        x$cells <- x$cells[setdiff(rownames(x$cells), modelGenes(x$model)[1:5]), ]
+        x
+    }, interp("cell_type", "A", "B"),
+        "'x' lacks 5 of the model's [0-9]+ genes, e.g. 'gene[0-9]+'.*same gene names \\(rownames\\) as the training data",
+        python = TRUE),
+    bad("start cells with NaN counts", function() {
+        x <- model_and_cells()
+        SummarizedExperiment::assay(x$cells, "counts")[5L, 1L] <- NaN  # cell1 is labelled A
+        x
+    }, interp("cell_type", "A", "B"), NOT_FINITE, python = TRUE),
+    bad("evaluation against other genes", bad_sce, function(x, out) evaluateGeneration(x[1:30, ], x),
+        "'real' and 'generated' have different genes \\(30 and 40, 30 shared\\); subset both to the same genes"),
+    ## damaged model directories
+    bad("model directory of a newer format version", damaged_model(function(d) edit_config(d, format_version = 99L)),
+        load_to, "has format version 99, newer than this scDiffusion supports \\(1\\)\\. Upgrade scDiffusion",
+        python = TRUE),
+    bad("truncated weight file", damaged_model(function(d) {
+        w <- readBin(weights(d), "raw", file.size(weights(d)))
+        writeBin(w[seq_len(length(w) %/% 2L)], weights(d))
+    }), load_to, "model.safetensors is truncated or corrupted .*Re-train or restore the model directory", python = TRUE),
+    bad("corrupted weight file (random bytes)", damaged_model(function(d) {
+        set.seed(6)
+        writeBin(as.raw(sample(0:255, 4096L, replace = TRUE)), weights(d))
+    }), load_to, "model.safetensors is truncated or corrupted .*Re-train or restore the model directory", python = TRUE),
+    bad("model directory without genes.txt", damaged_model(function(d) unlink(file.path(d, "genes.txt"))),
+        load_to, "is not a complete scDiffusion model directory: missing \\['genes.txt'\\]", python = TRUE),
+    bad("model directory without config.json", damaged_model(function(d) unlink(file.path(d, "config.json"))),
+        load_to, "is not a scDiffusion model directory \\(no config.json\\)", python = TRUE)
+)
+
+## ---------------------------------------------------------------- the checks
+## model directories an input holds (a model, a directory path, or a list of those)
+input_dirs <- function(x) {
+    if (is(x, "ScDiffusionModel")) return(x@path)
+    if (is.character(x) && length(x) == 1L && dir.exists(x)) return(x)
+    if (is.list(x) && !is.data.frame(x)) return(unlist(lapply(x, input_dirs), use.names = FALSE))
+    character(0)
+}
+
+snapshot <- function(x) {
+    files <- list.files(input_dirs(x), full.names = TRUE, recursive = TRUE, all.files = TRUE)
+    list(object = x, files = tools::md5sum(files))
+}
+
+temp_models <- function() list.files(tempdir(), pattern = "^scDiffusion_model_")
+
+test_that("the table of bad inputs is large and has unique names", {
+    expect_gte(length(BAD_INPUTS), 24L)
+    names <- vapply(BAD_INPUTS, `[[`, "", "name")
+    expect_false(anyDuplicated(names) > 0L)
+})
+
+for (case in BAD_INPUTS) {
+    test_that(sprintf("bad input: %s -> clear error, no output, input unchanged", case$name), {
+        if (case$python) skip_if_no_python()
+        x <- case$input()
+        before <- snapshot(x)
+        models_before <- temp_models()
+        out <- file.path(tempfile("bad_input_"), "model")
+        err <- tryCatch({
+            case$call(x, out)
+            NULL
+        }, error = identity)
+        expect_s3_class(err, "error")
+        msg <- conditionMessage(err)
+        expect_match(msg, case$error)
+        # one line, for the user: no Python traceback or exception class, no R call
+        expect_false(grepl("\n|Traceback|InputError|File \"", msg), info = msg)
+        expect_null(conditionCall(err))
+        if (is.character(x) && length(x) == 1L) {
+            # messages about a model directory name the user's directory, not a private copy
+            expect_true(grepl(x, msg, fixed = TRUE), info = msg)
+        }
+        # nothing written, nothing changed
+        expect_false(file.exists(out))
+        expect_false(file.exists(dirname(out)))
+        expect_identical(temp_models(), models_before)
+        expect_identical(snapshot(x), before)
+    })
+}
