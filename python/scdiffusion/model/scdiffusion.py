@@ -26,7 +26,7 @@ from ..diffusion import SAMPLERS, ClassifierGuidance, GaussianDiffusion, Sampler
 from ..data.preprocessing import log_normalize
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
 from ..nn.likelihood import OUTPUT_LIKELIHOODS
-from ..train import Checkpointer, TrainConfig, fit, load_checkpoint, save_atomic
+from ..train import Checkpointer, TrainConfig, distributed, fit, load_checkpoint, save_atomic
 from .pretrained import PretrainedSCimilarity
 from .serialization import read_model_dir, write_model_dir
 
@@ -272,10 +272,13 @@ class ScDiffusion:
                 cfg = replace(cfg, max_time=max_time * share)
             cfgs.append(cfg)
         ae_cfg, diff_cfg, clf_cfg = cfgs
+        distributed.init_from_env()  # under torchrun: data-parallel training, rank 0 writes files
         torch.manual_seed(self.seed)
         ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if ckpt_dir is not None:
-            self._check_checkpoint_dir(ckpt_dir)
+            if distributed.is_main():
+                self._check_checkpoint_dir(ckpt_dir)
+            distributed.barrier()
         stages = [("autoencoder", lambda g, c: self._train_autoencoder(ae_cfg, g, progress, c))]
         stages.append(("diffusion", lambda g, c: self._train_diffusion(diff_cfg, g, progress, c)))
         for key in self.registries:
@@ -289,9 +292,10 @@ class ScDiffusion:
                 self._restore_stage(name, load_checkpoint(done))
             else:
                 run(gen, Checkpointer(ckpt_dir / f"{tag}.partial.pt", checkpoint_every) if ckpt_dir else None)
-                if done is not None:
+                if done is not None and distributed.is_main():
                     save_atomic(self._stage_state(name), done)
                     (ckpt_dir / f"{tag}.partial.pt").unlink(missing_ok=True)
+                distributed.barrier()
             if name == "autoencoder":
                 self._fit_latent_scale()
         self.is_trained = True
@@ -377,9 +381,10 @@ class ScDiffusion:
         t_v = torch.randint(0, T, (len(z_v),), generator=vgen).to(self.device)
         n_v = torch.randn(z_v.shape, generator=vgen).to(self.device)
 
-        def loss_fn(z0):
-            t = torch.randint(0, T, (len(z0),), generator=gen).to(self.device)
-            noise = torch.randn(z0.shape, generator=gen).to(self.device)
+        def draw_fn(n: int, g: torch.Generator):
+            return torch.randint(0, T, (n,), generator=g), torch.randn((n, z_tr.shape[1]), generator=g)
+
+        def loss_fn(z0, t, noise):
             return self.diffusion.training_loss(self.denoiser, z0, t, noise)
 
         @torch.no_grad()
@@ -388,7 +393,7 @@ class ScDiffusion:
 
         self.denoiser.train()
         model, hist = fit(self.denoiser, loss_fn, (z_tr,), cfg, val_fn=val_fn if len(z_val) else None,
-                          generator=gen, desc="diffusion", progress=progress, checkpoint=ckpt)
+                          generator=gen, desc="diffusion", progress=progress, checkpoint=ckpt, draw_fn=draw_fn)
         self.denoiser = model.eval()
         self.history["diffusion"] = hist
 
@@ -408,17 +413,21 @@ class ScDiffusion:
         x_v = self.diffusion.q_sample(z_v, t_v, torch.randn(z_v.shape, generator=vgen).to(self.device))
         clf = self.classifiers[key].train()
 
-        def loss_fn(z0, y0):
-            t = torch.randint(0, t_half, (len(z0),), generator=gen).to(self.device)
-            x_t = self.diffusion.q_sample(z0, t, torch.randn(z0.shape, generator=gen).to(self.device))
-            return F.cross_entropy(clf(x_t, t), y0, weight=weight)
+        def draw_fn(n: int, g: torch.Generator):
+            return torch.randint(0, t_half, (n,), generator=g), torch.randn((n, z_tr.shape[1]), generator=g)
+
+        def loss_fn(z0, y0, t, noise):
+            # mean of class-weighted losses over the batch rows (weights average 1 over the training cells):
+            # unlike F.cross_entropy(weight=...), it splits exactly over the shares of a distributed batch
+            ce = F.cross_entropy(clf(self.diffusion.q_sample(z0, t, noise), t), y0, reduction="none")
+            return (ce * weight[y0]).mean()
 
         @torch.no_grad()
         def val_fn(model):
             return F.cross_entropy(model(x_v, t_v), y_v, weight=weight).item()
 
         model, hist = fit(clf, loss_fn, (z_tr, y_tr), cfg, val_fn=val_fn if len(z_val) else None, generator=gen,
-                          desc=f"classifier {key}", progress=progress, checkpoint=ckpt)
+                          desc=f"classifier {key}", progress=progress, checkpoint=ckpt, draw_fn=draw_fn)
         if len(z_val):
             with torch.no_grad():
                 hist["val_accuracy"] = float((model(x_v, t_v).argmax(1) == y_v).float().mean())
@@ -460,7 +469,7 @@ class ScDiffusion:
         T = self.diffusion.n_timesteps
         top = T - 1 if t_start is None else t_start
         if n_steps is None:
-            n_steps = top + 1 if sampler == "ddpm" else 100
+            n_steps = {"ddpm": top + 1, "ddim": 100}.get(sampler, 25)
         s.set_timesteps(_check_positive_int(n_steps, "n_steps"), t_start)
         return s
 
@@ -513,7 +522,7 @@ class ScDiffusion:
         return torch.cat(out)
 
     def generate(self, n_cells: int, condition: Mapping[str, str | Sequence[str]] | None = None, *,
-                 guidance_scale: float | Mapping[str, float] = 2.0, sampler: Literal["ddpm", "ddim"] = "ddpm",
+                 guidance_scale: float | Mapping[str, float] = 2.0, sampler: Literal["ddpm", "ddim", "dpmpp"] = "ddpm",
                  n_steps: int | None = None, eta: float = 0.0, guidance_t_max: int | None = None, seed: int = 0,
                  batch_size: int = 4096, progress: bool = True) -> ad.AnnData:
         """Generate cells, optionally guided towards labels of one or several classifiers.
@@ -529,9 +538,10 @@ class ScDiffusion:
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         sampler
-            ``"ddpm"`` (ancestral) or ``"ddim"`` (deterministic with ``eta=0``).
+            ``"ddpm"`` (ancestral), ``"ddim"`` (deterministic with ``eta=0``) or ``"dpmpp"``
+            (DPM-Solver++(2M), deterministic, second order: the few-step sampler).
         n_steps
-            Sampling steps (default: all 1000 for DDPM, 100 for DDIM).
+            Sampling steps (default: all 1000 for DDPM, 100 for DDIM, 25 for DPM-Solver++).
         guidance_t_max
             Guidance applies at original time steps ``t < guidance_t_max`` (default T/2), whatever ``n_steps``.
         seed
@@ -621,7 +631,7 @@ class ScDiffusion:
 
     def interpolate(self, start_cells: ad.AnnData | str | os.PathLike, labels_key: str, start: str, end: str, *,
                     n_states: int = 5, n_cells: int = 100, t_start: int = 600, guidance_scale: float = 2.0,
-                    sampler: Literal["ddpm", "ddim"] = "ddpm", n_steps: int | None = None, eta: float = 0.0,
+                    sampler: Literal["ddpm", "ddim", "dpmpp"] = "ddpm", n_steps: int | None = None, eta: float = 0.0,
                     guidance_t_max: int | None = None, layer: str | None = None, seed: int = 0,
                     batch_size: int = 4096, progress: bool = True) -> ad.AnnData:
         """Gradient Interpolation between two labels of one classifier.
@@ -750,16 +760,23 @@ class ScDiffusion:
     def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Save to a model directory (``config.json``, ``genes.txt``, ``model.safetensors``, ``history.json``).
 
-        The directory is written to a temporary folder and renamed into place.
+        The directory is written to a temporary folder and renamed into place. Under distributed training
+        only rank 0 writes (the others wait for it).
         """
         self._require_trained()
+        if not distributed.is_main():
+            distributed.barrier()
+            return Path(dir_path)
         tensors = {f"autoencoder.{k}": v for k, v in self.autoencoder.state_dict().items()}
         tensors.update({f"denoiser.{k}": v for k, v in self.denoiser.state_dict().items()})
         for i, (key, clf) in enumerate(self.classifiers.items()):
             tensors.update({f"classifier.{i}.{k}": v for k, v in clf.state_dict().items()})
             tensors[f"library.labels.{i}"] = self.library_labels[key]
         tensors["library.sizes"] = self.library_sizes
-        return write_model_dir(dir_path, self._config(), self.genes, tensors, self.history, overwrite=overwrite)
+        try:
+            return write_model_dir(dir_path, self._config(), self.genes, tensors, self.history, overwrite=overwrite)
+        finally:
+            distributed.barrier()
 
     @classmethod
     def load(cls, dir_path: str | os.PathLike, device: str = "auto") -> ScDiffusion:

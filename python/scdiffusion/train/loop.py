@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed as D
 from .checkpoint import Checkpointer
 from .ema import EMA
 
@@ -64,7 +65,9 @@ class TrainConfig:
 def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
         config: TrainConfig, *, val_fn: Callable[[nn.Module], float] | None = None,
         generator: torch.Generator | None = None, desc: str = "training", progress: bool = True,
-        checkpoint: Checkpointer | None = None) -> tuple[nn.Module, dict]:
+        checkpoint: Checkpointer | None = None,
+        draw_fn: Callable[[int, torch.Generator | None], tuple[torch.Tensor, ...]] | None = None,
+        ) -> tuple[nn.Module, dict]:
     """Train ``module`` on batches of ``tensors`` and return the best weights and the loss history.
 
     Parameters
@@ -72,7 +75,8 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
     module
         The network; trained in place.
     loss_fn
-        ``loss_fn(*batch) → scalar loss`` where ``batch`` holds the rows of ``tensors`` of one step.
+        ``loss_fn(*batch, *drawn) → scalar loss`` (mean over the rows) where ``batch`` holds the rows of
+        ``tensors`` of one step and ``drawn`` the per-row random tensors of ``draw_fn``.
     tensors
         Training tensors with cells in rows, already on the training device.
     val_fn
@@ -80,6 +84,10 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         weights and drives early stopping. Without it the training loss does.
     generator
         Random generator for batch selection (and anything ``loss_fn`` draws from it).
+    draw_fn
+        ``draw_fn(batch_size, generator) → tensors with batch_size rows`` (e.g. diffusion time steps and
+        noise), drawn for the whole batch right after the batch indices. Under distributed training every
+        process draws the same global batch and keeps its share, so the update equals the single-process one.
     checkpoint
         Saves the full training state every ``checkpoint.every`` steps and resumes from it when it
         exists (weights, EMA, optimiser, scheduler, step, generator state, best weights, history).
@@ -93,6 +101,10 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
     n = tensors[0].shape[0]
     device = tensors[0].device
     batch_size = min(config.batch_size, n)
+    distributed = D.is_active()
+    rows = D.shard(batch_size) if distributed else slice(None)
+    share = (rows.stop - rows.start) / batch_size if distributed else 1.0
+    progress = progress and D.is_main()
     opt = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if config.lr_schedule == "linear":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / config.max_steps))
@@ -130,19 +142,30 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
                initial=first_step - 1, total=config.max_steps)
     module.train()
     for step in bar:
-        idx = torch.randint(0, n, (batch_size,), generator=generator).to(device)
-        loss = loss_fn(*(t[idx] for t in tensors))
+        idx = torch.randint(0, n, (batch_size,), generator=generator)
+        drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
+        idx = idx[rows].to(device)
+        loss = loss_fn(*(t[idx] for t in tensors), *(d[rows].to(device) for d in drawn))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * share if distributed else loss).backward()
+        if distributed:
+            D.sum_gradients(module)
         opt.step()
         if sched is not None:
             sched.step()
+        if distributed:
+            D.average_buffers(module)
         if ema is not None:
             ema.update(module)
-        running += loss.item()
-        n_running += 1
         elapsed = time.perf_counter() - start
         out_of_time = config.max_time is not None and elapsed >= config.max_time
+        if distributed:  # the global batch loss, and one stop decision for every process
+            loss_value, n_out = D.sum_scalars(loss.item() * share, float(out_of_time), device=device)
+            out_of_time = n_out > 0
+        else:
+            loss_value = loss.item()
+        running += loss_value
+        n_running += 1
         if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
             model = ema.shadow if ema is not None else module
             train_loss = running / n_running
@@ -150,6 +173,8 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
             if val_fn is not None:
                 model.eval()
                 val = float(val_fn(model))
+                if distributed:
+                    val = D.broadcast_scalar(val, device=device)
                 module.train()
             else:
                 val = train_loss
@@ -169,7 +194,7 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         if out_of_time:
             stopped = "max_time"
             break
-        if checkpoint is not None and step % checkpoint.every == 0:
+        if checkpoint is not None and step % checkpoint.every == 0 and D.is_main():
             checkpoint.save({
                 "module": module.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict() if sched is not None else {},
@@ -185,6 +210,9 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
     if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     model.eval()
+    if ema is not None:  # the EMA copy is frozen; the returned model must stay trainable (e.g. a second train())
+        for p in model.parameters():
+            p.requires_grad_(True)
     history.update(best_step=best_step, best_loss=best, stopped=stopped, n_steps=step,
                    seconds=time.perf_counter() - start)
     logger.info("%s: %d steps in %.1f s (%s); best loss %.4f at step %d.", desc, step,
