@@ -2,8 +2,9 @@
 ##
 ## The R side encodes a SingleCellExperiment into a list of plain R objects
 ## (raw vectors holding little-endian doubles/integers, character lists), the
-## Python side (inst/bridge/scdiffusion_rbridge.py) builds the AnnData from
-## it, and the reverse. No numpy or scipy object ever crosses reticulate.
+## Python side (python/scdiffusion/data/sce.py, used by the reticulate bridge
+## inst/bridge/scdiffusion_rbridge.py and by the Python package's rpy2 path)
+## builds the AnnData from it, and the reverse. No numpy or scipy object ever crosses reticulate.
 
 .raw_f8 <- function(x) writeBin(as.double(x), raw(), endian = "little")
 .raw_i4 <- function(x) writeBin(as.integer(x), raw(), size = 4L, endian = "little")
@@ -18,7 +19,8 @@
             indptr = .raw_i4(m@p)))
     }
     if (is(m, "sparseMatrix")) {
-        return(.encode_matrix(as(as(m, "CsparseMatrix"), "generalMatrix")))
+        # any other sparse class (triplet, row-compressed, symmetric, diagonal, logical, pattern) -> dgCMatrix
+        return(.encode_matrix(as(as(as(m, "CsparseMatrix"), "generalMatrix"), "dMatrix")))
     }
     if (is(m, "DelayedArray") || !is.matrix(m)) {
         m <- as.matrix(m)
@@ -212,6 +214,46 @@
     }
     SingleCellExperiment::SingleCellExperiment(assays = assays, colData = col_data,
         rowData = row_data, reducedDims = rds)
+}
+
+## Entry points of the Python package's rpy2 path (python/scdiffusion/data/rds.py:
+## read_rds/write_rds), so that .rds files convert with the code above and nothing else.
+## Errors and warnings come back as values (error: one message; warnings: a list of
+## messages) for Python to raise and log.
+.rds_to_plain <- function(path) {
+    warns <- character(0)
+    out <- tryCatch(withCallingHandlers({
+        x <- readRDS(path)
+        if (!is(x, "SummarizedExperiment")) {
+            stop(sprintf(paste0("'%s' holds a '%s', not a SingleCellExperiment. Save one with ",
+                "saveRDS(sce, file); convert other objects first (e.g. Seurat::as.SingleCellExperiment)."),
+                path, class(x)[1L]), call. = FALSE)
+        }
+        list(sce = .encode_sce(x))
+    }, warning = function(w) {
+        warns <<- c(warns, conditionMessage(w))
+        invokeRestart("muffleWarning")
+    }), error = function(e) list(error = conditionMessage(e)))
+    out$warnings <- as.list(warns)
+    out
+}
+
+.plain_to_rds <- function(enc, path) {
+    warns <- character(0)
+    out <- tryCatch(withCallingHandlers({
+        sce <- .decode_sce(enc)
+        if (!is.null(enc$params)) {
+            S4Vectors::metadata(sce)$scDiffusion <- list(
+                params = jsonlite::fromJSON(enc$params, simplifyVector = TRUE))
+        }
+        saveRDS(sce, path)
+        list()
+    }, warning = function(w) {
+        warns <<- c(warns, conditionMessage(w))
+        invokeRestart("muffleWarning")
+    }), error = function(e) list(error = conditionMessage(e)))
+    out$warnings <- as.list(warns)
+    out
 }
 
 #' Convert a SingleCellExperiment to AnnData and back

@@ -4,4 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# SingleCellExperiment .rds support (rpy2 + the R package) when R is installed, or when asked to install R
+# from Debian first (SCDIFFUSION_WITH_R=1); README section "SingleCellExperiment .rds files".
+if [ "${SCDIFFUSION_WITH_R:-0}" = 1 ]; then
+  bash scripts/install-r.sh
+fi
+if command -v Rscript >/dev/null 2>&1; then
+  bash scripts/install-r-support.sh || echo "setup.sh: .rds support was not installed (see above); .h5ad files work." >&2
+else
+  echo "setup.sh: R is not installed, so .rds files are not supported; for them run SCDIFFUSION_WITH_R=1 bash scripts/setup.sh" >&2
+fi
 .venv/bin/scdiffusion quickstart --output-dir scdiffusion_quickstart --overwrite "$@"

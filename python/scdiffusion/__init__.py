@@ -23,7 +23,11 @@ def __getattr__(name: str):
         from .model import ScDiffusion
 
         return ScDiffusion
+    if name in ("read_rds", "write_rds"):  # SingleCellExperiment .rds files (optional R support, rpy2)
+        from .data import rds
+
+        return getattr(rds, name)
     raise AttributeError(f"module 'scdiffusion' has no attribute {name!r}")
 
 
-__all__ = ["ScDiffusion", "__version__"]
+__all__ = ["ScDiffusion", "__version__", "read_rds", "write_rds"]

@@ -9,7 +9,10 @@ Contract (other tools drive it)::
     scdiffusion quickstart [--output-dir DIR]
     scdiffusion evaluate --real REAL.h5ad --generated GEN.h5ad [--labels-key COL] --output-dir DIR
 
-Every error is one line on stderr with exit code 1 (2 for usage errors); outputs are written atomically.
+Every ``.h5ad`` input or output may instead be a SingleCellExperiment ``.rds`` file (chosen by extension; needs
+the optional R support, :mod:`scdiffusion.data.rds`); generated cells are written with ``X`` as the assay
+``logcounts``. Every error is one line on stderr with exit code 1 (2 for usage errors); outputs are written
+atomically.
 """
 
 from __future__ import annotations
@@ -72,9 +75,10 @@ def _parse_scales(values: tuple[str, ...], cond: dict[str, str]) -> float | dict
 
 
 def _check_output(output: str, overwrite: bool) -> Path:
-    from .data.io import check_output_path
+    """An .h5ad or .rds output path, checked (and R support, for .rds) before any work starts."""
+    from .data.io import check_anndata_output
 
-    return check_output_path(output, overwrite=overwrite)
+    return check_anndata_output(output, overwrite=overwrite)
 
 
 def _run(fn):
@@ -92,7 +96,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT.h5ad", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT.h5ad|INPUT.rds", type=click.Path(dir_okay=False))
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False), help="Where to save the model.")
 @click.option("--layer", default=None, help="Layer with raw counts (default: X).")
 @click.option("--labels-key", "labels_keys", multiple=True, help="obs column to train a classifier on (repeatable).")
@@ -116,7 +120,7 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars or log lines.")
 def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, device, seed, preset, max_time, autoencoder_steps,
           diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet):
-    """Train a model on raw counts in INPUT.h5ad and save it to --model-dir."""
+    """Train a model on raw counts in INPUT.h5ad (or a SingleCellExperiment INPUT.rds) and save it to --model-dir."""
     _setup_logging(not quiet)
     from .model import ScDiffusion
     from .model.serialization import CONFIG_FILE
@@ -156,17 +160,18 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, dev
 @click.option("--eta", type=click.FloatRange(min=0), default=0.0, show_default=True, help="DDIM noise (0: deterministic).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Output .h5ad.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), metavar="OUT.h5ad|OUT.rds",
+              help="Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts').")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True)
 def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed, device, output, overwrite, quiet):
-    """Generate N cells (of a label or a combination of labels) into OUT.h5ad."""
+    """Generate N cells (of a label or a combination of labels) into OUT.h5ad or OUT.rds."""
     _setup_logging(not quiet)
     cond = _parse_conditions(conditions)
     scale = _parse_scales(scales, cond)
     if n_cells <= 0:
         raise click.BadParameter(f"must be a positive integer, got {n_cells}", param_hint="--n-cells")
-    from .data.io import write_h5ad_atomic
+    from .data.io import write_anndata_atomic
     from .model import ScDiffusion
 
     def work():
@@ -174,7 +179,7 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
         model = ScDiffusion.load(model_dir, device=device)
         adata = model.generate(n_cells, cond or None, guidance_scale=scale, sampler=sampler, n_steps=n_steps,
                                eta=eta, seed=seed, progress=not quiet)
-        return write_h5ad_atomic(adata, out, overwrite=overwrite)
+        return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
     click.echo(f"Wrote {n_cells} generated cells to {path}")
@@ -185,7 +190,8 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
 @click.option("--labels-key", required=True, help="obs column whose classifier guides the interpolation.")
 @click.option("--start", required=True, help="Start label (real cells of it are the starting point).")
 @click.option("--end", required=True, help="End label.")
-@click.option("--start-cells", required=True, type=click.Path(dir_okay=False), help="Real cells (.h5ad, counts).")
+@click.option("--start-cells", required=True, type=click.Path(dir_okay=False),
+              help="Real cells (.h5ad or .rds, counts).")
 @click.option("--layer", default=None, help="Layer of --start-cells with raw counts (default: the model's).")
 @click.option("--n-states", required=True, type=int)
 @click.option("--n-cells", required=True, type=int, help="Cells per state.")
@@ -195,14 +201,15 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
 @click.option("--n-steps", type=int, default=None)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--output", required=True, type=click.Path(dir_okay=False), metavar="OUT.h5ad|OUT.rds",
+              help="Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts').")
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def interpolate(model_dir, labels_key, start, end, start_cells, layer, n_states, n_cells, t_start, guidance_scale,
                 sampler, n_steps, seed, device, output, overwrite, quiet):
     """Gradient Interpolation from label A to label B, starting from real cells of A."""
     _setup_logging(not quiet)
-    from .data.io import write_h5ad_atomic
+    from .data.io import write_anndata_atomic
     from .model import ScDiffusion
 
     def work():
@@ -211,18 +218,19 @@ def interpolate(model_dir, labels_key, start, end, start_cells, layer, n_states,
         adata = model.interpolate(start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
                                   t_start=t_start, guidance_scale=guidance_scale, sampler=sampler, n_steps=n_steps,
                                   layer=layer, seed=seed, progress=not quiet)
-        return write_h5ad_atomic(adata, out, overwrite=overwrite)
+        return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
     click.echo(f"Wrote {n_states} states × {n_cells} cells to {path}")
 
 
 @main.command()
-@click.option("--real", "real_path", required=True, type=click.Path(dir_okay=False), help="Real cells (.h5ad).")
-@click.option("--generated", "gen_path", required=True, type=click.Path(dir_okay=False), help="Generated cells.")
+@click.option("--real", "real_path", required=True, type=click.Path(dir_okay=False), help="Real cells (.h5ad or .rds).")
+@click.option("--generated", "gen_path", required=True, type=click.Path(dir_okay=False),
+              help="Generated cells (.h5ad or .rds).")
 @click.option("--labels-key", default=None, help="obs column present in both (per-label metrics).")
 @click.option("--train", "train_path", default=None, type=click.Path(dir_okay=False),
-              help="Training cells (for the memorization metric).")
+              help="Training cells, .h5ad or .rds (for the memorization metric).")
 @click.option("--model-dir", default=None, type=click.Path(file_okay=False), help="Model (for loss curves).")
 @click.option("--output-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="Fewer trees and cells: fast, less precise.")

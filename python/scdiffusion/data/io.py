@@ -4,42 +4,82 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import anndata as ad
 
 from .validation import InputError
 
+OUTPUT_SUFFIXES = (".h5ad", ".rds")
+"""File types AnnData is written as: .h5ad, or a SingleCellExperiment .rds (optional R support)."""
+
 
 def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
-    """Return ``data`` if it is an AnnData, else read the ``.h5ad`` file it names."""
+    """Return ``data`` if it is an AnnData, else read the ``.h5ad`` or ``.rds`` file it names.
+
+    ``.rds`` files hold a SingleCellExperiment and need the optional R support (:func:`scdiffusion.read_rds`).
+    """
     if isinstance(data, ad.AnnData):
         return data
     if not isinstance(data, (str, os.PathLike)):
         raise InputError(
-            f"Expected an AnnData object or the path of an .h5ad file, got {type(data).__name__}. "
+            f"Expected an AnnData object or the path of an .h5ad or .rds file, got {type(data).__name__}. "
             "Wrap a matrix with `anndata.AnnData(X)`."
         )
     path = Path(data)
     if not path.exists():
         raise InputError(f"Input file '{path}' does not exist.")
+    if path.suffix == ".rds":
+        from .rds import read_rds
+
+        return read_rds(path)
     if path.suffix != ".h5ad":
-        raise InputError(f"Input file '{path}' is not an .h5ad file. Save your AnnData with `adata.write_h5ad()`.")
+        raise InputError(f"Input file '{path}' is not an .h5ad or .rds file. Save your AnnData with "
+                         "`adata.write_h5ad()` (R: your SingleCellExperiment with `saveRDS()`).")
     try:
         return ad.read_h5ad(path)
     except Exception as err:  # noqa: BLE001 - h5py raises many types
         raise InputError(f"Could not read '{path}' as AnnData ({type(err).__name__}: {err}).") from err
 
 
-def check_output_path(path: str | os.PathLike, *, overwrite: bool = False, suffix: str | None = ".h5ad") -> Path:
-    """Check an output path before any work starts: extension, existing file, parent folder."""
+def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
+                      suffix: str | tuple[str, ...] | None = ".h5ad") -> Path:
+    """Check an output path before any work starts: extension (one of ``suffix``), existing file, parent folder."""
     path = Path(path)
-    if suffix is not None and path.suffix != suffix:
-        raise InputError(f"Output '{path}' must end in {suffix}.")
+    suffixes = (suffix,) if isinstance(suffix, str) else suffix
+    if suffixes is not None and path.suffix not in suffixes:
+        raise InputError(f"Output '{path}' must end in {' or '.join(suffixes)}.")
     if path.exists() and not overwrite:
         raise InputError(f"Output '{path}' already exists. Choose another path or pass overwrite=True (CLI: --overwrite).")
     if not path.parent.exists():
         raise InputError(f"The folder of output '{path}' does not exist. Create it first.")
+    return path
+
+
+def check_anndata_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """:func:`check_output_path` for an ``.h5ad`` or ``.rds`` output; for ``.rds`` also that R support works."""
+    path = check_output_path(path, overwrite=overwrite, suffix=OUTPUT_SUFFIXES)
+    if path.suffix == ".rds":
+        from .rds import check_r_support
+
+        check_r_support("writing")
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place.
+
+    A crash or interruption never leaves a partial file at ``path``.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 
@@ -49,12 +89,27 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: 
     A crash or interruption never leaves a partial file at ``path``.
     """
     path = check_output_path(path, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        adata.write_h5ad(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(path, adata.write_h5ad)
+
+
+def write_anndata_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = False,
+                         x_name: str = "X") -> Path:
+    """Write ``adata`` atomically as ``.h5ad`` or, for a path ending in ``.rds``, as a SingleCellExperiment.
+
+    Parameters
+    ----------
+    adata
+        Data to write.
+    path
+        Output file ending in ``.h5ad`` or ``.rds``.
+    overwrite
+        Replace an existing file.
+    x_name
+        ``.rds`` only: the assay name of ``X`` (see :func:`scdiffusion.write_rds`).
+    """
+    path = check_output_path(path, overwrite=overwrite, suffix=OUTPUT_SUFFIXES)
+    if path.suffix == ".rds":
+        from .rds import write_rds
+
+        return write_rds(adata, path, overwrite=overwrite, x_name=x_name)
+    return write_h5ad_atomic(adata, path, overwrite=overwrite)
