@@ -32,7 +32,7 @@
 #' }
 #' @export
 interpolate <- function(model, x, labels, from, to, n_states = 5L, n_cells = 100L,
-    t_start = 600L, guidance_scale = 2, assay = "counts", sampler = c("ddpm", "ddim"),
+    t_start = 600L, guidance_scale = 2, assay = "counts", sampler = c("dpmpp-sde", "ddpm", "ddim", "dpmpp"),
     n_steps = NULL, seed = 0L, progress = FALSE) {
     .check_model(model)
     .check_sce(x)

@@ -117,7 +117,7 @@ def op_generate(args):
     gs = args.get("guidance_scale", 2.0)
     gs = {str(k): float(v) for k, v in gs.items()} if isinstance(gs, dict) else float(gs)
     out = model.generate(int(args["n_cells"]), condition=cond or None, guidance_scale=gs,
-                         sampler=str(args.get("sampler", "ddpm")), n_steps=_opt_int(args.get("n_steps")),
+                         sampler=str(args.get("sampler", "dpmpp-sde")), n_steps=_opt_int(args.get("n_steps")),
                          seed=int(args.get("seed", 0)), progress=bool(args.get("progress", False)))
     params = dict(out.uns.get("scdiffusion", {}))
     return encode_adata(out, x_name="logcounts", params=params)
@@ -129,7 +129,7 @@ def op_interpolate(args):
     out = model.interpolate(cells, str(args["labels_key"]), str(args["start"]), str(args["end"]),
                             n_states=int(args["n_states"]), n_cells=int(args["n_cells"]),
                             t_start=int(args["t_start"]), guidance_scale=float(args["guidance_scale"]),
-                            sampler=str(args.get("sampler", "ddpm")), n_steps=_opt_int(args.get("n_steps")),
+                            sampler=str(args.get("sampler", "dpmpp-sde")), n_steps=_opt_int(args.get("n_steps")),
                             seed=int(args.get("seed", 0)), progress=bool(args.get("progress", False)))
     params = dict(out.uns.get("scdiffusion", {}))
     return encode_adata(out, x_name="logcounts", params=params)

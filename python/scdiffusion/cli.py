@@ -155,8 +155,10 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, dev
               help="Guide to LABEL of obs column COL; repeat for a combination.")
 @click.option("--guidance-scale", "scales", multiple=True, metavar="G|COL=G",
               help="Guidance weight (default 2), or per column COL=G.")
-@click.option("--sampler", type=click.Choice(["ddpm", "ddim"]), default="ddpm", show_default=True)
-@click.option("--n-steps", type=int, default=None, help="Sampling steps (default: 1000 ddpm, 100 ddim).")
+@click.option("--sampler", type=click.Choice(["dpmpp-sde", "ddpm", "ddim", "dpmpp"]), default="dpmpp-sde",
+              show_default=True, help="dpmpp-sde: few-step stochastic DPM-Solver++; ddpm: the paper's 1000 steps.")
+@click.option("--n-steps", type=int, default=None,
+              help="Sampling steps (default: 25 dpmpp-sde/dpmpp, 1000 ddpm, 100 ddim).")
 @click.option("--eta", type=click.FloatRange(min=0), default=0.0, show_default=True, help="DDIM noise (0: deterministic).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
@@ -197,8 +199,10 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
 @click.option("--n-cells", required=True, type=int, help="Cells per state.")
 @click.option("--t-start", type=int, default=600, show_default=True, help="Noise level of the start cells.")
 @click.option("--guidance-scale", type=float, default=2.0, show_default=True)
-@click.option("--sampler", type=click.Choice(["ddpm", "ddim"]), default="ddpm", show_default=True)
-@click.option("--n-steps", type=int, default=None)
+@click.option("--sampler", type=click.Choice(["dpmpp-sde", "ddpm", "ddim", "dpmpp"]), default="dpmpp-sde",
+              show_default=True)
+@click.option("--n-steps", type=int, default=None,
+              help="Sampling steps from --t-start (default: 25 dpmpp-sde/dpmpp, all t-start+1 ddpm, 100 ddim).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), metavar="OUT.h5ad|OUT.rds",
