@@ -25,3 +25,31 @@ def test_benchmark_quick_mode(name, tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results
     assert list(tmp_path.glob("*.png"))
+
+
+def _run_quick(name: str, out: Path) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--quick", "--output-dir",
+                          str(out)], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+def test_sampling_steps_quick_mode(tmp_path):
+    res = _run_quick("sampling_steps", tmp_path)
+    assert set(res["summary"]) == {"unconditional", "guided", "interpolation"}
+    for kind, table in res["summary"].items():
+        assert table["ddpm-all"]["n_steps"] == (601 if kind == "interpolation" else 1000)
+        few = table["dpmpp-sde-10"]
+        assert few["n_steps"] == 10 and few["speedup_vs_reference"] > 1
+        assert "matches_reference" in few
+    assert all(r["cells_per_second"] > 0 for r in res["runs"] if "cells_per_second" in r)
+
+
+def test_training_speed_quick_mode(tmp_path):
+    res = _run_quick("training_speed", tmp_path)
+    assert set(res["overhead"]) == {"autoencoder", "diffusion", "classifier:bulk_labels"}
+    for stage in res["overhead"].values():
+        assert stage["fit_seconds_per_step"] > 0 and stage["bare_seconds_per_step"] > 0
+        assert stage["ratio"] == pytest.approx(stage["fit_seconds_per_step"] / stage["bare_seconds_per_step"])
+    assert set(res["time_to_loss"]) == {"autoencoder", "diffusion", "classifier:bulk_labels"}
