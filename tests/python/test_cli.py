@@ -61,6 +61,15 @@ def test_interpolate(trained):
     g = ad.read_h5ad(out)
     assert g.n_obs == 12 and sorted(g.obs["interpolation_state"].unique()) == [0, 1, 2]
     assert g.uns["scdiffusion"]["t_start"] == 300
+    # same seed → identical cells; another seed → other cells
+    args = ["interpolate", "--model-dir", str(trained / "model"), "--labels-key", "cell_type", "--start", "type0",
+            "--end", "type1", "--start-cells", str(trained / "in.h5ad"), "--layer", "counts", "--n-states", "3",
+            "--n-cells", "4", "--t-start", "300", "--n-steps", "30", "--quiet"]
+    for name, seed in (("again", "0"), ("other", "5")):
+        res = CliRunner().invoke(main, [*args, "--seed", seed, "--output", str(trained / f"interp_{name}.h5ad")])
+        assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(ad.read_h5ad(trained / "interp_again.h5ad").X, g.X)
+    assert not np.array_equal(ad.read_h5ad(trained / "interp_other.h5ad").X, g.X)
 
 
 @pytest.mark.parametrize("args, needle", [
