@@ -24,10 +24,11 @@ assay order, reduced-dimension column names), which :func:`decode_sce` keeps as 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
+
+from .._json import to_builtin
 import pandas as pd
 
 R_KEY = "_scDiffusion_R"
@@ -66,20 +67,8 @@ def _strs(x: Any) -> list[str]:
 
 
 def _builtin(x: Any) -> Any:
-    """numpy / pandas objects -> JSON-able builtins."""
-    if isinstance(x, dict):
-        return {str(k): _builtin(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_builtin(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [_builtin(v) for v in x.tolist()]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)
+    """numpy / pandas objects -> JSON-able builtins (anything else as its string)."""
+    return to_builtin(x, default=str)
 
 
 # ---------------------------------------------------------------------------- matrices

@@ -13,6 +13,8 @@ from typing import Any, Union
 import numpy as np
 import scipy.sparse as sp
 
+from .._json import to_builtin  # noqa: F401  (re-exported: metrics results are JSON)
+
 logger = logging.getLogger(__name__)
 
 #: Anything the metrics accept as an expression matrix: a dense array, a SciPy
@@ -191,27 +193,6 @@ def looks_like_counts(x: MatrixLike, max_check: int = 2_000_000) -> bool:
     if values.size == 0:
         return False
     return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0) and values.max() > 0)
-
-
-def to_builtin(obj: Any) -> Any:
-    """Recursively convert NumPy scalars/arrays to JSON-serialisable Python objects.
-
-    Non-finite floats become ``None`` so that the result is strict JSON.
-    """
-    if isinstance(obj, dict):
-        return {str(k): to_builtin(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_builtin(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [to_builtin(v) for v in obj.tolist()]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if np.isfinite(f) else None
-    return obj
 
 
 def as_labels(labels: Any, n: int, name: str) -> np.ndarray:
