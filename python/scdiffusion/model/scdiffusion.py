@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..data.io import read_anndata
+from ..data.io import check_output_path, read_anndata, write_atomic
+from ..data.backed import BackedBatchSource, BackedCounts, CSRWriter, iter_kept_cells, scan_counts
 from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
 from ..data.validation import InputError, check_label_column
@@ -48,6 +49,8 @@ GPU_DIFFUSION = replace(DEFAULT_DIFFUSION, max_steps=500_000, batch_size=1024, l
 GPU_CLASSIFIER = replace(DEFAULT_CLASSIFIER, max_steps=50_000, eval_every=1000, patience=10)
 PRESETS = {"cpu": (DEFAULT_AUTOENCODER, DEFAULT_DIFFUSION, DEFAULT_CLASSIFIER),
            "gpu": (GPU_AUTOENCODER, GPU_DIFFUSION, GPU_CLASSIFIER)}
+#: Backed (out-of-core) training holds out at most this many validation cells (read once into memory).
+BACKED_VALIDATION_CELLS = 2000
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -107,6 +110,12 @@ class ScDiffusion:
         ``"auto"`` (cuda, mps, cpu) or an explicit torch device.
     seed
         Seed of initialisation, validation split and training batches.
+    backed
+        Out-of-core training for data larger than memory: ``adata`` is the path of an ``.h5ad`` whose counts
+        (``X`` or ``layer``) are CSR (or dense); they are validated and filtered in one chunked pass and
+        streamed from disk while the autoencoder trains; all cells are then encoded once, chunk by chunk, to
+        latents (in memory: cells × ``n_latent`` floats) for the diffusion model and classifiers. At most
+        2,000 cells are held out for validation. Resumable checkpoints are not available in this mode.
 
     Examples
     --------
@@ -121,8 +130,9 @@ class ScDiffusion:
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
                  likelihood: str = "nb", min_cells: int = 3, min_counts: int = 10, target_sum: float = 1e4,
                  min_cells_per_label: int = 5, validation_fraction: float = 0.1, n_timesteps: int = 1000,
-                 device: str = "auto", seed: int = 0):
+                 device: str = "auto", seed: int = 0, backed: bool = False):
         self.device = resolve_device(device)
+        self._backed = None
         self.seed = int(seed)
         self.diffusion = GaussianDiffusion(n_timesteps)
         self.history: dict = {}
@@ -132,8 +142,12 @@ class ScDiffusion:
         self.pretrained_summary: dict | None = None
         if adata is None:  # used by load()
             return
-        adata = read_anndata(adata)
-        setup = adata.uns.get(SETUP_KEY, {}) if isinstance(adata.uns.get(SETUP_KEY), Mapping) else {}
+        if backed:
+            adata = self._backed_path(adata)
+            setup = {}
+        else:
+            adata = read_anndata(adata)
+            setup = adata.uns.get(SETUP_KEY, {}) if isinstance(adata.uns.get(SETUP_KEY), Mapping) else {}
         if labels_keys is None:
             labels_keys = list(setup.get("labels_keys", []))
         if layer is None:
@@ -150,16 +164,28 @@ class ScDiffusion:
             raise InputError(f"validation_fraction must be in [0, 0.5), got {validation_fraction}.")
 
         self.preprocessor = Preprocessor(min_cells=min_cells, min_counts=min_counts, target_sum=target_sum)
+        if backed:
+            self._setup_backed(adata, labels_keys, layer, min_cells_per_label, validation_fraction)
+        else:
+            self._setup_in_memory(adata, labels_keys, layer, min_cells_per_label, validation_fraction)
+
+        torch.manual_seed(self.seed)
+        self._build_modules()
+        if pretrained is not None:
+            pre = PretrainedSCimilarity.read(pretrained)
+            if list(pre.hidden) != self.arch["hidden"] or pre.n_latent != self.arch["n_latent"]:
+                logger.info("Using the pretrained architecture: hidden %s, latent %d.", pre.hidden, pre.n_latent)
+                self.arch.update(hidden=list(pre.hidden), n_latent=pre.n_latent)
+                torch.manual_seed(self.seed)
+                self._build_modules()
+            self.pretrained_summary = pre.init_autoencoder(self.autoencoder, self.genes)
+
+    def _setup_in_memory(self, adata: ad.AnnData, labels_keys: list[str], layer: str | None,
+                         min_cells_per_label: int, validation_fraction: float) -> None:
+        """Preprocess ``adata`` into dense training tensors (log-normalised, counts, library sizes)."""
+        likelihood = self.arch["likelihood"]
         x, cell_mask = self.preprocessor.fit_transform(adata, layer)
-        obs = adata.obs.loc[cell_mask]
-        self.registries: dict[str, LabelRegistry] = {}
-        label_ids = []
-        for key in labels_keys:
-            labels = check_label_column(obs, key, min_cells_per_label=min_cells_per_label)
-            reg = LabelRegistry.from_labels(key, obs[key])
-            self.registries[key] = reg
-            label_ids.append(reg.to_ids(labels))
-        self.min_cells_per_label = min_cells_per_label
+        label_ids = self._fit_labels(adata.obs.loc[cell_mask], labels_keys, min_cells_per_label)
 
         rng = np.random.default_rng(self.seed)
         n = x.shape[0]
@@ -178,16 +204,89 @@ class ScDiffusion:
             self._counts = torch.from_numpy(counts.toarray()).to(self.device)
             self._lib = torch.from_numpy(lib).to(self.device)
 
-        torch.manual_seed(self.seed)
-        self._build_modules()
-        if pretrained is not None:
-            pre = PretrainedSCimilarity.read(pretrained)
-            if list(pre.hidden) != self.arch["hidden"] or pre.n_latent != self.arch["n_latent"]:
-                logger.info("Using the pretrained architecture: hidden %s, latent %d.", pre.hidden, pre.n_latent)
-                self.arch.update(hidden=list(pre.hidden), n_latent=pre.n_latent)
-                torch.manual_seed(self.seed)
-                self._build_modules()
-            self.pretrained_summary = pre.init_autoencoder(self.autoencoder, self.genes)
+    def _fit_labels(self, obs: pd.DataFrame, labels_keys: list[str], min_cells_per_label: int) -> list[np.ndarray]:
+        """Check the label columns of the kept cells, build the registries, return class ids per column."""
+        self.registries: dict[str, LabelRegistry] = {}
+        label_ids = []
+        for key in labels_keys:
+            labels = check_label_column(obs, key, min_cells_per_label=min_cells_per_label)
+            reg = LabelRegistry.from_labels(key, obs[key])
+            self.registries[key] = reg
+            label_ids.append(reg.to_ids(labels))
+        self.min_cells_per_label = min_cells_per_label
+        return label_ids
+
+    # ------------------------------------------------------------------ out-of-core (backed) data
+    @staticmethod
+    def _backed_path(adata: ad.AnnData | str | os.PathLike) -> Path:
+        if isinstance(adata, ad.AnnData):
+            if adata.isbacked:
+                return Path(adata.filename)
+            raise InputError("backed=True reads the counts from an .h5ad file: pass its path (or an AnnData opened "
+                             "with `anndata.read_h5ad(path, backed='r')`), or use backed=False for data in memory.")
+        if not isinstance(adata, (str, os.PathLike)):
+            raise InputError(f"backed=True needs the path of an .h5ad file, got {type(adata).__name__}.")
+        return Path(adata)
+
+    def _setup_backed(self, path: Path, labels_keys: list[str], layer: str | None, min_cells_per_label: int,
+                      validation_fraction: float) -> None:
+        """Scan the counts on disk in chunks (validation, gene/cell filters, library sizes); keep only labels,
+        library sizes and the split in memory."""
+        import time
+
+        t0 = time.perf_counter()
+        counts = BackedCounts(path, layer)
+        scan = scan_counts(counts, self.preprocessor)
+        seconds = time.perf_counter() - t0
+        self._backed = (counts, scan)
+        label_ids = self._fit_labels(counts.obs.loc[scan.cell_mask], labels_keys, min_cells_per_label)
+        n = int(scan.cell_mask.sum())
+        n_val = min(int(round(validation_fraction * n)) if n >= 20 else 0, BACKED_VALIDATION_CELLS)
+        perm = np.random.default_rng(self.seed).permutation(n)
+        self._val_idx, self._train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        self._labels = {k: torch.from_numpy(v).to(self.device) for k, v in zip(labels_keys, label_ids)}
+        self.n_train_cells = n
+        self.library_sizes = torch.from_numpy(scan.library[self._train_idx])
+        self.library_labels = {k: torch.from_numpy(v[self._train_idx]) for k, v in zip(labels_keys, label_ids)}
+        self.backed_summary = {"path": str(path), "n_cells_file": counts.n_obs, "n_genes_file": counts.n_vars,
+                               "n_cells": n, "n_genes": len(self.genes), "n_validation": n_val,
+                               "scan_seconds": seconds, "scan_cells_per_s": counts.n_obs / max(seconds, 1e-9)}
+
+    def _train_autoencoder_backed(self, cfg: TrainConfig, gen: torch.Generator, progress: bool) -> None:
+        """Autoencoder on batches streamed from disk through a buffer; validation cells read once."""
+        counts, scan = self._backed
+        source = BackedBatchSource(counts, scan, self._train_idx, self.preprocessor.target_sum,
+                                   with_counts=self.models_counts, device=self.device)
+        val_data = source.read_file_rows(np.flatnonzero(scan.cell_mask)[self._val_idx]) if len(self._val_idx) else ()
+        ae = self.autoencoder.train()
+
+        @torch.no_grad()
+        def val_fn(model):
+            chunks = zip(*(torch.split(t, 1024) for t in val_data))
+            return float(np.mean([model.loss(*c).item() for c in chunks]))
+
+        model, hist = fit(ae, ae.loss, source, cfg, val_fn=val_fn if len(self._val_idx) else None, generator=gen,
+                          desc="autoencoder", progress=progress)
+        hist["buffer_refills"] = source.n_refills
+        self.autoencoder = model.eval()
+        self.history["autoencoder"] = hist
+
+    @torch.no_grad()
+    def _encode_backed(self, progress: bool = True) -> torch.Tensor:
+        """Unit-norm latents of every kept cell, read and encoded chunk by chunk."""
+        import time
+
+        counts, scan = self._backed
+        t0 = time.perf_counter()
+        z = torch.empty((int(scan.cell_mask.sum()), self.arch["n_latent"]), device=self.device)
+        pos = 0
+        for c in iter_kept_cells(counts, scan, progress=progress, desc="encoding"):
+            x = torch.from_numpy(log_normalize(c, self.preprocessor.target_sum))
+            z[pos:pos + len(x)] = self._encode_log(x)
+            pos += len(x)
+        seconds = time.perf_counter() - t0
+        self.backed_summary.update(encode_seconds=seconds, encode_cells_per_s=pos / max(seconds, 1e-9))
+        return z
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
@@ -255,8 +354,11 @@ class ScDiffusion:
         -------
         ``self``, trained.
         """
-        if not hasattr(self, "_x"):
+        if not hasattr(self, "_x") and self._backed is None:
             raise InputError("This model was loaded from disk without training data; it can generate but not train.")
+        if self._backed is not None and checkpoint_dir is not None:
+            raise InputError("Resumable checkpoints (checkpoint_dir) are not available with backed=True: the streamed "
+                             "batches cannot be replayed. Train without checkpoint_dir, or in memory (backed=False).")
         if preset not in PRESETS:
             raise InputError(f"preset must be one of {list(PRESETS)}, got {preset!r}.")
         if max_time is not None and max_time <= 0:
@@ -340,6 +442,8 @@ class ScDiffusion:
 
     def _train_autoencoder(self, cfg: TrainConfig, gen: torch.Generator, progress: bool,
                            ckpt: Checkpointer | None = None) -> None:
+        if self._backed is not None:
+            return self._train_autoencoder_backed(cfg, gen, progress)
         data = (self._x, self._counts, self._lib) if hasattr(self, "_counts") else (self._x,)
         train_data = tuple(self._split(t)[0] for t in data)
         val_data = tuple(self._split(t)[1] for t in data)
@@ -363,6 +467,15 @@ class ScDiffusion:
         return torch.cat([self.autoencoder.encode(b.to(self.device)) for b in torch.split(x, batch_size)])
 
     def _fit_latent_scale(self) -> None:
+        if self._backed is not None:  # in place: one cells × n_latent tensor at a time besides the training split
+            z = self._encode_backed()
+            z_tr, _ = self._split(z)
+            self.latent_mean = z_tr.mean(0)
+            self.latent_std = float(z_tr.sub_(self.latent_mean).std())
+            del z_tr
+            logger.info("Latent scale: per-dimension std %.4f before scaling to unit variance.", self.latent_std)
+            self._z = z.sub_(self.latent_mean).div_(self.latent_std)
+            return
         z = self._encode_log(self._x)
         z_tr, _ = self._split(z)
         self.latent_mean = z_tr.mean(0)
@@ -581,6 +694,110 @@ class ScDiffusion:
                   "sampler": sampler, "n_steps": int(len(s.timesteps)), "eta": eta,
                   "guidance_t_max": self._guidance_t_max(guidance_t_max), "seed": seed}
         return self._to_anndata(z, obs, params, gen)
+
+    def generate_to_file(self, path: str | os.PathLike, n_cells: int,
+                         condition: Mapping[str, str | Sequence[str]] | None = None, *, chunk_size: int = 20_000,
+                         guidance_scale: float | Mapping[str, float] = 2.0,
+                         sampler: Literal["ddpm", "ddim", "dpmpp", "dpmpp-sde"] = "dpmpp-sde",
+                         n_steps: int | None = None, eta: float = 0.0, guidance_t_max: int | None = None,
+                         seed: int = 0, batch_size: int = 4096, overwrite: bool = False,
+                         progress: bool = True) -> Path:
+        """Generate any number of cells chunk by chunk, written straight to an ``.h5ad`` file.
+
+        Memory stays bounded by one chunk whatever ``n_cells``. The file is written to a temporary file in
+        the same folder and renamed at the end: an error or interruption leaves nothing behind.
+
+        Parameters
+        ----------
+        path
+            Output ``.h5ad`` (its folder must exist).
+        n_cells
+            Number of cells.
+        condition, guidance_scale, n_steps, eta, guidance_t_max, batch_size
+            As in :meth:`generate` (a per-cell condition is a sequence of ``n_cells`` labels).
+        chunk_size
+            Cells generated and written at a time.
+        sampler
+            As in :meth:`generate`; default ``"dpmpp-sde"`` (25 steps), the few-step sampler matching
+            1000-step DDPM realism.
+        seed
+            Chunk ``i`` uses a seed derived from ``(seed, i)``: the same seed and chunk size give the same file.
+        overwrite
+            Replace an existing file.
+
+        Returns
+        -------
+        The path written. The file holds what :meth:`generate` returns: ``X`` (log-normalised, CSR), with a
+        count likelihood ``layers['counts']`` (integer counts, CSR) and ``obs['library_size']``, the condition
+        columns in ``obs``, ``obsm['X_scdiffusion']``, the parameters in ``uns['scdiffusion']``.
+        """
+        import time
+
+        import h5py
+        import scipy.sparse as sp
+        from anndata.io import write_elem
+        from tqdm.auto import tqdm
+
+        self._require_trained()
+        n_cells = _check_positive_int(n_cells, "n_cells")
+        chunk_size = _check_positive_int(chunk_size, "chunk_size")
+        path = check_output_path(path, overwrite=overwrite, suffix=".h5ad")
+        self._parse_condition(condition, guidance_scale, n_cells)  # errors before any work
+        self._make_sampler(sampler, n_steps, eta, None)
+        per_cell = {k: np.asarray([str(v) for v in lab]) for k, lab in (condition or {}).items()
+                    if not (isinstance(lab, str) or np.isscalar(lab))}
+        starts = list(range(0, n_cells, chunk_size))
+        seeds = np.random.SeedSequence(int(seed) & (2**63 - 1)).generate_state(len(starts), dtype=np.uint32)
+        n_genes = len(self.genes)
+        t0 = time.perf_counter()
+
+        def write(tmp: str) -> None:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["encoding-type"], f.attrs["encoding-version"] = "anndata", "0.1.0"
+                x_out = CSRWriter(f, "X", n_cells, n_genes)
+                layers = f.create_group("layers")
+                layers.attrs["encoding-type"], layers.attrs["encoding-version"] = "dict", "0.1.0"
+                counts_out = CSRWriter(layers, "counts", n_cells, n_genes) if self.models_counts else None
+                obsm = f.create_group("obsm")
+                obsm.attrs["encoding-type"], obsm.attrs["encoding-version"] = "dict", "0.1.0"
+                z_out = obsm.create_dataset("X_scdiffusion", shape=(n_cells, self.arch["n_latent"]), dtype=np.float32,
+                                            chunks=(min(n_cells, 4096), self.arch["n_latent"]))
+                z_out.attrs["encoding-type"], z_out.attrs["encoding-version"] = "array", "0.2.0"
+                obs_parts, params = [], {}
+                bar = tqdm(total=n_cells, desc="generate_to_file", unit="cells", disable=not progress, leave=False)
+                for start, chunk_seed in zip(starts, seeds):
+                    stop = min(start + chunk_size, n_cells)
+                    cond = {k: (per_cell[k][start:stop] if k in per_cell else v) for k, v in (condition or {}).items()}
+                    out = self.generate(stop - start, cond, guidance_scale=guidance_scale, sampler=sampler,
+                                        n_steps=n_steps, eta=eta, guidance_t_max=guidance_t_max, seed=int(chunk_seed),
+                                        batch_size=batch_size, progress=False)
+                    x_out.append(sp.csr_matrix(out.X))
+                    if counts_out is not None:
+                        counts_out.append(sp.csr_matrix(out.layers["counts"]))
+                    z_out[start:stop] = out.obsm["X_scdiffusion"]
+                    obs_parts.append(out.obs.reset_index(drop=True))
+                    params = dict(out.uns["scdiffusion"])
+                    bar.update(stop - start)
+                bar.close()
+                x_out.close()
+                if counts_out is not None:
+                    counts_out.close()
+                obs = pd.concat(obs_parts, ignore_index=True)
+                obs.index = pd.Index([f"gen_{i}" for i in range(n_cells)])
+                shown = {k: (v if isinstance(v, str) else "per-cell labels") for k, v in (condition or {}).items()}
+                params.update(n_cells=n_cells, seed=seed, condition=shown, chunk_size=chunk_size,
+                              chunk_seeds="numpy SeedSequence(seed).generate_state(n_chunks)")
+                write_elem(f, "obs", obs)
+                write_elem(f, "var", pd.DataFrame(index=pd.Index(self.genes)))
+                write_elem(f, "uns", {"scdiffusion": params})
+                for name in ("varm", "obsp", "varp"):
+                    write_elem(f, name, {})
+
+        write_atomic(path, write)
+        seconds = time.perf_counter() - t0
+        logger.info("generate_to_file: %d cells in %.1f s (%.0f cells/s) written to %s.", n_cells, seconds,
+                    n_cells / max(seconds, 1e-9), path)
+        return path
 
     @property
     def models_counts(self) -> bool:

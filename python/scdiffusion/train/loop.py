@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -18,6 +19,21 @@ from .checkpoint import Checkpointer
 from .ema import EMA
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Training rows that are drawn, not indexed (e.g. streamed from disk through a buffer).
+
+    ``sample(batch_size, generator)`` returns tensors with ``batch_size`` rows on ``device``;
+    ``n_rows`` is the number of training rows.
+    """
+
+    n_rows: int
+    device: torch.device
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        ...
 
 
 @dataclass
@@ -62,7 +78,7 @@ class TrainConfig:
         return asdict(self)
 
 
-def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
+def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...] | BatchSource,
         config: TrainConfig, *, val_fn: Callable[[nn.Module], float] | None = None,
         generator: torch.Generator | None = None, desc: str = "training", progress: bool = True,
         checkpoint: Checkpointer | None = None,
@@ -78,7 +94,8 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         ``loss_fn(*batch, *drawn) → scalar loss`` (mean over the rows) where ``batch`` holds the rows of
         ``tensors`` of one step and ``drawn`` the per-row random tensors of ``draw_fn``.
     tensors
-        Training tensors with cells in rows, already on the training device.
+        Training tensors with cells in rows, already on the training device; or a :class:`BatchSource`
+        that draws the batches itself (e.g. streamed from disk).
     val_fn
         ``val_fn(model) → validation loss`` for the EMA (or raw) model in eval mode; selects the best
         weights and drives early stopping. Without it the training loss does.
@@ -98,8 +115,9 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
     module, in eval mode, holding the weights of the best evaluation; ``history`` has lists ``step``,
     ``train_loss``, ``val_loss``, ``time`` and the fields ``best_step``, ``stopped``.
     """
-    n = tensors[0].shape[0]
-    device = tensors[0].device
+    source = tensors if isinstance(tensors, BatchSource) else None
+    n = source.n_rows if source is not None else tensors[0].shape[0]
+    device = source.device if source is not None else tensors[0].device
     batch_size = min(config.batch_size, n)
     distributed = D.is_active()
     rows = D.shard(batch_size) if distributed else slice(None)
@@ -142,10 +160,15 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
                initial=first_step - 1, total=config.max_steps)
     module.train()
     for step in bar:
-        idx = torch.randint(0, n, (batch_size,), generator=generator)
-        drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
-        idx = idx[rows].to(device)
-        loss = loss_fn(*(t[idx] for t in tensors), *(d[rows].to(device) for d in drawn))
+        if source is not None:
+            batch = tuple(t[rows] for t in source.sample(batch_size, generator))
+            drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
+        else:
+            idx = torch.randint(0, n, (batch_size,), generator=generator)
+            drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
+            idx = idx[rows].to(device)
+            batch = tuple(t[idx] for t in tensors)
+        loss = loss_fn(*batch, *(d[rows].to(device) for d in drawn))
         opt.zero_grad(set_to_none=True)
         (loss * share if distributed else loss).backward()
         if distributed:
