@@ -221,8 +221,7 @@
 ## Errors and warnings come back as values (error: one message; warnings: a list of
 ## messages) for Python to raise and log.
 .rds_to_plain <- function(path) {
-    warns <- character(0)
-    out <- tryCatch(withCallingHandlers({
+    .conditions_as_values({
         x <- readRDS(path)
         if (!is(x, "SummarizedExperiment")) {
             stop(sprintf(paste0("'%s' holds a '%s', not a SingleCellExperiment. Save one with ",
@@ -230,17 +229,11 @@
                 path, class(x)[1L]), call. = FALSE)
         }
         list(sce = .encode_sce(x))
-    }, warning = function(w) {
-        warns <<- c(warns, conditionMessage(w))
-        invokeRestart("muffleWarning")
-    }), error = function(e) list(error = conditionMessage(e)))
-    out$warnings <- as.list(warns)
-    out
+    })
 }
 
 .plain_to_rds <- function(enc, path) {
-    warns <- character(0)
-    out <- tryCatch(withCallingHandlers({
+    .conditions_as_values({
         sce <- .decode_sce(enc)
         if (!is.null(enc$params)) {
             S4Vectors::metadata(sce)$scDiffusion <- list(
@@ -248,7 +241,14 @@
         }
         saveRDS(sce, path)
         list()
-    }, warning = function(w) {
+    })
+}
+
+## Evaluate 'expr' (lazily, inside the handlers); return its list value, or
+## list(error = message), with $warnings holding the warnings' messages.
+.conditions_as_values <- function(expr) {
+    warns <- character(0)
+    out <- tryCatch(withCallingHandlers(expr, warning = function(w) {
         warns <<- c(warns, conditionMessage(w))
         invokeRestart("muffleWarning")
     }), error = function(e) list(error = conditionMessage(e)))
