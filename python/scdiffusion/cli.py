@@ -118,8 +118,10 @@ def main() -> None:
               help="Steps between checkpoints.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model directory.")
 @click.option("--quiet", is_flag=True, help="No progress bars or log lines.")
+@click.option("--backed", is_flag=True, help="Out-of-core: stream the counts of a CSR INPUT.h5ad from disk in chunks "
+              "(data larger than memory; no resumable checkpoints).")
 def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, device, seed, preset, max_time, autoencoder_steps,
-          diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet):
+          diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet, backed):
     """Train a model on raw counts in INPUT.h5ad (or a SingleCellExperiment INPUT.rds) and save it to --model-dir."""
     _setup_logging(not quiet)
     from .model import ScDiffusion
@@ -133,14 +135,15 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, dev
 
     def work():
         model = ScDiffusion(input_path, labels_keys=list(labels_keys), layer=layer, pretrained=pretrained,
-                            likelihood=likelihood, device=device, seed=seed)
+                            likelihood=likelihood, device=device, seed=seed, backed=backed)
         steps = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
         over = {k: {"max_steps": v} for k, v in steps.items() if v is not None}
         ckpt = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".ckpt")
+        ckpt = None if backed and not checkpoint_dir else ckpt
         model.train(preset=preset, max_time=max_time, progress=not quiet, checkpoint_dir=ckpt,
                     checkpoint_every=checkpoint_every, **over)
         model.save(out, overwrite=overwrite)
-        if not checkpoint_dir:
+        if not checkpoint_dir and ckpt is not None:
             shutil.rmtree(ckpt, ignore_errors=True)
         return model
 
@@ -166,7 +169,10 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, dev
               help="Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts').")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True)
-def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed, device, output, overwrite, quiet):
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Generate and write this many cells at a time straight to OUT.h5ad (memory bounded by one chunk).")
+def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed, device, output, overwrite, quiet,
+             chunk_size):
     """Generate N cells (of a label or a combination of labels) into OUT.h5ad or OUT.rds."""
     _setup_logging(not quiet)
     cond = _parse_conditions(conditions)
@@ -179,6 +185,10 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
     def work():
         out = _check_output(output, overwrite)
         model = ScDiffusion.load(model_dir, device=device)
+        if chunk_size is not None:
+            return model.generate_to_file(out, n_cells, cond or None, chunk_size=chunk_size, guidance_scale=scale,
+                                          sampler=sampler, n_steps=n_steps, eta=eta, seed=seed, overwrite=overwrite,
+                                          progress=not quiet)
         adata = model.generate(n_cells, cond or None, guidance_scale=scale, sampler=sampler, n_steps=n_steps,
                                eta=eta, seed=seed, progress=not quiet)
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")

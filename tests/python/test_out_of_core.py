@@ -153,3 +153,23 @@ def test_generate_to_file_refuses_overwrite_and_cleans_up(backed_model, tmp_path
     with pytest.raises(RuntimeError, match="induced"):
         backed_model.generate_to_file(tmp_path / "new.h5ad", 20, chunk_size=10, n_steps=3, progress=False)
     assert not (tmp_path / "new.h5ad").exists() and not _leftovers(tmp_path)
+
+
+def test_cli_backed_train_and_chunked_generate(h5ad_path, tmp_path):
+    from click.testing import CliRunner
+
+    from scdiffusion.cli import main
+
+    runner = CliRunner()
+    model_dir = tmp_path / "model"
+    res = runner.invoke(main, ["train", str(h5ad_path), "--model-dir", str(model_dir), "--labels-key", "cell_type",
+                               "--backed", "--device", "cpu", "--autoencoder-steps", "3", "--diffusion-steps", "3",
+                               "--classifier-steps", "3", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "model.ckpt").exists()
+    out = tmp_path / "gen.h5ad"
+    res = runner.invoke(main, ["generate", "--model-dir", str(model_dir), "--n-cells", "25", "--chunk-size", "10",
+                               "--n-steps", "3", "--condition", "cell_type=type1", "--output", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    gen = ad.read_h5ad(out)
+    assert gen.n_obs == 25 and set(gen.obs["cell_type"].astype(str)) == {"type1"}
