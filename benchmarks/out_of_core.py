@@ -176,6 +176,9 @@ def main() -> None:
     p.add_argument("--chunk-size", type=int, default=20_000)
     p.add_argument("--keep", action="store_true", help="keep the simulated data, model and generated file")
     p.add_argument("--phase", choices=["simulate", "train", "generate"], default=None, help=argparse_suppress())
+    p.add_argument("--phases", default="simulate,train,generate",
+                   help="phases to run; the others are taken from the existing results.json (e.g. 'generate' with "
+                        "--n-generate 1000000 to re-measure generation with the kept model of an earlier --keep run)")
     args = p.parse_args()
     args.n_cells = args.n_cells or (20_000 if args.quick else 1_000_000)
     args.n_generate = args.n_generate or args.n_cells
@@ -193,9 +196,19 @@ def main() -> None:
     args.sampler, args.n_steps = sampler, n_steps
     t_start = time.perf_counter()
     phases = {}
+    to_run = [x.strip() for x in args.phases.split(",") if x.strip()]
+    previous = args.output_dir / "results.json"
+    if set(to_run) != {"simulate", "train", "generate"}:
+        if not previous.exists():
+            raise SystemExit(f"--phases {args.phases}: the other phases come from {previous}, which does not exist.")
+        old = json.loads(previous.read_text())
+        phases = {k: {**v, "from_earlier_run": old["meta"].get("date")} for k, v in old["phases"].items()}
+        if "generate" in to_run and not (WORK / "model" / "config.json").exists():
+            raise SystemExit(f"No model in {WORK / 'model'}: run the train phase with --keep first.")
     try:
         for phase in ("simulate", "train", "generate"):
-            phases[phase] = run_phase(args, phase)
+            if phase in to_run:
+                phases[phase] = run_phase(args, phase)
     finally:
         if not args.keep:
             for name in ("simulated.h5ad", "generated.h5ad", "model"):
@@ -206,7 +219,7 @@ def main() -> None:
                     target.unlink(missing_ok=True)
     tr, gen = phases["train"], phases["generate"]
     summary = {
-        "scale": f"{args.n_cells:,} cells × {args.n_genes:,} genes; {args.n_generate:,} generated",
+        "scale": f"{args.n_cells:,} cells × {args.n_genes:,} genes; {gen.get('n_cells', args.n_generate):,} generated",
         "peak_rss_gb": {k: round(v["peak_rss_gb"], 3) for k, v in phases.items()},
         "goal_peak_rss_below_4gb": all(phases[k]["peak_rss_gb"] < 4.0 for k in ("train", "generate")),
         "throughput": {"simulate_cells_per_s": phases["simulate"]["cells_per_s"],

@@ -3,6 +3,6 @@
 from . import distributed
 from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .ema import EMA
-from .loop import TrainConfig, fit
+from .loop import BatchSource, TrainConfig, fit
 
-__all__ = ["distributed", "Checkpointer", "EMA", "load_checkpoint", "save_atomic", "TrainConfig", "fit"]
+__all__ = ["distributed", "BatchSource", "Checkpointer", "EMA", "load_checkpoint", "save_atomic", "TrainConfig", "fit"]
