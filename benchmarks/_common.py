@@ -94,7 +94,7 @@ def sampling(args) -> dict[str, Any]:
 def pbmc_split(seed: int, test_fraction: float = 0.2) -> tuple[ad.AnnData, ad.AnnData]:
     """PBMC68k-reduced exact counts, split 80/20 stratified by ``bulk_labels``."""
     from scdiffusion.datasets import pbmc68k_counts
-    from scdiffusion.quickstart import stratified_split
+    from scdiffusion.data.split import stratified_split
 
     pbmc = pbmc68k_counts()
     tr, te = stratified_split(pbmc.obs[PBMC_LABELS].astype(str).to_numpy(), test_fraction, seed)

@@ -13,23 +13,12 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 
+from .data.split import stratified_split
 from .data.validation import InputError
 
 logger = logging.getLogger(__name__)
 
 LABELS_KEY = "bulk_labels"
-
-
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a per-label random split (at least one test cell per label with ≥ 2 cells)."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for lab in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == lab))
-        n_test = max(1, int(round(test_fraction * len(idx)))) if len(idx) > 1 else 0
-        test.extend(idx[:n_test])
-        train.extend(idx[n_test:])
-    return np.sort(np.asarray(train)), np.sort(np.asarray(test))
 
 
 def realism_summary(model, real_test: ad.AnnData, real_train: ad.AnnData, generated: ad.AnnData,
