@@ -76,27 +76,39 @@ scDiffusionPython <- function() {
     normalizePath(path)
 }
 
-## Worker run by basilisk (in this R session or in a separate process). It
-## only receives and returns plain R objects; all packages are called with ::.
-.scd_worker <- function(op, args, bridge_dir, core_dir) {
-    sys <- reticulate::import("sys", convert = FALSE)
+## The bridge module of the Python core (inst/bridge/scdiffusion_rbridge.py), imported in
+## the process that runs the worker. 'core' holds the bridge folder and the copy of the
+## Python core shipped in the package (used when the environment lacks scdiffusion).
+.scd_bridge <- function(core) {
     ok <- tryCatch({
         reticulate::import("scdiffusion")
         TRUE
     }, error = function(e) FALSE)
-    if (!ok && nzchar(core_dir) && dir.exists(core_dir)) {
-        # the environment lacks the Python core: use the copy shipped in the R package
-        sys$path$insert(0L, core_dir)
+    if (!ok && nzchar(core$python) && dir.exists(core$python)) {
+        sys <- reticulate::import("sys", convert = FALSE)
+        sys$path$insert(0L, core$python)
     }
-    bridge <- reticulate::import_from_path("scdiffusion_rbridge", path = bridge_dir)
-    bridge$run(op, args)
+    reticulate::import_from_path("scdiffusion_rbridge", path = core$bridge)
 }
 
-.scd_call <- function(op, args = list()) {
-    bridge_dir <- system.file("bridge", package = "scDiffusion")
-    core_dir <- system.file("python", package = "scDiffusion")
-    res <- .scd_run(.scd_worker, op = op, args = args, bridge_dir = bridge_dir,
-        core_dir = core_dir)
+## One basilisk worker per operation. Each takes and returns plain R objects and
+## passes its arguments to the bridge function of the same name under the same
+## names (basilisk runs them in this R session or in a separate process).
+.version_worker <- function(core) .scd_bridge(core)$version()
+.roundtrip_worker <- function(core, ...) .scd_bridge(core)$roundtrip(...)
+.train_worker <- function(core, ...) .scd_bridge(core)$train(...)
+.load_worker <- function(core, ...) .scd_bridge(core)$load(...)
+.generate_worker <- function(core, ...) .scd_bridge(core)$generate(...)
+.interpolate_worker <- function(core, ...) .scd_bridge(core)$interpolate(...)
+.evaluate_worker <- function(core, ...) .scd_bridge(core)$evaluate(...)
+
+## Run 'worker' with named arguments; Python errors become one R error, Python
+## warnings R warnings.
+.scd_call <- function(worker, ...) {
+    core <- list(bridge = system.file("bridge", package = "scDiffusion"),
+        python = system.file("python", package = "scDiffusion"))
+    res <- .scd_run(worker, core = core, ...)
+    for (w in unlist(res$warnings)) warning(w, call. = FALSE)
     if (!is.null(res$error)) {
         msg <- res$error
         if (!isTRUE(res$user_error)) {
@@ -166,7 +178,7 @@ scDiffusionPython <- function() {
 #' }
 #' @export
 scDiffusionPythonVersion <- function() {
-    .scd_call("version")
+    .scd_call(.version_worker)
 }
 
 .scd_state <- new.env(parent = emptyenv())

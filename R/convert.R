@@ -216,11 +216,37 @@
         rowData = row_data, reducedDims = rds)
 }
 
-## Entry points of the Python package's rpy2 path (python/scdiffusion/data/rds.py:
-## read_rds/write_rds), so that .rds files convert with the code above and nothing else.
-## Errors and warnings come back as values (error: one message; warnings: a list of
-## messages) for Python to raise and log.
-.rds_to_plain <- function(path) {
+#' SingleCellExperiment .rds files as plain objects (the Python package's entry points)
+#'
+#' The Python package reads and writes SingleCellExperiment \code{.rds} files
+#' (\code{scdiffusion.read_rds()}, \code{scdiffusion.write_rds()}, every
+#' \code{scdiffusion} command) through these two functions, so that a file
+#' converts with exactly the code this package uses for its own calls into
+#' Python. \code{rdsToPlain} reads a file and encodes the object as a list of
+#' raw vectors, strings and numbers; \code{plainToRds} decodes such a list and
+#' saves the \linkS4class{SingleCellExperiment}. Neither needs Python.
+#'
+#' @param path Path of the \code{.rds} file to read or write.
+#' @param plain The encoded object: a list as returned in the \code{sce}
+#' element of \code{rdsToPlain()}, optionally with \code{params} (a JSON
+#' string stored as \code{metadata(sce)$scDiffusion$params}).
+#' @return A list: \code{rdsToPlain} gives \code{sce} (the encoded object),
+#' \code{plainToRds} nothing else; both give \code{error} (a message) instead
+#' when the conversion fails, and \code{warnings} (a list of messages), so
+#' that the calling Python code raises and logs them.
+#' @examples
+#' sce <- SingleCellExperiment::SingleCellExperiment(
+#'     assays = list(counts = matrix(c(0L, 3L, 1L, 2L), 2,
+#'         dimnames = list(c("g1", "g2"), c("c1", "c2")))))
+#' f <- tempfile(fileext = ".rds")
+#' saveRDS(sce, f)
+#' plain <- rdsToPlain(f)
+#' names(plain)
+#' g <- tempfile(fileext = ".rds")
+#' plainToRds(plain$sce, g)
+#' identical(SummarizedExperiment::assay(readRDS(g)), SummarizedExperiment::assay(sce))
+#' @export
+rdsToPlain <- function(path) {
     .conditions_as_values({
         x <- readRDS(path)
         if (!is(x, "SummarizedExperiment")) {
@@ -232,12 +258,14 @@
     })
 }
 
-.plain_to_rds <- function(enc, path) {
+#' @rdname rdsToPlain
+#' @export
+plainToRds <- function(plain, path) {
     .conditions_as_values({
-        sce <- .decode_sce(enc)
-        if (!is.null(enc$params)) {
+        sce <- .decode_sce(plain)
+        if (!is.null(plain$params)) {
             S4Vectors::metadata(sce)$scDiffusion <- list(
-                params = jsonlite::fromJSON(enc$params, simplifyVector = TRUE))
+                params = jsonlite::fromJSON(plain$params, simplifyVector = TRUE))
         }
         saveRDS(sce, path)
         list()
@@ -277,5 +305,5 @@
 #' @export
 anndataRoundTrip <- function(x, assays = SummarizedExperiment::assayNames(x)) {
     .check_sce(x)
-    .decode_sce(.scd_call("roundtrip", list(sce = .encode_sce(x, assays = assays))))
+    .decode_sce(.scd_call(.roundtrip_worker, sce = .encode_sce(x, assays = assays)))
 }

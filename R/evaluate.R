@@ -13,7 +13,7 @@
 #'
 #' @param real,generated \linkS4class{SingleCellExperiment} objects with the
 #' same genes (any order).
-#' @param labels Optional \code{colData} column present in both (per-label
+#' @param labels_key Optional \code{colData} column present in both (per-label
 #' metrics).
 #' @param real_assay,generated_assay Assays to compare; by default
 #' \code{"logcounts"} when present, else \code{"counts"}.
@@ -22,6 +22,8 @@
 #' else 10000).
 #' @param n_comps Principal components for the PCA-space metrics.
 #' @param seed Random seed.
+#' @param ... Deprecated argument names of the previous release (\code{labels}
+#' for \code{labels_key}), accepted with a warning.
 #' @return A \code{\link[S4Vectors]{DataFrame}} with one row per metric and
 #' columns \code{value}, \code{ideal}, \code{better}, \code{space},
 #' \code{description} and \code{error} (why a metric could not be computed);
@@ -32,8 +34,11 @@
 #' res["mmd_rbf", "value"]
 #' }
 #' @export
-evaluateGeneration <- function(real, generated, labels = NULL, real_assay = NULL,
-    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L) {
+evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
+    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L, ...) {
+    old <- .renamed_args("evaluate", list(...), "evaluateGeneration")
+    if (!is.null(old$labels_key)) labels_key <- old$labels_key
+    labels <- labels_key
     .check_sce(real, "real")
     .check_sce(generated, "generated")
     pick <- function(x, a, arg) {
@@ -58,9 +63,9 @@ evaluateGeneration <- function(real, generated, labels = NULL, real_assay = NULL
             nrow(real), nrow(generated), length(common)), call. = FALSE)
     }
     if (!is.null(labels)) {
-        labels <- .check_string(labels, "labels")
-        .check_labels(real, labels)
-        .check_labels(generated, labels)
+        labels <- .check_string(labels, "labels_key")
+        .check_labels(real, labels, "labels_key")
+        .check_labels(generated, labels, "labels_key")
     }
     strip <- function(x, a) {
         cd <- if (is.null(labels)) S4Vectors::make_zero_col_DFrame(ncol(x)) else {
@@ -75,11 +80,11 @@ evaluateGeneration <- function(real, generated, labels = NULL, real_assay = NULL
         colnames(y) <- make.unique(if (is.null(colnames(x))) paste0("c", seq_len(ncol(x))) else colnames(x))
         .encode_sce(y, assays = a, row_data = FALSE, reduced_dims = FALSE)
     }
-    res <- .scd_call("evaluate", list(real = strip(real, real_assay),
+    opt <- function(arg, value) .check_option("evaluate", arg, value)
+    res <- .scd_call(.evaluate_worker, real = strip(real, real_assay),
         generated = strip(generated, generated_assay), labels_key = labels,
-        quick = .check_flag(quick, "quick"),
-        max_cells = if (is.null(max_cells)) NULL else .check_count(max_cells, "max_cells"),
-        n_comps = .check_count(n_comps, "n_comps"), seed = .check_count(seed, "seed", 0L)))
+        quick = opt("quick", quick), max_cells = opt("max_cells", max_cells),
+        n_comps = opt("n_comps", n_comps), seed = opt("seed", seed))
     res <- jsonlite::fromJSON(res, simplifyVector = FALSE)
     meta <- res$meta
     res$meta <- NULL

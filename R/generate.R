@@ -4,7 +4,9 @@
 #' optionally guided towards labels (one label column for cells of one label,
 #' several for a combination of labels). Called on a
 #' \linkS4class{SingleCellExperiment} without a model, it first trains one on
-#' it (see \code{\link{trainScDiffusion}}) and then generates.
+#' it (see \code{\link{trainScDiffusion}}) and then generates. Argument names,
+#' defaults and bounds are those of the Python core
+#' (\code{ScDiffusion.generate}) and of \code{scdiffusion generate}.
 #'
 #' @section Masking:
 #' \code{generate} is a common name: the CRAN package \pkg{infer} (and others)
@@ -15,26 +17,19 @@
 #' @param x A trained \code{\linkS4class{ScDiffusionModel}}, or a
 #' \linkS4class{SingleCellExperiment} with raw counts.
 #' @param ... For the \linkS4class{SingleCellExperiment} method: arguments of
-#' the \code{ScDiffusionModel} method (\code{n_cells}, \code{condition}, ...)
-#' and, when \code{model} is \code{NULL}, of \code{\link{trainScDiffusion}}
-#' (\code{max_time}, \code{max_steps}, \code{hidden}, ...).
+#' the \code{ScDiffusionModel} method (\code{guidance_scale}, \code{sampler},
+#' ...) and, when \code{model} is \code{NULL}, of
+#' \code{\link{trainScDiffusion}} (\code{max_time}, \code{max_steps},
+#' \code{hidden}, ...).
 #' @param n_cells Number of cells to generate.
 #' @param condition \code{NULL} (unconditional), or a named character vector
 #' or list \code{column = label}, e.g. \code{c(cell_type = "B")}; several
-#' entries ask for the combination of labels.
-#' @param guidance_scale Classifier guidance weight (default 2), or a named
-#' list/vector with one weight per condition column.
-#' @param sampler \code{"dpmpp-sde"} (default; stochastic DPM-Solver++,
-#' 25 steps match the realism of the paper's 1000 ancestral steps at about
-#' 35 times the speed), \code{"ddpm"} (the paper's ancestral sampler),
-#' \code{"ddim"} or \code{"dpmpp"} (deterministic).
-#' @param n_steps Sampling steps (default: 25 for the DPM-Solver++ samplers,
-#' 1000 for DDPM, 100 for DDIM).
-#' @param seed Random seed; the same seed on the same machine gives the same
-#' cells.
-#' @param progress Show a progress bar?
-#' @param labels For the \linkS4class{SingleCellExperiment} method without a
-#' model: \code{colData} columns to train classifiers on (defaults to the
+#' entries ask for the combination of labels. A list entry may also hold one
+#' label per cell (\code{n_cells} labels).
+#' @eval .rd_params("generate", c("guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "seed",
+#'     "progress"))
+#' @param labels_keys For the \linkS4class{SingleCellExperiment} method without
+#' a model: \code{colData} columns to train classifiers on (defaults to the
 #' names of \code{condition}).
 #' @param assay Assay with raw counts (training only).
 #' @param model Optionally, a trained \code{\linkS4class{ScDiffusionModel}} to
@@ -49,7 +44,7 @@
 #' \dontrun{
 #' sce <- scuttle::mockSCE(ncells = 200, ngenes = 500)
 #' sce$cell_type <- sample(c("A", "B"), ncol(sce), replace = TRUE)
-#' gen <- generate(sce, labels = "cell_type", n_cells = 40,
+#' gen <- generate(sce, labels_keys = "cell_type", n_cells = 40,
 #'                 condition = c(cell_type = "B"), seed = 1, max_time = 30)
 #' model <- metadata(gen)$scDiffusion$model
 #' more <- generate(model, n_cells = 100, condition = c(cell_type = "A"))
@@ -60,66 +55,72 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 
 #' @rdname generate
 #' @export
-setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
-    guidance_scale = 2, sampler = c("dpmpp-sde", "ddpm", "ddim", "dpmpp"), n_steps = NULL, seed = 0L,
-    progress = FALSE) {
+setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
+    sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
+    progress = interactive()) {
     .check_model(x, "x")
     if (missing(n_cells)) {
         stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
     }
     n_cells <- .check_count(n_cells, "n_cells")
-    condition <- .check_condition(condition, modelLabels(x))
-    guidance_scale <- .check_guidance(guidance_scale, condition)
-    sampler <- match.arg(sampler)
-    if (!is.null(n_steps)) n_steps <- .check_count(n_steps, "n_steps")
-    seed <- .check_count(seed, "seed", 0L)
-    progress <- .check_flag(progress, "progress")
-    enc <- .scd_call("generate", list(model_dir = x@path, n_cells = n_cells,
-        condition = condition, guidance_scale = guidance_scale, sampler = sampler,
-        n_steps = n_steps, seed = seed, progress = progress))
+    condition <- .check_condition(condition, modelLabels(x), n_cells)
+    T <- .model_timesteps(x)
+    opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = T)
+    enc <- .scd_call(.generate_worker, model_dir = x@path, n_cells = n_cells, condition = condition,
+        guidance_scale = .check_guidance(guidance_scale, condition), sampler = opt("sampler", sampler),
+        n_steps = opt("n_steps", n_steps), eta = opt("eta", eta), guidance_t_max = opt("guidance_t_max", guidance_t_max),
+        seed = opt("seed", seed), progress = opt("progress", progress))
     .generated_sce(enc, x)
 })
 
 #' @rdname generate
 #' @export
 setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = NULL,
-    ..., labels = names(condition), assay = "counts", model = NULL) {
+    ..., labels_keys = names(condition), assay = "counts", model = NULL) {
     .check_sce(x)
     if (missing(n_cells)) {
         stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
     }
     n_cells <- .check_count(n_cells, "n_cells")
     dots <- list(...)
-    gen_args <- c("guidance_scale", "sampler", "n_steps", "seed", "progress")
-    # check the generation arguments before spending time on training
-    if (!is.null(dots$n_steps)) .check_count(dots$n_steps, "n_steps")
-    if (!is.null(dots$sampler)) .check_string(dots$sampler, "sampler", c("dpmpp-sde", "ddpm", "ddim", "dpmpp"))
-    if (!is.null(dots$guidance_scale)) .check_guidance(dots$guidance_scale, .check_condition(condition))
-    train_formals <- setdiff(names(formals(trainScDiffusion)), c("x", "labels", "assay"))
+    if (length(dots) && (is.null(names(dots)) || any(!nzchar(names(dots))))) {
+        stop("generate(): every argument after 'condition' must be named; see ?generate.", call. = FALSE)
+    }
+    if ("labels" %in% names(dots)) {
+        labels_keys <- .renamed_args("train", dots["labels"], "generate")$labels_keys
+        dots$labels <- NULL
+    }
+    gen_args <- setdiff(names(formals(methods::getMethod("generate", "ScDiffusionModel"))),
+        c("x", "n_cells", "condition"))
+    train_formals <- setdiff(names(formals(trainScDiffusion)), c("x", "labels_keys", "assay", "..."))
     unknown <- setdiff(names(dots), c(gen_args, train_formals))
-    if (length(unknown) || (length(dots) && is.null(names(dots)))) {
+    if (length(unknown)) {
         stop(sprintf("unknown argument(s) %s; see ?generate and ?trainScDiffusion.",
             paste0("'", unknown, "'", collapse = ", ")), call. = FALSE)
     }
+    # check the generation arguments before spending time on training
+    for (a in intersect(names(dots), setdiff(gen_args, "guidance_scale"))) .check_option("generate", a, dots[[a]])
+    if (!is.null(dots$guidance_scale)) .check_guidance(dots$guidance_scale, .check_condition(condition))
     if (is.null(model)) {
-        condition <- .check_condition(condition)
-        labels <- .check_labels(x, labels)
+        condition <- .check_condition(condition, n_cells = n_cells)
+        labels <- .check_labels(x, labels_keys)
         missing_lab <- setdiff(names(condition), labels)
         if (length(missing_lab)) {
-            stop(sprintf("condition column(s) %s must be among 'labels'.",
+            stop(sprintf("condition column(s) %s must be among 'labels_keys'.",
                 paste0("'", missing_lab, "'", collapse = ", ")), call. = FALSE)
         }
         for (k in names(condition)) {
             known <- unique(as.character(SummarizedExperiment::colData(x)[[k]]))
-            if (!condition[[k]] %in% known) {
-                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", condition[[k]], k,
+            unknown_lab <- setdiff(unique(condition[[k]]), known)
+            if (length(unknown_lab)) {
+                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", unknown_lab[1L], k,
                     paste(sort(known), collapse = ", ")), call. = FALSE)
             }
         }
         targs <- dots[intersect(names(dots), train_formals)]
         if ("seed" %in% names(dots)) targs$seed <- dots$seed
         if ("progress" %in% names(dots)) targs$progress <- dots$progress
-        model <- do.call(trainScDiffusion, c(list(x = x, labels = labels, assay = assay), targs))
+        model <- do.call(trainScDiffusion, c(list(x = x, labels_keys = labels, assay = assay), targs))
     }
     .check_model(model)
     do.call(generate, c(list(x = model, n_cells = n_cells, condition = condition),

@@ -1,23 +1,22 @@
 #' Interpolate between two labels (Gradient Interpolation)
 #'
-#' Real cells of label \code{from} are encoded and noised to \code{t_start};
+#' Real cells labelled \code{start} are encoded and noised to \code{t_start};
 #' each of \code{n_states} states then denoises the same noised cells with
 #' classifier guidance weights \eqn{(\gamma(1-w), \gamma w)} on
-#' \code{(from, to)}, \eqn{w = 0, 1/(n_states-1), \dots, 1}. The states give a
-#' continuous path from \code{from} to \code{to}, e.g. through time points
-#' never seen in training.
+#' \code{(start, end)}, \eqn{w = 0, 1/(n_states-1), \dots, 1}. The states give a
+#' continuous path from \code{start} to \code{end}, e.g. through time points
+#' never seen in training. Argument names, defaults and bounds are those of
+#' the Python core (\code{ScDiffusion.interpolate}) and of
+#' \code{scdiffusion interpolate}.
 #'
 #' @param model A trained \code{\linkS4class{ScDiffusionModel}}.
 #' @param x A \linkS4class{SingleCellExperiment} with raw counts and the
-#' \code{labels} column; its cells labelled \code{from} are the start cells.
-#' @param labels The label column (one the model has a classifier for).
-#' @param from,to Start and end labels.
-#' @param n_states Number of states (at least 2: start and end).
-#' @param n_cells Cells per state.
-#' @param t_start Noise level (1 to 999) of the start cells (paper: 600).
-#' @param guidance_scale Guidance weight \eqn{\gamma}.
-#' @param assay Assay of \code{x} with raw counts.
-#' @param sampler,n_steps,seed,progress As in \code{\link{generate}}.
+#' \code{labels_key} column; its cells labelled \code{start} are the start
+#' cells.
+#' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
+#'     "guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay", "seed", "progress"))
+#' @param ... Deprecated argument names of the previous release (\code{labels},
+#' \code{from}, \code{to}), accepted with a warning.
 #' @return A \linkS4class{SingleCellExperiment} with
 #' \code{n_states * n_cells} cells: \code{logcounts} assay, and in
 #' \code{colData} the columns \code{interpolation_state} (0 to
@@ -26,50 +25,48 @@
 #' \code{source_cell}; parameters in \code{metadata(.)$scDiffusion}.
 #' @examples
 #' \dontrun{
-#' path <- interpolate(model, sce, labels = "Hours", from = "24", to = "72",
+#' path <- interpolate(model, sce, labels_key = "Hours", start = "24", end = "72",
 #'                     n_states = 5, n_cells = 100)
 #' table(path$interpolation_state)
 #' }
 #' @export
-interpolate <- function(model, x, labels, from, to, n_states = 5L, n_cells = 100L,
-    t_start = 600L, guidance_scale = 2, assay = "counts", sampler = c("dpmpp-sde", "ddpm", "ddim", "dpmpp"),
-    n_steps = NULL, seed = 0L, progress = FALSE) {
+interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n_states = 5L, n_cells = 100L,
+    t_start = 600L, guidance_scale = 2, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
+    guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), ...) {
+    old <- .renamed_args("interpolate", list(...), "interpolate")
+    for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
     .check_sce(x)
-    labels <- .check_string(labels, "labels")
+    T <- .model_timesteps(model)
+    opt <- function(arg, value) .check_option("interpolate", arg, value, n_timesteps = T)
+    labels_key <- opt("labels_key", .check_string(labels_key, "labels_key"))
     known <- modelLabels(model)
-    if (!labels %in% names(known)) {
-        stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", labels,
+    if (!labels_key %in% names(known)) {
+        stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", labels_key,
             if (length(known)) paste(names(known), collapse = ", ") else "none"), call. = FALSE)
     }
-    .check_labels(x, labels)
-    from <- .check_string(from, "from")
-    to <- .check_string(to, "to")
-    for (lab in c(from, to)) {
-        if (!lab %in% known[[labels]]) {
-            stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", lab, labels,
-                paste(known[[labels]], collapse = ", ")), call. = FALSE)
+    .check_labels(x, labels_key, "labels_key")
+    start <- .check_string(start, "start")
+    end <- .check_string(end, "end")
+    for (lab in c(start, end)) {
+        if (!lab %in% known[[labels_key]]) {
+            stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", lab, labels_key,
+                paste(known[[labels_key]], collapse = ", ")), call. = FALSE)
         }
     }
-    if (identical(from, to)) {
-        stop("'from' and 'to' are the same label; interpolation needs two labels.", call. = FALSE)
+    if (identical(start, end)) {
+        stop("'start' and 'end' are the same label; interpolation needs two labels.", call. = FALSE)
     }
-    n_states <- .check_count(n_states, "n_states", 2L)
-    n_cells <- .check_count(n_cells, "n_cells")
-    t_start <- .check_count(t_start, "t_start", 1L)
-    if (t_start > 999L) {
-        stop(sprintf("'t_start' must be at most 999 (noise levels run from 1 to 999; the paper uses 600), got %d.",
-            t_start), call. = FALSE)
-    }
-    guidance_scale <- .check_number(guidance_scale, "guidance_scale", 0, 1000)
+    args <- list(n_states = opt("n_states", n_states), n_cells = opt("n_cells", n_cells),
+        t_start = opt("t_start", t_start), guidance_scale = opt("guidance_scale", guidance_scale),
+        sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        progress = opt("progress", progress))
     assay <- .check_assay(x, assay)
-    sampler <- match.arg(sampler)
-    if (!is.null(n_steps)) n_steps <- .check_count(n_steps, "n_steps")
-    seed <- .check_count(seed, "seed", 0L)
-    lab <- as.character(SummarizedExperiment::colData(x)[[labels]])
-    keep <- !is.na(lab) & lab == from
+    lab <- as.character(SummarizedExperiment::colData(x)[[labels_key]])
+    keep <- !is.na(lab) & lab == start
     if (!any(keep)) {
-        stop(sprintf("'x' has no cell labelled '%s' in column '%s'.", from, labels), call. = FALSE)
+        stop(sprintf("'x' has no cell labelled '%s' in column '%s'.", start, labels_key), call. = FALSE)
     }
     missing_genes <- setdiff(modelGenes(model), rownames(x))
     if (length(missing_genes)) {
@@ -82,12 +79,10 @@ interpolate <- function(model, x, labels, from, to, n_states = 5L, n_cells = 100
     .check_counts(y, assay)
     if (is.null(colnames(y))) colnames(y) <- paste0("cell", which(keep))
     cd <- S4Vectors::DataFrame(lab[keep], row.names = colnames(y))
-    colnames(cd) <- labels
+    colnames(cd) <- labels_key
     SummarizedExperiment::colData(y) <- cd
     enc <- .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
-    out <- .scd_call("interpolate", list(model_dir = model@path, sce = enc,
-        labels_key = labels, start = from, end = to, n_states = n_states, n_cells = n_cells,
-        t_start = t_start, guidance_scale = guidance_scale, sampler = sampler,
-        n_steps = n_steps, seed = seed, progress = .check_flag(progress, "progress")))
+    out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
+        labels_key = labels_key, start = start, end = end), args))
     .generated_sce(out, model)
 }

@@ -19,7 +19,7 @@
 #' the labels of each label column.
 #' @examples
 #' \dontrun{
-#' model <- trainScDiffusion(sce, labels = "cell_type", max_time = 30)
+#' model <- trainScDiffusion(sce, labels_keys = "cell_type", max_time = 30)
 #' model
 #' modelLabels(model)
 #' }
@@ -79,6 +79,12 @@ modelGenes <- function(x) {
 modelLabels <- function(x) {
     .check_model(x)
     x@info$labels
+}
+
+## The model's number of diffusion steps T (bounds of t_start, guidance_t_max).
+.model_timesteps <- function(model) {
+    n <- model@info$n_timesteps
+    if (is.null(n)) 1000L else as.integer(n)
 }
 
 .check_model <- function(model, arg = "model") {
@@ -151,7 +157,7 @@ loadScDiffusion <- function(dir) {
     dir.create(tmp)
     file.copy(list.files(dir, full.names = TRUE, all.files = TRUE, no.. = TRUE), tmp, recursive = TRUE)
     tmp <- normalizePath(tmp)
-    summary <- tryCatch(.scd_call("load", list(model_dir = tmp)), error = function(e) {
+    summary <- tryCatch(.scd_call(.load_worker, model_dir = tmp), error = function(e) {
         # no copy left behind, and the message names the user's directory, not the copy
         unlink(tmp, recursive = TRUE)
         stop(gsub(tmp, dir, conditionMessage(e), fixed = TRUE), call. = FALSE)

@@ -2,33 +2,18 @@
 #'
 #' Trains the autoencoder, the latent diffusion model and one noise-aware
 #' classifier per label column on raw counts of a
-#' \linkS4class{SingleCellExperiment}.
+#' \linkS4class{SingleCellExperiment}. Argument names, defaults and bounds
+#' are those of the Python core (\code{ScDiffusion(...)} and
+#' \code{ScDiffusion.train(...)}) and of the command line
+#' (\code{scdiffusion train}).
 #'
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
-#' @param labels Character vector of \code{colData} columns to train a
-#' classifier on; their labels can be used as conditions in
-#' \code{\link{generate}} and \code{\link{interpolate}}.
-#' @param assay Assay holding raw counts.
-#' @param max_time Wall-time budget for the whole training in seconds (split
-#' 25\%/60\%/15\% over the stages), or \code{NULL}.
-#' @param max_steps Optimiser steps per stage: one number for all stages, or a
-#' named vector with any of \code{autoencoder}, \code{diffusion} and
-#' \code{classifier}. \code{NULL} keeps the preset.
-#' @param autoencoder,diffusion,classifier Named lists of further training
-#' options of a stage (\code{batch_size}, \code{lr}, \code{eval_every},
-#' \code{patience}, ...), passed to the Python core.
-#' @param preset \code{"cpu"} (default budgets for a few thousand cells on a
-#' CPU) or \code{"gpu"} (the original paper's scale).
-#' @param likelihood Decoder output: \code{"nb"} (default; negative binomial over
-#'   counts, generated cells get a \code{counts} assay), \code{"zinb"}, or
-#'   \code{"mse"} (the paper's regression of log-normalised expression).
-#' @param n_latent,hidden Autoencoder latent size and hidden layer sizes.
-#' @param min_cells,min_counts Gene and cell filters of the preprocessing.
-#' @param min_cells_per_label Labels with fewer cells are refused.
-#' @param validation_fraction Fraction of cells held out for early stopping.
-#' @param device \code{"auto"}, \code{"cpu"}, \code{"cuda"} or \code{"mps"}.
-#' @param seed Random seed.
-#' @param progress Show progress bars?
+#' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "n_latent", "hidden",
+#'     "dropout", "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
+#'     "validation_fraction", "n_timesteps", "device", "seed", "preset", "max_time", "max_steps",
+#'     "autoencoder", "diffusion", "classifier", "progress"))
+#' @param ... Deprecated argument names of the previous release (\code{labels}
+#' for \code{labels_keys}), accepted with a warning.
 #' @return A \code{\linkS4class{ScDiffusionModel}}; its directory is a
 #' temporary one until saved with \code{\link{saveScDiffusion}}.
 #' @seealso \code{\link{generate}}, \code{\link{interpolate}}
@@ -36,20 +21,20 @@
 #' \dontrun{
 #' sce <- scuttle::mockSCE(ncells = 200, ngenes = 500)
 #' sce$cell_type <- sample(c("A", "B"), ncol(sce), replace = TRUE)
-#' model <- trainScDiffusion(sce, labels = "cell_type", max_time = 60)
+#' model <- trainScDiffusion(sce, labels_keys = "cell_type", max_time = 60)
 #' }
 #' @export
-trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL,
-    max_steps = NULL, autoencoder = list(), diffusion = list(), classifier = list(),
-    preset = c("cpu", "gpu"), likelihood = c("nb", "zinb", "mse"), n_latent = 128L,
-    hidden = c(1024L, 1024L, 1024L), min_cells = 3L, min_counts = 10L, min_cells_per_label = 5L, validation_fraction = 0.1,
-    device = "auto", seed = 0L, progress = FALSE) {
+trainScDiffusion <- function(x, labels_keys = NULL, assay = "counts", pretrained = NULL, likelihood = "nb",
+    n_latent = 128L, hidden = c(1024L, 1024L, 1024L), dropout = 0.2, input_dropout = 0.2, min_cells = 3L,
+    min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L, validation_fraction = 0.1,
+    n_timesteps = 1000L, device = "auto", seed = 0L, preset = "cpu", max_time = NULL, max_steps = NULL,
+    autoencoder = NULL, diffusion = NULL, classifier = NULL, progress = interactive(), ...) {
+    old <- .renamed_args("train", list(...), "trainScDiffusion")
+    if (!is.null(old$labels_keys)) labels_keys <- old$labels_keys
     .check_sce(x)
     assay <- .check_assay(x, assay)
-    labels <- .check_labels(x, labels)
-    preset <- match.arg(preset)
-    likelihood <- match.arg(likelihood)
-    max_time <- .check_number(max_time, "max_time", 1e-3, Inf, null_ok = TRUE)
+    labels <- .check_labels(x, labels_keys)
+    opt <- function(arg, value) .check_option("train", arg, value)
     stages <- list(autoencoder = autoencoder, diffusion = diffusion, classifier = classifier)
     for (s in names(stages)) {
         if (is.null(stages[[s]])) stages[[s]] <- list()
@@ -72,22 +57,24 @@ trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL
             stop(sprintf("'max_steps' has unknown stage(s) %s; use autoencoder, diffusion, classifier.",
                 paste0("'", bad, "'", collapse = ", ")), call. = FALSE)
         }
-        for (s in names(max_steps)) {
-            stages[[s]]$max_steps <- .check_count(max_steps[[s]], sprintf("max_steps[['%s']]", s))
-        }
+        max_steps <- lapply(stats::setNames(names(max_steps), names(max_steps)),
+            function(s) .check_count(max_steps[[s]], sprintf("max_steps[['%s']]", s)))
     }
-    n_latent <- .check_count(n_latent, "n_latent", 2L)
     if (!is.numeric(hidden) || !length(hidden) || anyNA(hidden) || any(hidden < 1) ||
         any(hidden != round(hidden))) {
         stop("'hidden' must be a vector of positive whole numbers (hidden layer sizes).", call. = FALSE)
     }
-    model_args <- list(n_latent = n_latent, hidden = as.list(as.integer(hidden)), likelihood = likelihood,
-        min_cells = .check_count(min_cells, "min_cells", 0L),
-        min_counts = .check_count(min_counts, "min_counts", 0L),
-        min_cells_per_label = .check_count(min_cells_per_label, "min_cells_per_label", 1L),
-        validation_fraction = .check_number(validation_fraction, "validation_fraction", 0, 0.499),
-        device = .check_string(device, "device"), seed = .check_count(seed, "seed", 0L))
-    progress <- .check_flag(progress, "progress")
+    model_args <- list(pretrained = if (is.null(pretrained)) NULL else normalizePath(opt("pretrained", pretrained)),
+        likelihood = opt("likelihood", likelihood), n_latent = opt("n_latent", n_latent),
+        hidden = as.list(as.integer(hidden)), dropout = opt("dropout", dropout),
+        input_dropout = opt("input_dropout", input_dropout), min_cells = opt("min_cells", min_cells),
+        min_counts = opt("min_counts", min_counts), target_sum = opt("target_sum", target_sum),
+        min_cells_per_label = opt("min_cells_per_label", min_cells_per_label),
+        validation_fraction = opt("validation_fraction", validation_fraction),
+        n_timesteps = opt("n_timesteps", n_timesteps), device = opt("device", device), seed = opt("seed", seed))
+    preset <- opt("preset", preset)
+    max_time <- opt("max_time", max_time)
+    progress <- opt("progress", progress)
     .check_counts(x, assay)
     for (l in labels) {
         v <- SummarizedExperiment::colData(x)[[l]]
@@ -97,7 +84,7 @@ trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL
         }
         if (length(unique(as.character(v))) < 2L) {
             stop(sprintf(paste0("colData column '%s' has a single label ('%s'); a classifier needs at ",
-                "least two. Drop '%s' from 'labels' or use a column with several labels."),
+                "least two. Drop '%s' from 'labels_keys' or use a column with several labels."),
                 l, as.character(v[1L]), l), call. = FALSE)
         }
     }
@@ -110,9 +97,8 @@ trainScDiffusion <- function(x, labels = NULL, assay = "counts", max_time = NULL
     }
     enc <- .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
     dir <- tempfile("scDiffusion_model_")
-    train_args <- c(list(max_time = max_time, preset = preset, progress = progress),
-        lapply(stages, function(s) if (length(s)) s else NULL))
-    summary <- .scd_call("train", list(sce = enc, labels = as.list(labels),
-        model_args = model_args, train_args = train_args, model_dir = dir))
+    summary <- do.call(.scd_call, c(list(.train_worker, sce = enc, model_dir = dir, labels_keys = as.list(labels),
+        preset = preset, max_time = max_time, max_steps = max_steps, autoencoder = stages$autoencoder,
+        diffusion = stages$diffusion, classifier = stages$classifier, progress = progress), model_args))
     .new_model(dir, summary)
 }

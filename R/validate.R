@@ -65,23 +65,28 @@
     invisible(TRUE)
 }
 
-.check_count <- function(x, arg, min = 1L) {
+.check_count <- function(x, arg, min = 1L, max = NULL) {
     if (is.null(x) || length(x) != 1L || !is.numeric(x) || is.na(x) ||
         !is.finite(x) || x != round(x) || x < min) {
         stop(sprintf("'%s' must be a single whole number >= %d, got %s.", arg, min,
             .show(x)), call. = FALSE)
     }
+    if (!is.null(max) && x > max) {
+        stop(sprintf("'%s' must be at most %d, got %s.", arg, as.integer(max), .show(x)), call. = FALSE)
+    }
     as.integer(x)
 }
 
-.check_number <- function(x, arg, lower = -Inf, upper = Inf, null_ok = FALSE) {
+.check_number <- function(x, arg, lower = -Inf, upper = Inf, null_ok = FALSE, low_open = FALSE,
+    high_open = FALSE) {
     if (null_ok && is.null(x)) {
         return(NULL)
     }
     if (is.null(x) || length(x) != 1L || !is.numeric(x) || is.na(x) || !is.finite(x) ||
-        x < lower || x > upper) {
-        stop(sprintf("'%s' must be a single finite number in [%s, %s], got %s.", arg,
-            format(lower), format(upper), .show(x)), call. = FALSE)
+        x < lower || x > upper || (low_open && x == lower) || (high_open && x == upper)) {
+        stop(sprintf("'%s' must be a single finite number in %s%s, %s%s, got %s.", arg,
+            if (low_open) "(" else "[", format(lower), format(upper), if (high_open) ")" else "]",
+            .show(x)), call. = FALSE)
     }
     as.double(x)
 }
@@ -123,15 +128,15 @@
     assay
 }
 
-.check_labels <- function(x, labels) {
+.check_labels <- function(x, labels, arg = "labels_keys") {
     if (is.null(labels)) {
         return(character(0))
     }
     if (!is.character(labels) || anyNA(labels) || any(!nzchar(labels))) {
-        stop("'labels' must be a character vector of colData column names.", call. = FALSE)
+        stop(sprintf("'%s' must be a character vector of colData column names.", arg), call. = FALSE)
     }
     if (anyDuplicated(labels)) {
-        stop(sprintf("'labels' has duplicates: %s.", paste(labels, collapse = ", ")), call. = FALSE)
+        stop(sprintf("'%s' has duplicates: %s.", arg, paste(labels, collapse = ", ")), call. = FALSE)
     }
     missing <- setdiff(labels, colnames(SummarizedExperiment::colData(x)))
     if (length(missing)) {
@@ -142,8 +147,10 @@
     labels
 }
 
-## condition: named list or named vector, column = label
-.check_condition <- function(condition, known = NULL) {
+## condition: named list or named vector, column = label; a list entry may hold
+## one label per cell (n_cells labels). Factors, numbers and logicals become
+## their character labels.
+.check_condition <- function(condition, known = NULL, n_cells = NULL) {
     if (is.null(condition) || length(condition) == 0L) {
         return(NULL)
     }
@@ -160,8 +167,10 @@
     out <- lapply(seq_along(condition), function(i) {
         v <- condition[[i]]
         if (is.factor(v)) v <- as.character(v)
-        if (length(v) != 1L || is.na(v) || !(is.character(v) || is.numeric(v))) {
-            stop(sprintf("condition '%s' must be a single label, got %s.", nms[i], .show(v)),
+        per_cell <- !is.null(n_cells) && length(v) == n_cells && length(v) > 1L
+        if (!(length(v) == 1L || per_cell) || anyNA(v) || !(is.character(v) || is.numeric(v) || is.logical(v))) {
+            stop(sprintf("condition '%s' must be a single label%s, got %s.", nms[i],
+                if (is.null(n_cells)) "" else sprintf(" or %d labels (one per cell)", n_cells), .show(v)),
                 call. = FALSE)
         }
         as.character(v)
@@ -172,10 +181,11 @@
             if (!k %in% names(known)) {
                 stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", k,
                     if (length(known)) paste(names(known), collapse = ", ") else
-                        "none (train with 'labels =')"), call. = FALSE)
+                        "none (train with 'labels_keys =')"), call. = FALSE)
             }
-            if (!out[[k]] %in% known[[k]]) {
-                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", out[[k]], k,
+            bad <- setdiff(unique(out[[k]]), known[[k]])
+            if (length(bad)) {
+                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", bad[1L], k,
                     paste(known[[k]], collapse = ", ")), call. = FALSE)
             }
         }
@@ -198,4 +208,68 @@
         return(g)
     }
     .check_number(guidance_scale, "guidance_scale", 0, 1000)
+}
+
+## Check argument 'arg' of operation 'op' against its declaration in R/options.R
+## (generated from the Python core's scdiffusion/options.py): type, bounds and
+## choices. Bounds naming a model quantity ("T", "T-1": the model's number of
+## diffusion steps) are resolved with 'n_timesteps' (skipped when NULL).
+.check_option <- function(op, arg, value, n_timesteps = NULL) {
+    o <- .scd_options[[op]][[arg]]
+    if (is.null(o)) stop(sprintf("internal error: '%s' is not a declared option of %s.", arg, op))
+    if (is.null(value)) {
+        if (isTRUE(o$required)) stop(sprintf("'%s' is required.", arg), call. = FALSE)
+        return(NULL)
+    }
+    bound <- function(b) {
+        if (!is.character(b)) return(b)
+        if (is.null(n_timesteps)) return(NULL)
+        switch(b, "T" = n_timesteps, "T-1" = n_timesteps - 1L)
+    }
+    low <- bound(o$low)
+    high <- bound(o$high)
+    switch(o$kind,
+        int = .check_count(value, arg, if (is.null(low)) -.Machine$integer.max else low, high),
+        float = .check_number(value, arg, if (is.null(low)) -Inf else low, if (is.null(high)) Inf else high,
+            low_open = o$low_open, high_open = o$high_open),
+        choice = .check_string(value, arg, o$choices),
+        str = , path = .check_string(value, arg),
+        bool = .check_flag(value, arg),
+        scale = value,
+        value)
+}
+
+## Roxygen @param lines from the declarations (used with @eval at document time).
+.rd_params <- function(op, args) {
+    vapply(args, function(a) {
+        o <- .scd_options[[op]][[a]]
+        if (is.null(o)) stop(sprintf("'%s' is not a declared option of %s", a, op))
+        paste(strwrap(paste0("@param ", a, " ", gsub("%", "\\\\%", o$help, fixed = TRUE)), width = 78),
+            collapse = "\n")
+    }, character(1), USE.NAMES = FALSE)
+}
+
+## Arguments passed under names of an earlier release (declared in R/options.R
+## as 'deprecated'): return them under their current names, with a deprecation
+## warning; any other argument in 'dots' is an error that names the function.
+.renamed_args <- function(op, dots, fun) {
+    if (!length(dots)) return(list())
+    nms <- names(dots)
+    if (is.null(nms) || any(!nzchar(nms))) {
+        stop(sprintf("%s() got unnamed extra arguments; see ?%s.", fun, fun), call. = FALSE)
+    }
+    decl <- .scd_options[[op]]
+    renames <- unlist(unname(Map(function(r, o) stats::setNames(rep(r, length(o$deprecated)), o$deprecated),
+        names(decl), decl)))
+    out <- list()
+    for (old in nms) {
+        if (!old %in% names(renames)) {
+            stop(sprintf("%s() has no argument '%s'; see ?%s.", fun, old, fun), call. = FALSE)
+        }
+        new <- renames[[old]]
+        .Deprecated(msg = sprintf("%s(): argument '%s' is now '%s'; the old name will be removed in the next release.",
+            fun, old, new))
+        out[[new]] <- dots[[old]]
+    }
+    out
 }

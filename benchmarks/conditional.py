@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
     import torch
 
     z = torch.from_numpy(model.get_latent_representation(test, scaled=True))
-    recon = np.asarray(model._decode_scaled(z), dtype=np.float32)
+    recon = model.module.decode_mean(z).numpy().astype(np.float32)
     sets = {"guided": np.asarray(guided.X), "unguided (same noise)": np.asarray(unguided.X)}
 
     kinds, ct_note = C.annotator_kinds()

@@ -53,7 +53,7 @@ def simulate(path: Path, n_cells: int, n_genes: int, seed: int) -> dict:
     import scipy.sparse as sp
     from anndata.io import write_elem
 
-    from scdiffusion.data.backed import CSRWriter
+    from scdiffusion.data.h5ad_writer import CSRWriter
 
     rng = np.random.default_rng(seed)
     base = rng.lognormal(-3.0, 1.5, n_genes)

@@ -59,9 +59,14 @@ def overhead(model, n_steps: int, seed: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from scdiffusion.model.scdiffusion import PRESETS, _generator
+    from scdiffusion.runtime import seeded_generator
+    from scdiffusion.train.autoencoder import train_autoencoder
+    from scdiffusion.train.classifier import train_classifier
+    from scdiffusion.train.diffusion import train_denoiser
+    from scdiffusion.train.presets import PRESETS
+    from scdiffusion.train.stages import fit_latent_scale
 
-    ae_cfg, diff_cfg, clf_cfg = PRESETS["cpu"]
+    cfgs = PRESETS["cpu"]
     out = {}
     key = model.labels_keys[0]
 
@@ -87,39 +92,54 @@ def overhead(model, n_steps: int, seed: int) -> dict:
                      "all_fit": per_fit, "all_bare": per_bare}
         print(name, {k: v for k, v in out[name].items() if not k.startswith("all_")}, flush=True)
 
+    data, module = model.data, model.module
+    gen = lambda: seeded_generator(seed)  # noqa: E731
+    vgen = lambda k: seeded_generator(seed + k)  # noqa: E731
+
+    def set_net(name):
+        return lambda m: setattr(module, name, m)
+
     # autoencoder
-    data = (model._x, model._counts, model._lib) if hasattr(model, "_counts") else (model._x,)
-    tr = tuple(model._split(t)[0] for t in data)
-    measure("autoencoder", ae_cfg,
-            lambda cfg: model._train_autoencoder(cfg, _generator(seed), False),
-            model.autoencoder, lambda m: setattr(model, "autoencoder", m), lambda m: m.loss, tr)
-    model._fit_latent_scale()
+    tr, val = data.autoencoder_batches(), data.validation_tensors()
+    measure("autoencoder", cfgs["autoencoder"],
+            lambda cfg: set_net("autoencoder")(train_autoencoder(module.autoencoder, tr, val, cfg, generator=gen(),
+                                                                 progress=False)[0]),
+            module.autoencoder, set_net("autoencoder"), lambda m: m.loss, tr)
+    z_tr, z_val = data.split(fit_latent_scale(module, data, progress=False))
     # diffusion
-    z_tr, _ = model._split(model._z)
-    T = model.diffusion.n_timesteps
+    T = module.diffusion.n_timesteps
     g = torch.Generator().manual_seed(seed)
 
     def diff_loss(m):
         def loss_fn(z0):
             t = torch.randint(0, T, (len(z0),), generator=g)
-            return model.diffusion.training_loss(m, z0, t, torch.randn(z0.shape, generator=g))
+            return module.diffusion.training_loss(m, z0, t, torch.randn(z0.shape, generator=g))
         return loss_fn
 
-    measure("diffusion", diff_cfg, lambda cfg: model._train_diffusion(cfg, _generator(seed), False),
-            model.denoiser, lambda m: setattr(model, "denoiser", m), diff_loss, (z_tr,))
+    measure("diffusion", cfgs["diffusion"],
+            lambda cfg: set_net("denoiser")(train_denoiser(module.denoiser, module.diffusion, z_tr, z_val, cfg,
+                                                           generator=gen(), validation_generator=vgen(1),
+                                                           progress=False)[0]),
+            module.denoiser, set_net("denoiser"), diff_loss, (z_tr,))
     # classifier
-    y_tr, _ = model._split(model._labels[key])
+    y_tr, y_val = data.split(data.labels[key])
+    n_classes = model.registries[key].n_classes
 
     def clf_loss(m):
         def loss_fn(z0, y0):
             t = torch.randint(0, T // 2, (len(z0),), generator=g)
-            x_t = model.diffusion.q_sample(z0, t, torch.randn(z0.shape, generator=g))
+            x_t = module.diffusion.q_sample(z0, t, torch.randn(z0.shape, generator=g))
             return F.cross_entropy(m(x_t, t), y0)
         return loss_fn
 
-    measure(f"classifier:{key}", clf_cfg,
-            lambda cfg: model._train_classifier(key, cfg, _generator(seed), False),
-            model.classifiers[key], lambda m: model.classifiers.__setitem__(key, m), clf_loss, (z_tr, y_tr))
+    def set_clf(m):
+        module.classifiers[key] = m
+
+    measure(f"classifier:{key}", cfgs["classifier"],
+            lambda cfg: set_clf(train_classifier(module.classifiers[key], module.diffusion, z_tr, y_tr, z_val, y_val,
+                                                 n_classes, cfg, generator=gen(), validation_generator=vgen(2),
+                                                 progress=False)[0]),
+            module.classifiers[key], set_clf, clf_loss, (z_tr, y_tr))
     return out
 
 

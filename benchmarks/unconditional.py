@@ -101,7 +101,7 @@ def main(argv=None) -> dict:
 
     z = torch.from_numpy(model.get_latent_representation(test, scaled=True))
     sets["AE reconstruction (reference)"] = ad.AnnData(
-        X=np.asarray(model._decode_scaled(z), dtype=np.float32), obs=test.obs[[C.PBMC_LABELS]].copy(),
+        X=model.module.decode_mean(z).numpy().astype(np.float32), obs=test.obs[[C.PBMC_LABELS]].copy(),
         var=real_test.var.copy())
     notes["AE reconstruction (reference)"] = ("scDiffusion's autoencoder decoding the held-out cells' own "
                                               "latents: the best the latent diffusion can reach (not a "

@@ -5,14 +5,15 @@ Contract (other tools drive it)::
     scdiffusion train INPUT.h5ad --model-dir DIR [--layer NAME] [--labels-key COL]... [--pretrained DIR]
     scdiffusion generate --model-dir DIR --n-cells N [--condition COL=LABEL]... --output OUT.h5ad
     scdiffusion interpolate --model-dir DIR --labels-key COL --start A --end B --start-cells REAL.h5ad
-                            --n-states S --n-cells N [--t-start T] --output OUT.h5ad
+                            [--n-states S] [--n-cells N] [--t-start T] --output OUT.h5ad
     scdiffusion quickstart [--output-dir DIR]
     scdiffusion evaluate --real REAL.h5ad --generated GEN.h5ad [--labels-key COL] --output-dir DIR
 
-Every ``.h5ad`` input or output may instead be a SingleCellExperiment ``.rds`` file (chosen by extension; needs
-the optional R support, :mod:`scdiffusion.data.rds`); generated cells are written with ``X`` as the assay
-``logcounts``. Every error is one line on stderr with exit code 1 (2 for usage errors); outputs are written
-atomically.
+The options of train / generate / interpolate / evaluate, their defaults, bounds, choices and help come from
+:mod:`scdiffusion.options` (the same declarations as the Python API and the R package). Every ``.h5ad`` input
+or output may instead be a SingleCellExperiment ``.rds`` file (chosen by extension; needs the optional R
+support, :mod:`scdiffusion.data.rds`); generated cells are written with ``X`` as the assay ``logcounts``.
+Every error is one line on stderr with exit code 1 (2 for usage errors); outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from pathlib import Path
 
 import click
 
-from .data.validation import InputError
+from .errors import InputError
+from .options import EVALUATE, GENERATE, INTERPOLATE, TRAIN, Operation
 
 logger = logging.getLogger("scdiffusion")
+
+_CLICK_TYPES = {"int": click.INT, "float": click.FLOAT, "str": click.STRING}
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -39,39 +43,79 @@ def _fail(message: str) -> None:
     raise click.ClickException(message.replace("\n", " "))
 
 
-def _parse_conditions(values: tuple[str, ...]) -> dict[str, str]:
-    cond: dict[str, str] = {}
+def declared(op: Operation, *names: str, **overrides):
+    """click options for the declared parameters ``names`` of ``op`` (flag, type, bounds, default, help)."""
+    decorators = []
+    for name in names:
+        o = op[name]
+        kw: dict = {"help": o.text, "default": o.default, "show_default": o.default is not None,
+                    "required": o.required}
+        if o.kind == "choice":
+            kw["type"] = click.Choice(list(o.allowed()))
+        elif o.kind == "bool":
+            kw = {"help": o.text, "is_flag": True, "default": bool(o.default)}
+        elif o.kind == "path":
+            kw["type"] = click.Path()
+        elif o.kind in _CLICK_TYPES:  # bounds are checked by the Python API, with the same messages
+            kw["type"] = _CLICK_TYPES[o.kind]
+            if o.low is not None or o.high is not None:
+                kw["help"] = f"{o.text} ({o.describe()})"
+        else:  # lists and mappings: repeatable strings, parsed by the command
+            kw.update(multiple=True, default=() if o.default is None else (str(o.default),),
+                      help=o.text + " Repeatable.")
+        kw.update(overrides.get(name, {}))
+        decorators.append(click.option(o.flag, name, **kw))
+
+    def apply(f):
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+
+    return apply
+
+
+def _parse_pairs(values: tuple[str, ...], flag: str, convert=str) -> dict:
+    out: dict = {}
     for v in values:
-        if "=" not in v:
-            raise click.BadParameter(f"{v!r} is not COL=LABEL", param_hint="--condition")
-        key, label = v.split("=", 1)
-        if not key or not label:
-            raise click.BadParameter(f"{v!r} is not COL=LABEL", param_hint="--condition")
-        if key in cond:
-            raise click.BadParameter(f"column {key!r} given twice", param_hint="--condition")
-        cond[key] = label
-    return cond
+        key, sep, value = v.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"{v!r} is not COL=VALUE", param_hint=flag)
+        if key in out:
+            raise click.BadParameter(f"{key!r} given twice", param_hint=flag)
+        try:
+            out[key] = convert(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} in {v!r} is not a number", param_hint=flag) from None
+    return out
 
 
-def _parse_scales(values: tuple[str, ...], cond: dict[str, str]) -> float | dict[str, float]:
-    """``--guidance-scale 2`` for all, or ``--guidance-scale COL=G`` per classifier."""
-    if not values:
-        return 2.0
+def _parse_conditions(values: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return _parse_pairs(values, "--condition")
+    except click.BadParameter as err:
+        raise click.BadParameter(str(err.message).replace("COL=VALUE", "COL=LABEL"), param_hint="--condition") from None
+
+
+def _parse_scales(values: tuple[str, ...]) -> float | dict[str, float]:
+    """``--guidance-scale 2`` for all, or ``--guidance-scale COL=G`` per classifier (others: the default)."""
     if len(values) == 1 and "=" not in values[0]:
         try:
             return float(values[0])
         except ValueError:
             raise click.BadParameter(f"{values[0]!r} is not a number", param_hint="--guidance-scale") from None
-    scales: dict[str, float] = {}
-    for v in values:
-        key, _, num = v.partition("=")
+    return _parse_pairs(values, "--guidance-scale", float)
+
+
+def _parse_steps(values: tuple[str, ...]) -> int | dict[str, int] | None:
+    """``--max-steps N`` for every stage, or ``--max-steps STAGE=N``."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
         try:
-            scales[key] = float(num)
+            return int(values[0])
         except ValueError:
-            raise click.BadParameter(f"{v!r} is not COL=G", param_hint="--guidance-scale") from None
-    for key in cond:
-        scales.setdefault(key, 2.0)
-    return scales
+            raise click.BadParameter(f"{values[0]!r} is not a whole number", param_hint="--max-steps") from None
+    return _parse_pairs(values, "--max-steps", int)
 
 
 def _check_output(output: str, overwrite: bool) -> Path:
@@ -89,6 +133,10 @@ def _run(fn):
         _fail(str(err))
 
 
+_OUTPUT = {"type": click.Path(dir_okay=False), "metavar": "OUT.h5ad|OUT.rds",
+           "help": "Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts')."}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scdiffusion-ldm", prog_name="scdiffusion")
 def main() -> None:
@@ -98,52 +146,50 @@ def main() -> None:
 @main.command()
 @click.argument("input_path", metavar="INPUT.h5ad|INPUT.rds", type=click.Path(dir_okay=False))
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False), help="Where to save the model.")
-@click.option("--layer", default=None, help="Layer with raw counts (default: X).")
-@click.option("--labels-key", "labels_keys", multiple=True, help="obs column to train a classifier on (repeatable).")
-@click.option("--pretrained", default=None, type=click.Path(file_okay=False), help="SCimilarity model folder.")
-@click.option("--likelihood", type=click.Choice(["nb", "zinb", "mse"]), default="nb", show_default=True,
-              help="Decoder output: negative binomial over counts (nb, zinb) or the paper's MSE on log values.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
-              help="Training budgets: minutes on a CPU, or the original GPU scale.")
-@click.option("--max-time", type=click.FloatRange(min=1), default=None, help="Total training time budget (s).")
-@click.option("--autoencoder-steps", type=click.IntRange(min=1), default=None)
-@click.option("--diffusion-steps", type=click.IntRange(min=1), default=None)
-@click.option("--classifier-steps", type=click.IntRange(min=1), default=None)
-@click.option("--checkpoint-dir", default=None, type=click.Path(file_okay=False),
-              help="Resumable checkpoints (default: MODEL_DIR.ckpt next to the model; removed after success). "
-                   "Re-running an interrupted command resumes from them.")
-@click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=1),
-              help="Steps between checkpoints.")
+@declared(TRAIN, *(o.name for o in TRAIN.on("cli")),
+          hidden={"help": TRAIN["hidden"].text + " Comma-separated.", "multiple": False, "show_default": True,
+                  "default": ",".join(map(str, TRAIN.defaults.hidden))},
+          max_steps={"metavar": "N|STAGE=N", "help": TRAIN["max_steps"].text + " Repeatable as STAGE=N."},
+          checkpoint_dir={"type": click.Path(file_okay=False),
+                          "help": "Resumable checkpoints (default: MODEL_DIR.ckpt next to the model; removed after "
+                                  "success). Re-running an interrupted command resumes from them."})
+@click.option("--autoencoder-steps", type=click.IntRange(min=1), default=None, hidden=True)
+@click.option("--diffusion-steps", type=click.IntRange(min=1), default=None, hidden=True)
+@click.option("--classifier-steps", type=click.IntRange(min=1), default=None, hidden=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing model directory.")
 @click.option("--quiet", is_flag=True, help="No progress bars or log lines.")
-@click.option("--backed", is_flag=True, help="Out-of-core: stream the counts of a CSR INPUT.h5ad from disk in chunks "
-              "(data larger than memory; no resumable checkpoints).")
-def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, device, seed, preset, max_time, autoencoder_steps,
-          diffusion_steps, classifier_steps, checkpoint_dir, checkpoint_every, overwrite, quiet, backed):
+def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_steps, classifier_steps, **opts):
     """Train a model on raw counts in INPUT.h5ad (or a SingleCellExperiment INPUT.rds) and save it to --model-dir."""
     _setup_logging(not quiet)
+    from .atomic import check_output_dir
     from .model import ScDiffusion
     from .model.serialization import CONFIG_FILE
 
     out = Path(model_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
-        _fail(f"Model directory '{out}' already exists and is not empty. Choose another path or pass --overwrite.")
-    if out.exists() and overwrite and any(out.iterdir()) and not (out / CONFIG_FILE).exists():
-        _fail(f"Refusing to overwrite '{out}': it is not an scDiffusion model directory.")
+    _run(lambda: check_output_dir(out, overwrite=overwrite, marker=CONFIG_FILE))
+    max_steps = _parse_steps(opts.pop("max_steps"))
+    old = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
+    if any(v is not None for v in old.values()):
+        click.echo("Warning: --autoencoder-steps, --diffusion-steps and --classifier-steps are deprecated; use "
+                   "--max-steps STAGE=N.", err=True)
+        base = max_steps if isinstance(max_steps, dict) else {} if max_steps is None else dict.fromkeys(old, max_steps)
+        max_steps = {**base, **{k: v for k, v in old.items() if v is not None}}
+    try:
+        opts["hidden"] = [int(h) for h in opts["hidden"].split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{opts['hidden']!r} is not comma-separated whole numbers",
+                                 param_hint="--hidden") from None
+    fit = {k: opts.pop(k) for k in ("preset", "max_time", "checkpoint_dir", "checkpoint_every")}
+    backed = opts["backed"]
 
     def work():
-        model = ScDiffusion(input_path, labels_keys=list(labels_keys), layer=layer, pretrained=pretrained,
-                            likelihood=likelihood, device=device, seed=seed, backed=backed)
-        steps = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
-        over = {k: {"max_steps": v} for k, v in steps.items() if v is not None}
-        ckpt = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".ckpt")
-        ckpt = None if backed and not checkpoint_dir else ckpt
-        model.train(preset=preset, max_time=max_time, progress=not quiet, checkpoint_dir=ckpt,
-                    checkpoint_every=checkpoint_every, **over)
+        model = ScDiffusion(input_path, **{**opts, "labels_keys": list(opts["labels_keys"])})
+        ckpt = Path(fit["checkpoint_dir"]) if fit["checkpoint_dir"] else out.with_name(out.name + ".ckpt")
+        ckpt = None if backed and not fit["checkpoint_dir"] else ckpt
+        model.train(preset=fit["preset"], max_time=fit["max_time"], max_steps=max_steps, progress=not quiet,
+                    checkpoint_dir=ckpt, checkpoint_every=fit["checkpoint_every"])
         model.save(out, overwrite=overwrite)
-        if not checkpoint_dir and ckpt is not None:
+        if not fit["checkpoint_dir"] and ckpt is not None:
             shutil.rmtree(ckpt, ignore_errors=True)
         return model
 
@@ -153,30 +199,22 @@ def train(input_path, model_dir, layer, labels_keys, pretrained, likelihood, dev
 
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--n-cells", required=True, type=int, help="Number of cells to generate.")
-@click.option("--condition", "conditions", multiple=True, metavar="COL=LABEL",
-              help="Guide to LABEL of obs column COL; repeat for a combination.")
-@click.option("--guidance-scale", "scales", multiple=True, metavar="G|COL=G",
-              help="Guidance weight (default 2), or per column COL=G.")
-@click.option("--sampler", type=click.Choice(["dpmpp-sde", "ddpm", "ddim", "dpmpp"]), default="dpmpp-sde",
-              show_default=True, help="dpmpp-sde: few-step stochastic DPM-Solver++; ddpm: the paper's 1000 steps.")
-@click.option("--n-steps", type=int, default=None,
-              help="Sampling steps (default: 25 dpmpp-sde/dpmpp, 1000 ddpm, 100 ddim).")
-@click.option("--eta", type=click.FloatRange(min=0), default=0.0, show_default=True, help="DDIM noise (0: deterministic).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False), metavar="OUT.h5ad|OUT.rds",
-              help="Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts').")
+@declared(GENERATE, *(o.name for o in GENERATE.on("cli")),
+          condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL; repeat for a combination."},
+          guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or per column COL=G."},
+          n_cells={"type": click.INT})
+@click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
+@click.option("--output", required=True, **_OUTPUT)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Generate and write this many cells at a time straight to OUT.h5ad (memory bounded by one chunk).")
-def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed, device, output, overwrite, quiet,
-             chunk_size):
+def generate(model_dir, device, output, overwrite, quiet, chunk_size, **opts):
     """Generate N cells (of a label or a combination of labels) into OUT.h5ad or OUT.rds."""
     _setup_logging(not quiet)
-    cond = _parse_conditions(conditions)
-    scale = _parse_scales(scales, cond)
+    cond = _parse_conditions(opts.pop("condition")) or None
+    opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
+    n_cells = opts.pop("n_cells")
     if n_cells <= 0:
         raise click.BadParameter(f"must be a positive integer, got {n_cells}", param_hint="--n-cells")
     from .data.io import write_anndata_atomic
@@ -186,11 +224,9 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
         out = _check_output(output, overwrite)
         model = ScDiffusion.load(model_dir, device=device)
         if chunk_size is not None:
-            return model.generate_to_file(out, n_cells, cond or None, chunk_size=chunk_size, guidance_scale=scale,
-                                          sampler=sampler, n_steps=n_steps, eta=eta, seed=seed, overwrite=overwrite,
-                                          progress=not quiet)
-        adata = model.generate(n_cells, cond or None, guidance_scale=scale, sampler=sampler, n_steps=n_steps,
-                               eta=eta, seed=seed, progress=not quiet)
+            return model.generate_to_file(out, n_cells, cond, chunk_size=chunk_size, overwrite=overwrite,
+                                          progress=not quiet, **opts)
+        adata = model.generate(n_cells, cond, progress=not quiet, **opts)
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
@@ -199,29 +235,16 @@ def generate(model_dir, n_cells, conditions, scales, sampler, n_steps, eta, seed
 
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--labels-key", required=True, help="obs column whose classifier guides the interpolation.")
-@click.option("--start", required=True, help="Start label (real cells of it are the starting point).")
-@click.option("--end", required=True, help="End label.")
-@click.option("--start-cells", required=True, type=click.Path(dir_okay=False),
-              help="Real cells (.h5ad or .rds, counts).")
-@click.option("--layer", default=None, help="Layer of --start-cells with raw counts (default: the model's).")
-@click.option("--n-states", required=True, type=int)
-@click.option("--n-cells", required=True, type=int, help="Cells per state.")
-@click.option("--t-start", type=int, default=600, show_default=True, help="Noise level of the start cells.")
-@click.option("--guidance-scale", type=float, default=2.0, show_default=True)
-@click.option("--sampler", type=click.Choice(["dpmpp-sde", "ddpm", "ddim", "dpmpp"]), default="dpmpp-sde",
-              show_default=True)
-@click.option("--n-steps", type=int, default=None,
-              help="Sampling steps from --t-start (default: 25 dpmpp-sde/dpmpp, all t-start+1 ddpm, 100 ddim).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False), metavar="OUT.h5ad|OUT.rds",
-              help="Output .h5ad, or .rds (SingleCellExperiment; X as assay 'logcounts').")
+@declared(INTERPOLATE, *(o.name for o in INTERPOLATE.on("cli")),
+          start_cells={"type": click.Path(dir_okay=False), "help": "Real cells (.h5ad or .rds, counts); those "
+                       "labelled --start are the starting point."},
+          layer={"help": "Layer of --start-cells with raw counts (default: the model's)."})
+@click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
+@click.option("--output", required=True, **_OUTPUT)
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
-def interpolate(model_dir, labels_key, start, end, start_cells, layer, n_states, n_cells, t_start, guidance_scale,
-                sampler, n_steps, seed, device, output, overwrite, quiet):
-    """Gradient Interpolation from label A to label B, starting from real cells of A."""
+def interpolate(model_dir, device, output, overwrite, quiet, **opts):
+    """Gradient Interpolation from label --start to label --end, starting from real cells of --start."""
     _setup_logging(not quiet)
     from .data.io import write_anndata_atomic
     from .model import ScDiffusion
@@ -229,43 +252,39 @@ def interpolate(model_dir, labels_key, start, end, start_cells, layer, n_states,
     def work():
         out = _check_output(output, overwrite)
         model = ScDiffusion.load(model_dir, device=device)
-        adata = model.interpolate(start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
-                                  t_start=t_start, guidance_scale=guidance_scale, sampler=sampler, n_steps=n_steps,
-                                  layer=layer, seed=seed, progress=not quiet)
+        adata = model.interpolate(opts.pop("start_cells"), opts.pop("labels_key"), opts.pop("start"),
+                                  opts.pop("end"), progress=not quiet, **opts)
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
-    click.echo(f"Wrote {n_states} states × {n_cells} cells to {path}")
+    click.echo(f"Wrote {opts['n_states']} states × {opts['n_cells']} cells to {path}")
 
 
 @main.command()
-@click.option("--real", "real_path", required=True, type=click.Path(dir_okay=False), help="Real cells (.h5ad or .rds).")
-@click.option("--generated", "gen_path", required=True, type=click.Path(dir_okay=False),
-              help="Generated cells (.h5ad or .rds).")
-@click.option("--labels-key", default=None, help="obs column present in both (per-label metrics).")
-@click.option("--train", "train_path", default=None, type=click.Path(dir_okay=False),
-              help="Training cells, .h5ad or .rds (for the memorization metric).")
+@declared(EVALUATE, *(o.name for o in EVALUATE.on("cli")),
+          real={"type": click.Path(dir_okay=False), "help": "Real cells (.h5ad or .rds)."},
+          generated={"type": click.Path(dir_okay=False), "help": "Generated cells (.h5ad or .rds)."},
+          train={"type": click.Path(dir_okay=False), "help": "Training cells, .h5ad or .rds (memorisation check)."})
 @click.option("--model-dir", default=None, type=click.Path(file_okay=False), help="Model (for loss curves).")
 @click.option("--output-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--quick", is_flag=True, help="Fewer trees and cells: fast, less precise.")
-@click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--overwrite", is_flag=True)
-def evaluate(real_path, gen_path, labels_key, train_path, model_dir, output_dir, quick, seed, overwrite):
+def evaluate(model_dir, output_dir, overwrite, **opts):
     """Compare generated with real cells: metrics.json, figures and report.md in --output-dir."""
     _setup_logging(True)
     from .data.io import read_anndata
     from .metrics.report import write_report
 
     def work():
-        real, gen = read_anndata(real_path), read_anndata(gen_path)
+        real, gen = read_anndata(opts.pop("real")), read_anndata(opts.pop("generated"))
+        train_path = opts.pop("train")
         train_cells = read_anndata(train_path) if train_path else None
         history = None
         if model_dir:
             hist_file = Path(model_dir) / "history.json"
             history = json.loads(hist_file.read_text()) if hist_file.exists() else None
         try:
-            return write_report(real, gen, output_dir, labels_key=labels_key, history=history, seed=seed,
-                                quick=quick, overwrite=overwrite, train=train_cells)
+            return write_report(real, gen, output_dir, history=history, overwrite=overwrite, train=train_cells,
+                                **opts)
         except (ValueError, FileExistsError) as err:
             raise InputError(str(err)) from err
 

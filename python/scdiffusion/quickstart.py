@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
 
+from .atomic import atomic_dir, check_output_dir
 from .data.split import stratified_split
-from .data.validation import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +68,7 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
     from . import ScDiffusion
     from .datasets import pbmc68k_counts
 
-    out = Path(output_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"Output folder '{out}' exists and is not empty. Choose another or pass --overwrite.")
+    out = check_output_dir(output_dir, overwrite=overwrite, marker="summary.json")
     t0 = time.perf_counter()
     pbmc = pbmc68k_counts()
     tr, te = stratified_split(pbmc.obs[LABELS_KEY].astype(str).to_numpy(), 0.2, seed)
@@ -107,19 +102,11 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
         f"Outputs in {out}/: model/, generated.h5ad, heldout.h5ad, summary.json, summary.md",
     ])
     summary["text"] = text
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         model.save(tmp / "model")
         generated.write_h5ad(tmp / "generated.h5ad")
         test.write_h5ad(tmp / "heldout.h5ad")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         (tmp / "summary.md").write_text("```\n" + text + "\n```\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     logger.info("Quickstart finished in %.0f s.", time.perf_counter() - t0)
     return summary

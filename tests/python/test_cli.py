@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
     res = CliRunner().invoke(main, [
         "train", str(d / "in.h5ad"), "--model-dir", str(d / "model"), "--layer", "counts",
         "--labels-key", "cell_type", "--labels-key", "tissue", "--device", "cpu", "--seed", "1",
-        "--autoencoder-steps", "40", "--diffusion-steps", "40", "--classifier-steps", "40", "--quiet"])
+        "--max-steps", "40", "--quiet"])
     assert res.exit_code == 0, res.output
     return d
 
@@ -141,3 +141,31 @@ def test_evaluate_writes_metrics_report_and_figures(trained, tmp_path):
                                     "--output-dir", str(tmp_path / "r2"), "--quick"])
     assert res.exit_code == 1 and "gene" in res.output.lower()
     assert not (tmp_path / "r2").exists()
+
+
+def test_deprecated_stage_step_flags_still_train_with_a_warning(tmp_path):
+    a = make_counts(n_cells=60, n_genes=30)
+    a.write_h5ad(tmp_path / "in.h5ad")
+    res = CliRunner().invoke(main, ["train", str(tmp_path / "in.h5ad"), "--model-dir", str(tmp_path / "m"),
+                                    "--device", "cpu", "--autoencoder-steps", "5", "--max-steps", "diffusion=4",
+                                    "--classifier-steps", "3", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "deprecated" in res.output and "--max-steps STAGE=N" in res.output
+    history = __import__("json").loads((tmp_path / "m" / "history.json").read_text())
+    assert [history[s]["n_steps"] for s in ("autoencoder", "diffusion")] == [5, 4]
+
+
+def test_generate_guidance_window_and_sampler_options(trained, tmp_path):
+    out = tmp_path / "g.h5ad"
+    base = ["generate", "--model-dir", str(trained / "model"), "--n-cells", "4", "--condition", "cell_type=type1",
+            "--quiet"]
+    res = CliRunner().invoke(main, [*base, "--guidance-t-max", "300", "--n-steps", "10", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert ad.read_h5ad(out).uns["scdiffusion"]["guidance_t_max"] == 300
+    # eta belongs to DDIM: refused with the default sampler instead of silently dropped
+    res = CliRunner().invoke(main, [*base, "--eta", "0.5", "--output", str(tmp_path / "e.h5ad")])
+    assert res.exit_code == 1 and "no option eta" in res.output and "'ddim'" in res.output
+    res = CliRunner().invoke(main, [*base, "--sampler", "ddim", "--eta", "0.5", "--n-steps", "10",
+                                    "--output", str(tmp_path / "e.h5ad")])
+    assert res.exit_code == 0, res.output
+    assert ad.read_h5ad(tmp_path / "e.h5ad").uns["scdiffusion"]["eta"] == 0.5

@@ -89,7 +89,7 @@ def test_save_load_gives_identical_cells(small_model, small_model_dir):
     b = loaded.generate(10, {"tissue": "lung"}, seed=5, **GEN)
     np.testing.assert_array_equal(a.X, b.X)
     cfg = json.loads((small_model_dir / "config.json").read_text())
-    assert cfg["format_version"] == 1 and cfg["labels"][0]["key"] == "cell_type"
+    assert cfg["format_version"] == 2 and cfg["labels"][0]["key"] == "cell_type"
     assert cfg["diffusion"] == {"n_timesteps": 1000, "beta_schedule": "linear", "beta_start": 1e-4,
                                 "beta_end": 0.02, "prediction": "epsilon"}
 

@@ -163,8 +163,8 @@ def test_cli_backed_train_and_chunked_generate(h5ad_path, tmp_path):
     runner = CliRunner()
     model_dir = tmp_path / "model"
     res = runner.invoke(main, ["train", str(h5ad_path), "--model-dir", str(model_dir), "--labels-key", "cell_type",
-                               "--backed", "--device", "cpu", "--autoencoder-steps", "3", "--diffusion-steps", "3",
-                               "--classifier-steps", "3", "--quiet"])
+                               "--backed", "--device", "cpu", "--max-steps", "autoencoder=3",
+                               "--max-steps", "diffusion=3", "--max-steps", "classifier=3", "--quiet"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "model.ckpt").exists()
     out = tmp_path / "gen.h5ad"

@@ -289,8 +289,7 @@ def test_cli_trains_on_rds_and_generates_rds_that_r_reads(r, tmp_path):
     r_call(r, SIM_SCE, tmp_path / "data.rds")
     run = CliRunner().invoke
     res = run(main, ["train", str(tmp_path / "data.rds"), "--model-dir", str(tmp_path / "model"),
-                     "--labels-key", "cell_type", "--device", "cpu", "--autoencoder-steps", "40",
-                     "--diffusion-steps", "40", "--classifier-steps", "40", "--quiet"])
+                     "--labels-key", "cell_type", "--device", "cpu", "--max-steps", "40", "--quiet"])
     assert res.exit_code == 0, res.output
     res = run(main, ["generate", "--model-dir", str(tmp_path / "model"), "--n-cells", "6", "--condition",
                      "cell_type=B", "--n-steps", "10", "--sampler", "ddim", "--output", str(tmp_path / "out.rds"),

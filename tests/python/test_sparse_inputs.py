@@ -49,7 +49,7 @@ def test_odd_sparse_counts_train_encode_and_generate_like_dense(dense_and_odd):
     odd_before = odd.X.copy()
     m_dense, m_odd = _train(dense), _train(odd)
     assert m_odd.genes == m_dense.genes
-    np.testing.assert_array_equal(m_odd._x.numpy(), m_dense._x.numpy())  # the training matrix
+    np.testing.assert_array_equal(m_odd.data.x.numpy(), m_dense.data.x.numpy())  # the training matrix
     for k in ("autoencoder", "diffusion"):
         assert m_odd.history[k]["train_loss"] == pytest.approx(m_dense.history[k]["train_loss"], rel=1e-5)
     # encoding: the odd matrix gives the latents of the dense one, with either model

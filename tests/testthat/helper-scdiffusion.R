@@ -27,7 +27,7 @@ tiny_model <- function() {
     if (is.null(.test_cache$model) || !dir.exists(.test_cache$model@path)) {
         .test_cache$sce <- sim_sce()
         .test_cache$model <- do.call(trainScDiffusion, c(list(.test_cache$sce,
-            labels = c("cell_type", "tissue")), TINY))
+            labels_keys = c("cell_type", "tissue")), TINY))
     }
     .test_cache$model
 }

@@ -52,7 +52,7 @@ weights <- function(dir) file.path(dir, "model.safetensors")
 ## train, then save to 'out' (which must not appear)
 train_to <- function(labels = "cell_type", ...) {
     function(x, out) {
-        model <- do.call(trainScDiffusion, c(list(x, labels = labels), TINY, list(...)))
+        model <- do.call(trainScDiffusion, c(list(x, labels_keys = labels), TINY, list(...)))
         saveScDiffusion(model, out)
     }
 }
@@ -109,7 +109,7 @@ BAD_INPUTS <- list(
     bad("label column with one label", with_sce(function(x) {
         x$cell_type <- "B"
         x
-    }), train_to(), "column 'cell_type' has a single label \\('B'\\).*Drop 'cell_type' from 'labels'"),
+    }), train_to(), "column 'cell_type' has a single label \\('B'\\).*Drop 'cell_type' from 'labels_keys'"),
     bad("label column with NA values", with_sce(function(x) {
         x$cell_type[c(2L, 7L)] <- NA
         x
@@ -166,7 +166,7 @@ BAD_INPUTS <- list(
     bad("t_start = 0", model_and_cells, interp("cell_type", "A", "B", t_start = 0),
         "'t_start' must be a single whole number >= 1, got 0", python = TRUE),
     bad("interpolation between identical labels", model_and_cells, interp("cell_type", "A", "A"),
-        "'from' and 'to' are the same label; interpolation needs two labels", python = TRUE),
+        "'start' and 'end' are the same label; interpolation needs two labels", python = TRUE),
     bad("interpolation with one state", model_and_cells, interp("cell_type", "A", "B", n_states = 1),
         "'n_states' must be a single whole number >= 2", python = TRUE),
     bad("unknown label at interpolation", model_and_cells, interp("cell_type", "A", "Z"),
@@ -189,7 +189,7 @@ BAD_INPUTS <- list(
         "'real' and 'generated' have different genes \\(30 and 40, 30 shared\\); subset both to the same genes"),
     ## damaged model directories
     bad("model directory of a newer format version", damaged_model(function(d) edit_config(d, format_version = 99L)),
-        load_to, "has format version 99, newer than this scDiffusion supports \\(1\\)\\. Upgrade scDiffusion",
+        load_to, "has format version 99, newer than this scDiffusion supports \\(2\\)\\. Upgrade scDiffusion",
         python = TRUE),
     bad("truncated weight file", damaged_model(function(d) {
         w <- readBin(weights(d), "raw", file.size(weights(d)))

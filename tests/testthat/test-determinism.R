@@ -1,7 +1,7 @@
 test_that("interpolate() gives the same cells for the same seed and others for another seed", {
     skip_if_no_python()
     model <- tiny_model()
-    run <- function(seed) interpolate(model, .test_cache$sce, labels = "cell_type", from = "A", to = "B",
+    run <- function(seed) interpolate(model, .test_cache$sce, labels_key = "cell_type", start = "A", end = "B",
         n_states = 3, n_cells = 4, t_start = 100, n_steps = 5, seed = seed)
     a <- run(7)
     b <- run(7)

@@ -48,7 +48,7 @@ test_that("generate() on a model returns an SCE with logcounts, conditions and p
 test_that("generate() on a SingleCellExperiment trains then generates", {
     skip_if_no_python()
     sce <- sim_sce(n_cells = 90, n_genes = 60, seed = 5)
-    gen <- generate(sce, labels = "cell_type", n_cells = 40, condition = c(cell_type = "B"), seed = 1,
+    gen <- generate(sce, labels_keys = "cell_type", n_cells = 40, condition = c(cell_type = "B"), seed = 1,
         max_steps = 20, n_latent = 8, hidden = c(16, 16), n_steps = 10)
     expect_identical(ncol(gen), 40L)
     expect_identical(as.character(unique(gen$cell_type)), "B")
@@ -62,7 +62,7 @@ test_that("generate() on a SingleCellExperiment trains then generates", {
 test_that("errors raised by the Python core reach R with their message", {
     skip_if_no_python()
     sce <- sim_sce(n_cells = 30, n_genes = 20)
-    expect_error(trainScDiffusion(sce, labels = "cell_type", min_cells_per_label = 50, max_steps = 1),
+    expect_error(trainScDiffusion(sce, labels_keys = "cell_type", min_cells_per_label = 50, max_steps = 1),
         "cell_type")
     expect_error(trainScDiffusion(sce, autoencoder = list(no_such_option = 1), max_steps = 1),
         "Unknown training option")
@@ -71,7 +71,7 @@ test_that("errors raised by the Python core reach R with their message", {
 test_that("interpolate() returns states with weights in colData", {
     skip_if_no_python()
     model <- tiny_model()
-    path <- interpolate(model, .test_cache$sce, labels = "cell_type", from = "A", to = "C",
+    path <- interpolate(model, .test_cache$sce, labels_key = "cell_type", start = "A", end = "C",
         n_states = 3, n_cells = 6, t_start = 200, n_steps = 10, seed = 2)
     expect_s4_class(path, "SingleCellExperiment")
     expect_identical(ncol(path), 18L)
@@ -121,4 +121,41 @@ test_that("evaluateGeneration returns the metric suite as a DataFrame", {
     expect_true(is.finite(res["mmd_rbf", "value"]))
     expect_identical(S4Vectors::metadata(res)$meta$n_generated_cells, 30L)
     expect_error(evaluateGeneration(.test_cache$sce[1:10, ], gen), "different genes")
+})
+
+test_that("the previous release's argument names still work, with a deprecation warning", {
+    skip_if_no_python()
+    model <- tiny_model()
+    args <- list(n_states = 2L, n_cells = 3L, t_start = 100L, n_steps = 5L, seed = 4L)
+    new <- do.call(interpolate, c(list(model, .test_cache$sce, labels_key = "cell_type", start = "A", end = "B"),
+        args))
+    expect_warning(old <- do.call(interpolate, c(list(model, .test_cache$sce, labels = "cell_type", from = "A",
+        to = "B"), args)), "argument 'from' is now 'start'")
+    expect_identical(SummarizedExperiment::assay(old), SummarizedExperiment::assay(new))
+    expect_error(interpolate(model, .test_cache$sce, "cell_type", "A", "B", form = "A"),
+        "interpolate\\(\\) has no argument 'form'")
+    sce <- sim_sce(n_cells = 60, n_genes = 40, seed = 8)
+    expect_warning(m <- trainScDiffusion(sce, labels = "cell_type", max_steps = 5L, n_latent = 4L, hidden = 8L),
+        "argument 'labels' is now 'labels_keys'")
+    expect_identical(names(modelLabels(m)), "cell_type")
+})
+
+test_that("generate() takes eta, guidance_t_max and per-cell conditions like Python", {
+    skip_if_no_python()
+    model <- tiny_model()
+    per_cell <- rep(c("A", "C"), each = 3)
+    gen <- generate(model, n_cells = 6, condition = list(cell_type = per_cell), guidance_t_max = 300L,
+        n_steps = 5, seed = 1)
+    expect_identical(as.character(gen$cell_type), per_cell)
+    p <- S4Vectors::metadata(gen)$scDiffusion$params
+    expect_equal(p$guidance_t_max, 300)
+    expect_identical(p$condition$cell_type, "per-cell labels")
+    ddim <- generate(model, n_cells = 3, sampler = "ddim", eta = 0.5, n_steps = 5)
+    expect_equal(S4Vectors::metadata(ddim)$scDiffusion$params$eta, 0.5)
+    # eta belongs to DDIM: refused with the default sampler instead of silently dropped
+    expect_error(generate(model, n_cells = 3, eta = 0.5), "no option eta")
+    expect_error(generate(model, n_cells = 3, guidance_t_max = 5000L), "'guidance_t_max' must be at most 1000")
+    # the noise-level limit comes from the model, not a constant
+    expect_error(interpolate(model, .test_cache$sce, "cell_type", "A", "C", t_start = 1000L),
+        "'t_start' must be at most 999")
 })

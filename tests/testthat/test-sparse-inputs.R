@@ -81,7 +81,7 @@ test_that("training on odd sparse counts gives the model trained on dense counts
     f <- sparse_fixture()
     odd_sce <- with_assay(f$dense, f$odd)
     odd_before <- odd_sce
-    train <- function(x) do.call(trainScDiffusion, c(list(x, labels = "cell_type", seed = 2L), TINY))
+    train <- function(x) do.call(trainScDiffusion, c(list(x, labels_keys = "cell_type", seed = 2L), TINY))
     m_dense <- train(f$dense)
     m_odd <- train(odd_sce)
     expect_identical(odd_sce, odd_before)

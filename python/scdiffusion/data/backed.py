@@ -1,8 +1,8 @@
-"""Chunked access to counts on disk: read an ``.h5ad`` row chunk by row chunk, write CSR chunk by chunk.
+"""Chunked access to counts on disk: read an ``.h5ad`` row chunk by row chunk.
 
 Training on more cells than fit in memory reads the counts matrix of an ``.h5ad`` in contiguous row chunks
-(CSR: ``indptr[a:b+1]``, then one slice of ``data`` and ``indices``), never the whole matrix. The same
-module writes CSR matrices incrementally in anndata's on-disk format, for generated cells.
+(CSR: ``indptr[a:b+1]``, then one slice of ``data`` and ``indices``), never the whole matrix. (Writing large
+outputs chunk by chunk: :mod:`scdiffusion.data.h5ad_writer`.)
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .preprocessing import Preprocessor, log_normalize
-from .validation import InputError, check_counts_matrix, check_unique_names
+from ..errors import InputError
+from .validation import check_counts_matrix, check_unique_names
 
 logger = logging.getLogger(__name__)
 
@@ -327,56 +328,3 @@ def iter_kept_cells(counts: BackedCounts, scan: BackedScan, *, chunk_rows: int =
         mask = scan.cell_mask[start:start + x.shape[0]]
         if mask.any():
             yield x[mask][:, scan.gene_idx]
-
-
-class CSRWriter:
-    """Append rows to a CSR matrix in an open ``h5py`` file, in anndata's on-disk format.
-
-    Parameters
-    ----------
-    group_parent
-        The h5py group (or file) to create the matrix in.
-    name
-        Name of the matrix group (e.g. ``"X"`` or ``"counts"`` inside ``layers``).
-    n_rows, n_cols
-        Final shape (the rows must add up to ``n_rows`` before :meth:`close`).
-    dtype
-        Value dtype.
-    """
-
-    def __init__(self, group_parent, name: str, n_rows: int, n_cols: int, dtype=np.float32,
-                 compression: str | None = None):
-        self.group = group_parent.create_group(name)
-        self.group.attrs["encoding-type"] = "csr_matrix"
-        self.group.attrs["encoding-version"] = "0.1.0"
-        self.group.attrs["shape"] = np.array([n_rows, n_cols], dtype=np.int64)
-        chunk = (1 << 18,)
-        self._data = self.group.create_dataset("data", shape=(0,), maxshape=(None,), dtype=dtype, chunks=chunk,
-                                               compression=compression)
-        self._indices = self.group.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=np.int32,
-                                                  chunks=chunk, compression=compression)
-        self._indptr = self.group.create_dataset("indptr", shape=(n_rows + 1,), dtype=np.int64)
-        self.n_rows, self.n_cols = int(n_rows), int(n_cols)
-        self.row, self.nnz = 0, 0
-
-    def append(self, x: sp.csr_matrix) -> None:
-        """Append the rows of ``x`` (CSR with ``n_cols`` columns)."""
-        x = sp.csr_matrix(x)
-        if x.shape[1] != self.n_cols or self.row + x.shape[0] > self.n_rows:
-            raise ValueError(f"Cannot append a {x.shape} block at row {self.row} of a {self.n_rows}×{self.n_cols} "
-                             "matrix.")
-        n = x.nnz
-        self._data.resize((self.nnz + n,))
-        self._indices.resize((self.nnz + n,))
-        self._data[self.nnz:] = x.data.astype(self._data.dtype, copy=False)
-        self._indices[self.nnz:] = x.indices.astype(np.int32, copy=False)
-        self._indptr[self.row:self.row + x.shape[0] + 1] = x.indptr.astype(np.int64) + self.nnz
-        self.row += x.shape[0]
-        self.nnz += n
-
-    def close(self) -> None:
-        """Check that every row was written."""
-        if self.row != self.n_rows:
-            raise ValueError(f"Only {self.row} of {self.n_rows} rows were written.")
-        if self.n_rows == 0:
-            self._indptr[0] = 0

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import anndata as ad
 
-from .validation import InputError
+from ..atomic import check_output_path, write_file_atomic
+from ..errors import InputError
 
 OUTPUT_SUFFIXES = (".h5ad", ".rds")
 """File types AnnData is written as: .h5ad, or a SingleCellExperiment .rds (optional R support)."""
@@ -43,20 +42,6 @@ def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
         raise InputError(f"Could not read '{path}' as AnnData ({type(err).__name__}: {err}).") from err
 
 
-def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
-                      suffix: str | tuple[str, ...] | None = ".h5ad") -> Path:
-    """Check an output path before any work starts: extension (one of ``suffix``), existing file, parent folder."""
-    path = Path(path)
-    suffixes = (suffix,) if isinstance(suffix, str) else suffix
-    if suffixes is not None and path.suffix not in suffixes:
-        raise InputError(f"Output '{path}' must end in {' or '.join(suffixes)}.")
-    if path.exists() and not overwrite:
-        raise InputError(f"Output '{path}' already exists. Choose another path or pass overwrite=True (CLI: --overwrite).")
-    if not path.parent.exists():
-        raise InputError(f"The folder of output '{path}' does not exist. Create it first.")
-    return path
-
-
 def check_anndata_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """:func:`check_output_path` for an ``.h5ad`` or ``.rds`` output; for ``.rds`` also that R support works."""
     path = check_output_path(path, overwrite=overwrite, suffix=OUTPUT_SUFFIXES)
@@ -67,29 +52,13 @@ def check_anndata_output(path: str | os.PathLike, *, overwrite: bool = False) ->
     return path
 
 
-def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place.
-
-    A crash or interruption never leaves a partial file at ``path``.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``adata`` to a temporary file next to ``path`` and rename it into place.
 
     A crash or interruption never leaves a partial file at ``path``.
     """
     path = check_output_path(path, overwrite=overwrite)
-    return write_atomic(path, adata.write_h5ad)
+    return write_file_atomic(path, adata.write_h5ad)
 
 
 def write_anndata_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = False,

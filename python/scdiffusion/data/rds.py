@@ -1,7 +1,7 @@
 """SingleCellExperiment ``.rds`` files ↔ AnnData through rpy2 (the optional extra ``scdiffusion-ldm[r]``).
 
 R is started once per process, in this process, through rpy2's low-level interface; the conversion itself is
-the R package scDiffusion's (``R/convert.R``: ``.rds_to_plain`` / ``.plain_to_rds`` around ``.encode_sce`` /
+the R package scDiffusion's (``R/convert.R``: the exported ``rdsToPlain`` / ``plainToRds`` around ``.encode_sce`` /
 ``.decode_sce``) on the R side and :mod:`scdiffusion.data.sce` on the Python side — the same code the R package
 uses, so both directions are exact in the same way. Only raw byte vectors, strings, scalars and lists cross
 rpy2 (no numpy/pandas converters).
@@ -23,7 +23,7 @@ from typing import Any
 
 import anndata as ad
 
-from .io import check_output_path, write_atomic
+from ..atomic import check_output_path, write_file_atomic
 from .sce import decode_sce, encode_adata
 from .validation import InputError
 
@@ -101,7 +101,7 @@ def _session(what: str) -> tuple[Any, dict[str, Any]]:
             if (!suppressPackageStartupMessages(requireNamespace("scDiffusion", quietly = TRUE))) {
                 return(paste0("missing:", paste(.libPaths(), collapse = ", ")))
             }
-            if (!exists(".rds_to_plain", envir = asNamespace("scDiffusion"), inherits = FALSE)) {
+            if (!"rdsToPlain" %in% getNamespaceExports("scDiffusion")) {
                 return(paste0("old:", format(utils::packageVersion("scDiffusion")), " in ",
                     dirname(find.package("scDiffusion"))))
             }
@@ -113,8 +113,8 @@ def _session(what: str) -> tuple[Any, dict[str, Any]]:
     if status.startswith("old:"):
         raise InputError(f"{what} .rds: the R package scDiffusion {status[len('old:'):]} is older than this Python "
                          f"package and cannot convert .rds files; re-{_INSTALL_HINT}.")
-    _R["rds_to_plain"] = ri.evalr("scDiffusion:::.rds_to_plain")
-    _R["plain_to_rds"] = ri.evalr("scDiffusion:::.plain_to_rds")
+    _R["rds_to_plain"] = ri.evalr("scDiffusion::rdsToPlain")
+    _R["plain_to_rds"] = ri.evalr("scDiffusion::plainToRds")
     return ri, _R
 
 
@@ -274,4 +274,4 @@ def write_rds(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = F
             res = _from_r(r["plain_to_rds"](enc, ri.StrSexpVector([tmp])))
         _check_r_result(res, path, "write")
 
-    return write_atomic(path, write)
+    return write_file_atomic(path, write)

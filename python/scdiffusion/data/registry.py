@@ -63,3 +63,21 @@ class LabelRegistry:
     @classmethod
     def from_dict(cls, d: dict) -> LabelRegistry:
         return cls(key=str(d["key"]), categories=tuple(str(c) for c in d["categories"]))
+
+
+def fit_registries(obs: pd.DataFrame, labels_keys: list[str], *, min_cells_per_label: int = 5
+                   ) -> tuple[dict[str, LabelRegistry], dict[str, np.ndarray]]:
+    """Check the label columns of the training cells and build one registry per column.
+
+    Returns
+    -------
+    ``(registries, class ids of every cell per column)``.
+    """
+    from .validation import check_label_column
+
+    registries, ids = {}, {}
+    for key in labels_keys:
+        labels = check_label_column(obs, key, min_cells_per_label=min_cells_per_label)
+        registries[key] = LabelRegistry.from_labels(key, obs[key])
+        ids[key] = registries[key].to_ids(labels)
+    return registries, ids

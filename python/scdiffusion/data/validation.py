@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..errors import InputError
 
-class InputError(ValueError):
-    """Bad user input. The message says what is wrong and how to fix it."""
+__all__ = ["InputError", "check_counts_matrix", "check_label_column", "check_unique_names"]
 
 
 def _values(x: np.ndarray | sp.spmatrix) -> np.ndarray:

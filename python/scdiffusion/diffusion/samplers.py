@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .schedule import GaussianDiffusion
 
 
@@ -22,6 +23,10 @@ class Sampler:
     """
 
     name = ""
+    #: one line for users choosing a sampler (option help of the Python API, the CLI and R)
+    summary = ""
+    #: the sampler's own options beyond the number of steps, with their defaults (e.g. DDIM's ``eta``)
+    options: dict[str, float] = {}
     #: how :meth:`set_timesteps` spaces the steps: ``"uniform"`` in t, or ``"logsnr"`` (uniform in
     #: ``λ = log(α/σ)``, denser near t = 0 where the data's fine structure is resolved)
     spacing = "uniform"
@@ -62,6 +67,14 @@ class Sampler:
         self.timesteps = steps[::-1].copy()
         self.reset()
         return self.timesteps
+
+    def used_options(self) -> dict[str, float]:
+        """The sampler's own options as set (e.g. DDIM's ``eta``), for the record of a run."""
+        return {k: getattr(self, k) for k in self.options}
+
+    def default_n_steps(self, t_start: int) -> int:
+        """Steps used when none are given, for a trajectory from ``t_start`` (25: few-step solvers)."""
+        return 25
 
     def reset(self) -> None:
         """Forget the state of a previous trajectory (multistep samplers keep past predictions)."""
@@ -107,6 +120,10 @@ class DDPMSampler(Sampler):
     """
 
     name = "ddpm"
+    summary = "the paper's ancestral sampler, every step by default"
+
+    def default_n_steps(self, t_start: int) -> int:
+        return t_start + 1  # every step: the paper's sampler
 
     def step(self, eps, i, x_t, *, grad=None, generator=None):
         ab, ab_prev = self._alpha_bars(i)
@@ -130,12 +147,17 @@ class DDIMSampler(Sampler):
     """
 
     name = "ddim"
+    summary = "DDIM, deterministic with eta = 0, 100 steps by default"
+    options = {"eta": 0.0}
 
     def __init__(self, diffusion: GaussianDiffusion, eta: float = 0.0):
         super().__init__(diffusion)
         if eta < 0:
             raise ValueError(f"eta must be >= 0, got {eta}.")
         self.eta = float(eta)
+
+    def default_n_steps(self, t_start: int) -> int:
+        return 100
 
     def step(self, eps, i, x_t, *, grad=None, generator=None):
         ab, ab_prev = self._alpha_bars(i)
@@ -165,6 +187,7 @@ class DPMSolverSampler(Sampler):
     """
 
     name = "dpmpp"
+    summary = "the deterministic DPM-Solver++(2M), 25 steps by default"
     spacing = "logsnr"
 
     def __init__(self, diffusion: GaussianDiffusion, stochastic: bool = False):
@@ -205,10 +228,54 @@ class SDEDPMSolverSampler(DPMSolverSampler):
     sampling, which corrects part of the denoiser's error instead of carrying it along the ODE."""
 
     name = "dpmpp-sde"
+    summary = ("stochastic DPM-Solver++(2M), 25 steps by default: as realistic as the paper's 1000 ancestral steps "
+               "on PBMC at about 35 times the speed")
 
     def __init__(self, diffusion: GaussianDiffusion):
         super().__init__(diffusion, stochastic=True)
 
 
-SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpmpp": DPMSolverSampler,
-                                       "dpmpp-sde": SDEDPMSolverSampler}
+#: Every sampler by name: the one place sampler names are written (options, CLI and R derive from it).
+SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (SDEDPMSolverSampler, DDPMSampler, DDIMSampler,
+                                                                DPMSolverSampler)}
+
+
+def describe_samplers() -> str:
+    """Every sampler in one sentence each (for option help texts)."""
+    return "; ".join(f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()) + "."
+
+
+def make_sampler(name: str, diffusion: GaussianDiffusion, *, n_steps: int | None = None,
+                 t_start: int | None = None, **options: float | None) -> Sampler:
+    """A sampler from the registry, with its time steps set.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`SAMPLERS`.
+    n_steps
+        Steps; ``None``: the sampler's :meth:`~Sampler.default_n_steps`.
+    t_start
+        First (noisiest) time step; ``None``: ``T − 1``.
+    options
+        The sampler's own options (``None`` values mean "the sampler's default"); an option the sampler does
+        not have is an error rather than silently ignored.
+    """
+    if name not in SAMPLERS:
+        raise InputError(f"Unknown sampler {name!r}; choose one of {list(SAMPLERS)}.")
+    cls = SAMPLERS[name]
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(cls.options))
+    if unknown:
+        takes = [n for n, c in SAMPLERS.items() if set(unknown) <= set(c.options)]
+        hint = f" (an option of {' and '.join(repr(t) for t in takes)})" if takes else ""
+        raise InputError(f"Sampler {name!r} has no option {', '.join(unknown)}{hint}; leave it unset or choose a "
+                         "sampler that takes it.")
+    sampler = cls(diffusion, **given)
+    top = diffusion.n_timesteps - 1 if t_start is None else int(t_start)
+    if n_steps is None:
+        n_steps = sampler.default_n_steps(top)
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+        raise InputError(f"n_steps must be a positive integer, got {n_steps!r}.")
+    sampler.set_timesteps(int(n_steps), t_start)
+    return sampler

@@ -2,23 +2,26 @@
 
 Weights are stored with safetensors (no pickle). A directory is written to a temporary folder and renamed
 into place, so an interruption never leaves a half-written model.
+
+Weight names: ``autoencoder.*``, ``denoiser.*``, ``classifier.<label column>.*``, ``library.sizes`` and
+``library.labels.<label column>``. Format 1 (release 0.1.0) keyed classifiers and library labels by their
+position in ``config["labels"]`` (``classifier.0.*``); :func:`upgrade_tensors` renames them on reading.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..data.validation import InputError
+from ..atomic import atomic_dir, check_output_dir
+from ..errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 GENES_FILE = "genes.txt"
 WEIGHTS_FILE = "model.safetensors"
@@ -32,40 +35,16 @@ def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], ten
     Raises
     ------
     InputError
-        When ``path`` exists and ``overwrite`` is false, or is a file.
+        When ``path`` exists and ``overwrite`` is false, is a file, or is a folder that is not a model directory.
     """
-    path = Path(path)
-    if path.exists():
-        if not path.is_dir():
-            raise InputError(f"'{path}' exists and is not a folder; choose another model directory.")
-        if any(path.iterdir()) and not overwrite:
-            raise InputError(
-                f"Model directory '{path}' already exists and is not empty. Choose another path or pass "
-                "overwrite=True (CLI: --overwrite)."
-            )
-        if overwrite and any(path.iterdir()) and not (path / CONFIG_FILE).exists():
-            raise InputError(f"Refusing to overwrite '{path}': it is not an scDiffusion model directory.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    path = check_output_dir(path, overwrite=overwrite, marker=CONFIG_FILE)
+    with atomic_dir(path) as tmp:
         config = {**config, "format_version": FORMAT_VERSION}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / GENES_FILE).write_text("\n".join(genes) + "\n")
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
         if history is not None:
             (tmp / HISTORY_FILE).write_text(json.dumps(history))
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -101,3 +80,102 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, list[str], dict[str, 
     if (path / HISTORY_FILE).exists():
         history = json.loads((path / HISTORY_FILE).read_text())
     return config, genes, tensors, history
+
+
+def upgrade_tensors(tensors: dict[str, torch.Tensor], config: dict) -> dict[str, torch.Tensor]:
+    """Weights of an older format under the current names (format 1: classifiers and library labels by position)."""
+    if config.get("format_version", FORMAT_VERSION) >= 2:
+        return tensors
+    keys = [d["key"] for d in config.get("labels", [])]
+    out = {}
+    for name, t in tensors.items():
+        for prefix in ("classifier.", "library.labels."):
+            if name.startswith(prefix):
+                pos, _, rest = name[len(prefix):].partition(".")
+                if pos.isdigit() and int(pos) < len(keys):
+                    name = f"{prefix}{keys[int(pos)]}" + (f".{rest}" if rest else "")
+                break
+        out[name] = t
+    return out
+
+
+def model_config(model) -> dict:
+    """``config.json`` of a :class:`~scdiffusion.ScDiffusion`: versions, preprocessing, labels, the module's
+    architecture and latent scale (what :func:`load_model` rebuilds the model from)."""
+    import platform
+    from datetime import datetime, timezone
+
+    from .._version import __version__
+
+    return {
+        "scdiffusion_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": model.seed,
+        "layer": model.layer,
+        "preprocessing": model.preprocessor.to_dict(),
+        "n_genes": len(model.genes),
+        "n_train_cells": model.n_train_cells,
+        **model.module.config(),
+        "labels": [r.to_dict() for r in model.registries.values()],
+        "min_cells_per_label": model.min_cells_per_label,
+        "pretrained": model.pretrained_summary,
+        "trained": model.is_trained,
+    }
+
+
+def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``model``'s directory (rank 0 only under distributed training; the others wait)."""
+    from ..train import distributed
+
+    if not distributed.is_main():
+        distributed.barrier()
+        return Path(path)
+    tensors = model.module.state_dict()
+    tensors["library.sizes"] = model.library.sizes
+    tensors.update({f"library.labels.{k}": v for k, v in model.library.labels.items()})
+    try:
+        return write_model_dir(path, model_config(model), model.genes, tensors, model.history, overwrite=overwrite)
+    finally:
+        distributed.barrier()
+
+
+def load_model(cls, path: str | os.PathLike, *, device: str = "auto"):
+    """A ``cls`` (:class:`~scdiffusion.ScDiffusion`) rebuilt from a model directory, without training data."""
+    from ..data.library import LibrarySizes
+    from ..data.preprocessing import Preprocessor
+    from ..data.registry import LabelRegistry
+    from ..module import ScDiffusionModule
+    from ..runtime import resolve_device
+
+    config, genes, tensors, history = read_model_dir(path)
+    tensors = upgrade_tensors(tensors, config)
+    model = cls.__new__(cls)
+    model.device = resolve_device(device)
+    model.data = None
+    try:
+        model.seed = int(config.get("seed", 0))
+        model.layer = config.get("layer")
+        model.preprocessor = Preprocessor.from_dict(config["preprocessing"], genes)
+        model.registries = {d["key"]: LabelRegistry.from_dict(d) for d in config["labels"]}
+        model.min_cells_per_label = int(config.get("min_cells_per_label", 5))
+        model.pretrained_summary = config.get("pretrained")
+        model.n_train_cells = config.get("n_train_cells")
+        model.module = ScDiffusionModule.from_config(config, len(genes),
+                                                     {k: r.n_classes for k, r in model.registries.items()},
+                                                     model.preprocessor.target_sum, device=model.device)
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{path}/config.json is missing or has a bad field ({err}).") from err
+    if len(genes) != config.get("n_genes", len(genes)):
+        raise InputError(f"{path}/genes.txt has {len(genes)} genes, config.json says {config['n_genes']}.")
+    try:
+        model.module.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise InputError(f"Weights in {path} do not match config.json: {err}") from err
+    sizes = tensors.get("library.sizes", torch.full((1,), 1e4))
+    model.library = LibrarySizes(sizes, {k: tensors.get(f"library.labels.{k}", torch.zeros(len(sizes)))
+                                         for k in model.registries})
+    model.history = history or {}
+    model.is_trained = bool(config.get("trained", True))
+    return model

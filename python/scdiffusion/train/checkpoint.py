@@ -7,13 +7,13 @@ Written with ``torch.save`` to a temporary file and renamed (atomic); read with
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..data.validation import InputError
+from ..atomic import write_file_atomic
+from ..errors import InputError
 
 
 class Checkpointer:
@@ -41,16 +41,8 @@ class Checkpointer:
 
 
 def save_atomic(state: dict[str, Any], path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """``torch.save`` to a temporary file, renamed into place."""
+    write_file_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

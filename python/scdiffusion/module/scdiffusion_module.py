@@ -1,0 +1,159 @@
+"""scDiffusion's networks over tensors only: autoencoder, latent denoiser, noise-aware classifiers, latent scale.
+
+No AnnData here (the data layer turns cells into tensors, :mod:`scdiffusion.model` turns tensors into AnnData).
+Latents come in three forms: *unit* latents are the encoder's output (L2-normalised, SCimilarity's layout);
+*scaled* latents are standardised to unit variance for the diffusion model (mean and scale fitted on the
+training cells); generated scaled latents are mapped back to the unit sphere before decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..diffusion import ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
+from ..nn import Autoencoder, NoisyClassifier, SkipMLP
+
+
+class ScDiffusionModule:
+    """The trained parts of scDiffusion and the operations on them.
+
+    Parameters
+    ----------
+    n_genes
+        Genes the autoencoder reads and writes.
+    n_classes
+        ``{label column: number of labels}``: one classifier per column.
+    n_latent, hidden, dropout, input_dropout, likelihood, target_sum
+        Autoencoder (see :class:`~scdiffusion.nn.Autoencoder`).
+    n_timesteps, beta_start, beta_end
+        The diffusion schedule.
+    device
+        Where the networks live.
+    """
+
+    def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
+                 hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
+                 likelihood: str = "nb", target_sum: float = 1e4, n_timesteps: int = 1000,
+                 beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
+                     "input_dropout": float(input_dropout), "likelihood": likelihood}
+        self.diffusion = GaussianDiffusion(int(n_timesteps), float(beta_start), float(beta_end))
+        self.autoencoder = Autoencoder(n_genes, int(n_latent), self.arch["hidden"], float(dropout),
+                                       float(input_dropout), likelihood, target_sum).to(self.device).eval()
+        self.denoiser = SkipMLP(int(n_latent)).to(self.device).eval()
+        self.classifiers: dict[str, nn.Module] = {k: NoisyClassifier(int(n_latent), int(c)).to(self.device).eval()
+                                                  for k, c in n_classes.items()}
+        self.latent_mean: torch.Tensor | None = None
+        self.latent_std: float | None = None
+
+    # ------------------------------------------------------------------ configuration
+    def config(self) -> dict:
+        """The architecture, schedule and latent scale (``from_config`` rebuilds the module from it)."""
+        return {"autoencoder": dict(self.arch), "diffusion": self.diffusion.to_dict(),
+                "denoiser": {"class": "SkipMLP", "weights": "ema"},
+                "latent": {"mean": self.latent_mean.cpu().tolist() if self.latent_mean is not None else None,
+                           "std": self.latent_std}}
+
+    @classmethod
+    def from_config(cls, config: Mapping, n_genes: int, n_classes: Mapping[str, int], target_sum: float,
+                    device: torch.device | str = "cpu") -> ScDiffusionModule:
+        """A module with the architecture and latent scale of ``config`` (weights not loaded)."""
+        a, d = config["autoencoder"], config["diffusion"]
+        self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
+                   input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
+                   n_timesteps=d["n_timesteps"], beta_start=d["beta_start"], beta_end=d["beta_end"], device=device)
+        latent = config.get("latent") or {}
+        if latent.get("mean") is not None:
+            self.latent_mean = torch.tensor(latent["mean"], dtype=torch.float32, device=self.device)
+            self.latent_std = float(latent["std"])
+        return self
+
+    @property
+    def n_latent(self) -> int:
+        return self.arch["n_latent"]
+
+    @property
+    def models_counts(self) -> bool:
+        """Whether the decoder models raw counts (``nb`` / ``zinb`` likelihoods)."""
+        return self.autoencoder.likelihood.models_counts
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Every network by its name in the saved weights (``classifier.<column>`` for classifiers)."""
+        return {"autoencoder": self.autoencoder, "denoiser": self.denoiser,
+                **{f"classifier.{k}": c for k, c in self.classifiers.items()}}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight, keyed ``<network>.<parameter>``."""
+        return {f"{name}.{k}": v for name, net in self.networks().items() for k, v in net.state_dict().items()}
+
+    def load_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        """Load :meth:`state_dict` output (strict per network; longest network names claim their keys first,
+        so a label column named like ``a.b`` never takes the weights of a column ``a``)."""
+        remaining = dict(tensors)
+        for name in sorted(self.networks(), key=len, reverse=True):
+            prefix = name + "."
+            state = {k[len(prefix):]: remaining.pop(k) for k in list(remaining) if k.startswith(prefix)}
+            net = self.networks()[name]
+            net.load_state_dict(state)
+            net.to(self.device).eval()
+
+    # ------------------------------------------------------------------ latents
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """Unit latents of log-normalised cells (eval mode: a cell's latent never depends on its batch)."""
+        self.autoencoder.eval()
+        return torch.cat([self.autoencoder.encode(b.to(self.device)) for b in torch.split(x, batch_size)])
+
+    def scale(self, z: torch.Tensor) -> torch.Tensor:
+        """Unit latents → diffusion-scaled latents."""
+        return (z - self.latent_mean.to(z.device)) / self.latent_std
+
+    def unscale(self, z_scaled: torch.Tensor) -> torch.Tensor:
+        """Scaled latents → the unit sphere (what the decoder was trained on)."""
+        return F.normalize(z_scaled * self.latent_std + self.latent_mean.to(z_scaled.device), dim=1)
+
+    @torch.no_grad()
+    def decode_mean(self, z_scaled: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """Expected log-normalised expression of scaled latents (on the CPU)."""
+        self.autoencoder.eval()
+        return torch.cat([self.autoencoder.decode(self.unscale(b.to(self.device))).cpu()
+                          for b in torch.split(z_scaled, batch_size)])
+
+    @torch.no_grad()
+    def sample_counts(self, z_scaled: torch.Tensor, library: torch.Tensor, generator: torch.Generator | None,
+                      batch_size: int = 4096) -> torch.Tensor:
+        """Counts drawn from the decoder's likelihood for scaled latents and library sizes (on the CPU)."""
+        self.autoencoder.eval()
+        out = []
+        for zb, lb in zip(torch.split(z_scaled, batch_size), torch.split(library, batch_size)):
+            z = self.unscale(zb.to(self.device))
+            out.append(self.autoencoder.sample_counts(z, lb.to(self.device), generator).cpu())
+        return torch.cat(out)
+
+    # ------------------------------------------------------------------ diffusion
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, sampler: Sampler, guidance: ClassifierGuidance | None = None, *,
+               generator: torch.Generator | None = None, batch_size: int = 4096, progress: bool = False,
+               desc: str = "sampling") -> torch.Tensor:
+        """Denoise ``x`` (noise, or noised real latents at ``sampler.timesteps[0]``) in batches; on the CPU."""
+        out = []
+        for start in range(0, len(x), batch_size):
+            rows = slice(start, min(start + batch_size, len(x)))
+            out.append(sample_loop(self.denoiser, sampler, x[rows].to(self.device), guidance=guidance, rows=rows,
+                                   generator=generator, progress=progress, desc=desc).cpu())
+        return torch.cat(out)
+
+    def guidance(self, weights: Mapping[str, torch.Tensor], t_max: int) -> ClassifierGuidance:
+        """Classifier guidance with one weight matrix per label column."""
+        return ClassifierGuidance([self.classifiers[k] for k in weights], list(weights.values()), t_max)
+
+    @torch.no_grad()
+    def classify(self, z_scaled: torch.Tensor, key: str) -> torch.Tensor:
+        """Class ids the ``key`` classifier gives to scaled latents at t = 0."""
+        t = torch.zeros(len(z_scaled), dtype=torch.long, device=self.device)
+        return self.classifiers[key](z_scaled.to(self.device), t).argmax(1).cpu()
