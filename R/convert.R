@@ -227,9 +227,9 @@
 #' saves the \linkS4class{SingleCellExperiment}. Neither needs Python.
 #'
 #' @param path Path of the \code{.rds} file to read or write.
-#' @param plain The encoded object: a list as returned in the \code{sce}
-#' element of \code{rdsToPlain()}, optionally with \code{params} (a JSON
-#' string stored as \code{metadata(sce)$scDiffusion$params}).
+#' @param plain The object encoded by the Python package
+#' (\code{scdiffusion.data.sce.encode_adata}), optionally with \code{params}
+#' (a JSON string stored as \code{metadata(sce)$scDiffusion$params}).
 #' @return A list: \code{rdsToPlain} gives \code{sce} (the encoded object),
 #' \code{plainToRds} nothing else; both give \code{error} (a message) instead
 #' when the conversion fails, and \code{warnings} (a list of messages), so
@@ -241,10 +241,10 @@
 #' f <- tempfile(fileext = ".rds")
 #' saveRDS(sce, f)
 #' plain <- rdsToPlain(f)
-#' names(plain)
-#' g <- tempfile(fileext = ".rds")
-#' plainToRds(plain$sce, g)
-#' identical(SummarizedExperiment::assay(readRDS(g)), SummarizedExperiment::assay(sce))
+#' names(plain$sce)
+#' ## errors come back as values, for the Python caller to raise
+#' rdsToPlain(tempfile())$error
+#' plainToRds(list(), tempfile(fileext = ".rds"))$error
 #' @export
 rdsToPlain <- function(path) {
     .conditions_as_values({
@@ -263,9 +263,9 @@ rdsToPlain <- function(path) {
 plainToRds <- function(plain, path) {
     .conditions_as_values({
         sce <- .decode_sce(plain)
-        if (!is.null(plain$params)) {
+        if (!is.null(plain[["params"]])) {
             S4Vectors::metadata(sce)$scDiffusion <- list(
-                params = jsonlite::fromJSON(plain$params, simplifyVector = TRUE))
+                params = jsonlite::fromJSON(plain[["params"]], simplifyVector = TRUE))
         }
         saveRDS(sce, path)
         list()

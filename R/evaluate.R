@@ -36,7 +36,7 @@
 #' @export
 evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
     generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L, ...) {
-    old <- .renamed_args("evaluate", list(...), "evaluateGeneration")
+    old <- .renamed_args("evaluate", list(...), "evaluateGeneration", sys.call())
     if (!is.null(old$labels_key)) labels_key <- old$labels_key
     labels <- labels_key
     .check_sce(real, "real")

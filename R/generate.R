@@ -90,8 +90,7 @@ setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = N
         labels_keys <- .renamed_args("train", dots["labels"], "generate")$labels_keys
         dots$labels <- NULL
     }
-    gen_args <- setdiff(names(formals(methods::getMethod("generate", "ScDiffusionModel"))),
-        c("x", "n_cells", "condition"))
+    gen_args <- setdiff(names(.scd_options$generate), c("n_cells", "condition"))
     train_formals <- setdiff(names(formals(trainScDiffusion)), c("x", "labels_keys", "assay", "..."))
     unknown <- setdiff(names(dots), c(gen_args, train_formals))
     if (length(unknown)) {

@@ -33,7 +33,7 @@
 interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n_states = 5L, n_cells = 100L,
     t_start = 600L, guidance_scale = 2, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
     guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), ...) {
-    old <- .renamed_args("interpolate", list(...), "interpolate")
+    old <- .renamed_args("interpolate", list(...), "interpolate", sys.call())
     for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
     .check_sce(x)

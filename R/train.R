@@ -9,7 +9,7 @@
 #'
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
 #' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "n_latent", "hidden",
-#'     "dropout", "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
+#'     "denoiser_hidden", "classifier_hidden", "dropout", "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
 #'     "validation_fraction", "n_timesteps", "device", "seed", "preset", "max_time", "max_steps",
 #'     "autoencoder", "diffusion", "classifier", "progress"))
 #' @param ... Deprecated argument names of the previous release (\code{labels}
@@ -25,11 +25,12 @@
 #' }
 #' @export
 trainScDiffusion <- function(x, labels_keys = NULL, assay = "counts", pretrained = NULL, likelihood = "nb",
-    n_latent = 128L, hidden = c(1024L, 1024L, 1024L), dropout = 0.2, input_dropout = 0.2, min_cells = 3L,
+    n_latent = 128L, hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
+    classifier_hidden = c(512L, 512L, 256L), dropout = 0.2, input_dropout = 0.2, min_cells = 3L,
     min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L, validation_fraction = 0.1,
     n_timesteps = 1000L, device = "auto", seed = 0L, preset = "cpu", max_time = NULL, max_steps = NULL,
     autoencoder = NULL, diffusion = NULL, classifier = NULL, progress = interactive(), ...) {
-    old <- .renamed_args("train", list(...), "trainScDiffusion")
+    old <- .renamed_args("train", list(...), "trainScDiffusion", sys.call())
     if (!is.null(old$labels_keys)) labels_keys <- old$labels_keys
     .check_sce(x)
     assay <- .check_assay(x, assay)
@@ -60,13 +61,16 @@ trainScDiffusion <- function(x, labels_keys = NULL, assay = "counts", pretrained
         max_steps <- lapply(stats::setNames(names(max_steps), names(max_steps)),
             function(s) .check_count(max_steps[[s]], sprintf("max_steps[['%s']]", s)))
     }
-    if (!is.numeric(hidden) || !length(hidden) || anyNA(hidden) || any(hidden < 1) ||
-        any(hidden != round(hidden))) {
-        stop("'hidden' must be a vector of positive whole numbers (hidden layer sizes).", call. = FALSE)
+    sizes <- function(v, arg) {
+        if (!is.numeric(v) || !length(v) || anyNA(v) || any(v < 1) || any(v != round(v))) {
+            stop(sprintf("'%s' must be a vector of positive whole numbers (layer sizes).", arg), call. = FALSE)
+        }
+        as.list(as.integer(v))
     }
     model_args <- list(pretrained = if (is.null(pretrained)) NULL else normalizePath(opt("pretrained", pretrained)),
         likelihood = opt("likelihood", likelihood), n_latent = opt("n_latent", n_latent),
-        hidden = as.list(as.integer(hidden)), dropout = opt("dropout", dropout),
+        hidden = sizes(hidden, "hidden"), denoiser_hidden = sizes(denoiser_hidden, "denoiser_hidden"),
+        classifier_hidden = sizes(classifier_hidden, "classifier_hidden"), dropout = opt("dropout", dropout),
         input_dropout = opt("input_dropout", input_dropout), min_cells = opt("min_cells", min_cells),
         min_counts = opt("min_counts", min_counts), target_sum = opt("target_sum", target_sum),
         min_cells_per_label = opt("min_cells_per_label", min_cells_per_label),

@@ -244,7 +244,7 @@
     vapply(args, function(a) {
         o <- .scd_options[[op]][[a]]
         if (is.null(o)) stop(sprintf("'%s' is not a declared option of %s", a, op))
-        paste(strwrap(paste0("@param ", a, " ", gsub("%", "\\\\%", o$help, fixed = TRUE)), width = 78),
+        paste(strwrap(paste0("@param ", a, " ", gsub("%", "\\%", o$help, fixed = TRUE)), width = 78),
             collapse = "\n")
     }, character(1), USE.NAMES = FALSE)
 }
@@ -252,24 +252,29 @@
 ## Arguments passed under names of an earlier release (declared in R/options.R
 ## as 'deprecated'): return them under their current names, with a deprecation
 ## warning; any other argument in 'dots' is an error that names the function.
-.renamed_args <- function(op, dots, fun) {
+## 'call' (the caller's sys.call()) catches old names that R matched partially
+## to the new ones (e.g. 'labels' to 'labels_keys'), which never reach 'dots'.
+.renamed_args <- function(op, dots, fun, call = NULL) {
+    decl <- .scd_options[[op]]
+    renames <- unlist(unname(Map(function(r, o) stats::setNames(rep(r, length(o$deprecated)), o$deprecated),
+        names(decl), decl)))
+    warn <- function(old) {
+        .Deprecated(msg = sprintf("%s(): argument '%s' is now '%s'; the old name will be removed in the next release.",
+            fun, old, renames[[old]]))
+    }
+    for (old in intersect(names(call), setdiff(names(renames), names(dots)))) warn(old)
     if (!length(dots)) return(list())
     nms <- names(dots)
     if (is.null(nms) || any(!nzchar(nms))) {
         stop(sprintf("%s() got unnamed extra arguments; see ?%s.", fun, fun), call. = FALSE)
     }
-    decl <- .scd_options[[op]]
-    renames <- unlist(unname(Map(function(r, o) stats::setNames(rep(r, length(o$deprecated)), o$deprecated),
-        names(decl), decl)))
     out <- list()
     for (old in nms) {
         if (!old %in% names(renames)) {
             stop(sprintf("%s() has no argument '%s'; see ?%s.", fun, old, fun), call. = FALSE)
         }
-        new <- renames[[old]]
-        .Deprecated(msg = sprintf("%s(): argument '%s' is now '%s'; the old name will be removed in the next release.",
-            fun, old, new))
-        out[[new]] <- dots[[old]]
+        warn(old)
+        out[[renames[[old]]]] <- dots[[old]]
     }
     out
 }

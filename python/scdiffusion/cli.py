@@ -56,6 +56,9 @@ def declared(op: Operation, *names: str, **overrides):
             kw = {"help": o.text, "is_flag": True, "default": bool(o.default)}
         elif o.kind == "path":
             kw["type"] = click.Path()
+        elif o.kind == "ints":  # comma-separated on the command line
+            kw.update(type=click.STRING, default=",".join(map(str, o.default)), callback=_parse_ints,
+                      help=o.text + " Comma-separated.")
         elif o.kind in _CLICK_TYPES:  # bounds are checked by the Python API, with the same messages
             kw["type"] = _CLICK_TYPES[o.kind]
             if o.low is not None or o.high is not None:
@@ -72,6 +75,13 @@ def declared(op: Operation, *names: str, **overrides):
         return f
 
     return apply
+
+
+def _parse_ints(ctx, param, value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not comma-separated whole numbers") from None
 
 
 def _parse_pairs(values: tuple[str, ...], flag: str, convert=str) -> dict:
@@ -147,8 +157,6 @@ def main() -> None:
 @click.argument("input_path", metavar="INPUT.h5ad|INPUT.rds", type=click.Path(dir_okay=False))
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False), help="Where to save the model.")
 @declared(TRAIN, *(o.name for o in TRAIN.on("cli")),
-          hidden={"help": TRAIN["hidden"].text + " Comma-separated.", "multiple": False, "show_default": True,
-                  "default": ",".join(map(str, TRAIN.defaults.hidden))},
           max_steps={"metavar": "N|STAGE=N", "help": TRAIN["max_steps"].text + " Repeatable as STAGE=N."},
           checkpoint_dir={"type": click.Path(file_okay=False),
                           "help": "Resumable checkpoints (default: MODEL_DIR.ckpt next to the model; removed after "
@@ -174,11 +182,6 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
                    "--max-steps STAGE=N.", err=True)
         base = max_steps if isinstance(max_steps, dict) else {} if max_steps is None else dict.fromkeys(old, max_steps)
         max_steps = {**base, **{k: v for k, v in old.items() if v is not None}}
-    try:
-        opts["hidden"] = [int(h) for h in opts["hidden"].split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{opts['hidden']!r} is not comma-separated whole numbers",
-                                 param_hint="--hidden") from None
     fit = {k: opts.pop(k) for k in ("preset", "max_time", "checkpoint_dir", "checkpoint_every")}
     backed = opts["backed"]
 

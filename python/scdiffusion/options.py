@@ -282,6 +282,9 @@ TRAIN = Operation("train", (
     Option("n_latent", "int", 128, "Latent size of the autoencoder (SCimilarity: 128).", low=2),
     Option("hidden", "ints", (1024, 1024, 1024), "Hidden layer sizes of the encoder (reversed for the decoder).",
            low=1),
+    Option("denoiser_hidden", "ints", (512, 512, 256, 128), "Down path of the skip-MLP denoiser (the paper's "
+           "widths by default; smaller ones train faster on small data).", low=1),
+    Option("classifier_hidden", "ints", (512, 512, 256), "Hidden layers of each noise-aware classifier.", low=1),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),

@@ -177,3 +177,21 @@ def test_time_budget_stops_training(counts_adata):
     assert m.history["diffusion"]["stopped"] == "max_time"
     assert m.history["diffusion"]["seconds"] < 10
     assert torch.isfinite(torch.tensor(m.generate(4, progress=False, n_steps=10).X)).all()
+
+
+def test_small_denoiser_and_classifiers_train_save_and_load(tmp_path):
+    """Denoiser and classifier widths are options (the paper's by default) and are saved with the model."""
+    a = make_counts(n_cells=120, n_genes=30)
+    m = ScDiffusion(a, labels_keys=["cell_type"], device="cpu", seed=0, hidden=(16,), n_latent=4,
+                    denoiser_hidden=(24, 16, 8), classifier_hidden=(12, 6))
+    m.train(progress=False, max_steps=20)
+    assert m.denoiser.down[0].linear.out_features == 24 and m.classifiers["cell_type"].out.in_features == 6
+    m.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["denoiser"]["hidden"] == [24, 16, 8] and cfg["classifier"]["hidden"] == [12, 6]
+    assert (tmp_path / "m" / WEIGHTS_FILE).stat().st_size < 200_000  # the paper's widths: ~14 MB
+    loaded = ScDiffusion.load(tmp_path / "m", device="cpu")
+    np.testing.assert_array_equal(loaded.generate(5, {"cell_type": "type0"}, seed=2, **GEN).X,
+                                  m.generate(5, {"cell_type": "type0"}, seed=2, **GEN).X)
+    with pytest.raises(InputError, match="denoiser_hidden must be a non-empty list of positive integers"):
+        ScDiffusion(a, denoiser_hidden=(8, 0))

@@ -92,7 +92,9 @@ class ScDiffusion:
 
     def __init__(self, adata: ad.AnnData | str | os.PathLike, labels_keys: Sequence[str] | str | None = _T.labels_keys,
                  layer: str | None = _T.layer, *, pretrained: str | os.PathLike | None = _T.pretrained,
-                 n_latent: int = _T.n_latent, hidden: Sequence[int] = _T.hidden, dropout: float = _T.dropout,
+                 n_latent: int = _T.n_latent, hidden: Sequence[int] = _T.hidden,
+                 denoiser_hidden: Sequence[int] = _T.denoiser_hidden,
+                 classifier_hidden: Sequence[int] = _T.classifier_hidden, dropout: float = _T.dropout,
                  input_dropout: float = _T.input_dropout, likelihood: str = _T.likelihood,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
                  min_cells_per_label: int = _T.min_cells_per_label,
@@ -129,8 +131,10 @@ class ScDiffusion:
         self.registries: dict[str, LabelRegistry] = self.data.registries
         self.library: LibrarySizes = self.data.library
         self.n_train_cells = self.data.n_cells
-        arch = {"n_latent": checked["n_latent"], "hidden": list(hidden), "dropout": checked["dropout"],
+        arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"]}
+        widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
+                  "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden")}
         if pretrained is not None:
             pre = PretrainedSCimilarity.read(pretrained)
             if list(pre.hidden) != arch["hidden"] or pre.n_latent != arch["n_latent"]:
@@ -138,7 +142,7 @@ class ScDiffusion:
                 arch.update(hidden=list(pre.hidden), n_latent=pre.n_latent)
         torch.manual_seed(self.seed)
         self.module = ScDiffusionModule(len(self.genes), {k: r.n_classes for k, r in self.registries.items()},
-                                        **arch, target_sum=self.preprocessor.target_sum,
+                                        **arch, **widths, target_sum=self.preprocessor.target_sum,
                                         n_timesteps=checked["n_timesteps"], device=self.device)
         if pretrained is not None:
             self.pretrained_summary = pre.init_autoencoder(self.module.autoencoder, self.genes)
@@ -221,6 +225,8 @@ class ScDiffusion:
         configs = stage_configs(preset, max_time=max_time, max_steps=max_steps, n_classifiers=len(self.registries),
                                 overrides=overrides)
         fingerprint = {"genes": len(self.genes), "genes_head": self.genes[:5], "seed": self.seed, "arch": self.arch,
+                       "denoiser_hidden": self.module.denoiser_hidden,
+                       "classifier_hidden": self.module.classifier_hidden,
                        "labels": [r.to_dict() for r in self.registries.values()]}
         self.history.update(train_stages(self.module, self.data, configs, seed=self.seed, progress=progress,
                                          checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
@@ -402,6 +408,14 @@ class ScDiffusion:
         """Load a model directory written by :meth:`save` (weights via safetensors, no pickle); it can generate,
         interpolate and classify, not train."""
         return load_model(cls, dir_path, device=device)
+
+
+def _sizes(values, name: str) -> list[int]:
+    """Layer sizes: a non-empty sequence of positive integers."""
+    sizes = [values] if isinstance(values, (int, np.integer)) else list(values)
+    if not sizes or any(isinstance(v, bool) or int(v) != v or v < 1 for v in sizes):
+        raise InputError(f"{name} must be a non-empty list of positive integers (layer sizes), got {values!r}.")
+    return [int(v) for v in sizes]
 
 
 __all__ = ["ScDiffusion", "LATENT_KEY"]

@@ -29,6 +29,11 @@ class ScDiffusionModule:
         ``{label column: number of labels}``: one classifier per column.
     n_latent, hidden, dropout, input_dropout, likelihood, target_sum
         Autoencoder (see :class:`~scdiffusion.nn.Autoencoder`).
+    denoiser_hidden
+        Down path of the skip-MLP denoiser (paper: 512, 512, 256, 128; time embedding and head widths follow
+        the first size).
+    classifier_hidden
+        Hidden layers of each noise-aware classifier (paper: 512, 512, 256).
     n_timesteps, beta_start, beta_end
         The diffusion schedule.
     device
@@ -37,7 +42,8 @@ class ScDiffusionModule:
 
     def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
-                 likelihood: str = "nb", target_sum: float = 1e4, n_timesteps: int = 1000,
+                 likelihood: str = "nb", target_sum: float = 1e4, denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
+                 classifier_hidden: Sequence[int] = (512, 512, 256), n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
@@ -45,9 +51,13 @@ class ScDiffusionModule:
         self.diffusion = GaussianDiffusion(int(n_timesteps), float(beta_start), float(beta_end))
         self.autoencoder = Autoencoder(n_genes, int(n_latent), self.arch["hidden"], float(dropout),
                                        float(input_dropout), likelihood, target_sum).to(self.device).eval()
-        self.denoiser = SkipMLP(int(n_latent)).to(self.device).eval()
-        self.classifiers: dict[str, nn.Module] = {k: NoisyClassifier(int(n_latent), int(c)).to(self.device).eval()
-                                                  for k, c in n_classes.items()}
+        self.denoiser_hidden = [int(h) for h in denoiser_hidden]
+        self.classifier_hidden = [int(h) for h in classifier_hidden]
+        d = self.denoiser_hidden
+        self.denoiser = SkipMLP(int(n_latent), down=d, n_time=d[0], n_head=2 * d[0]).to(self.device).eval()
+        self.classifiers: dict[str, nn.Module] = {
+            k: NoisyClassifier(int(n_latent), int(c), hidden=self.classifier_hidden).to(self.device).eval()
+            for k, c in n_classes.items()}
         self.latent_mean: torch.Tensor | None = None
         self.latent_std: float | None = None
 
@@ -55,7 +65,8 @@ class ScDiffusionModule:
     def config(self) -> dict:
         """The architecture, schedule and latent scale (``from_config`` rebuilds the module from it)."""
         return {"autoencoder": dict(self.arch), "diffusion": self.diffusion.to_dict(),
-                "denoiser": {"class": "SkipMLP", "weights": "ema"},
+                "denoiser": {"class": "SkipMLP", "weights": "ema", "hidden": self.denoiser_hidden},
+                "classifier": {"class": "NoisyClassifier", "hidden": self.classifier_hidden},
                 "latent": {"mean": self.latent_mean.cpu().tolist() if self.latent_mean is not None else None,
                            "std": self.latent_std}}
 
@@ -64,9 +75,12 @@ class ScDiffusionModule:
                     device: torch.device | str = "cpu") -> ScDiffusionModule:
         """A module with the architecture and latent scale of ``config`` (weights not loaded)."""
         a, d = config["autoencoder"], config["diffusion"]
+        # release 0.1.0 had the paper's fixed denoiser and classifier widths (the defaults)
+        widths = {k: config[k]["hidden"] for k in ("denoiser", "classifier") if "hidden" in (config.get(k) or {})}
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
-                   n_timesteps=d["n_timesteps"], beta_start=d["beta_start"], beta_end=d["beta_end"], device=device)
+                   n_timesteps=d["n_timesteps"], beta_start=d["beta_start"], beta_end=d["beta_end"], device=device,
+                   **{f"{k}_hidden": v for k, v in widths.items()})
         latent = config.get("latent") or {}
         if latent.get("mean") is not None:
             self.latent_mean = torch.tensor(latent["mean"], dtype=torch.float32, device=self.device)
