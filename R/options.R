@@ -468,7 +468,7 @@
             choices = NULL,
             required = FALSE,
             deprecated = character(0),
-            help = "Guidance weight shared by the two labels."),
+            help = "Classifier guidance weight shared by the two labels."),
         sampler = list(name = "sampler",
             kind = "choice",
             default = "\"dpmpp-sde\"",

@@ -106,14 +106,14 @@ def _parse_conditions(values: tuple[str, ...]) -> dict[str, str]:
         raise click.BadParameter(str(err.message).replace("COL=VALUE", "COL=LABEL"), param_hint="--condition") from None
 
 
-def _parse_scales(values: tuple[str, ...]) -> float | dict[str, float]:
-    """``--guidance-scale 2`` for all, or ``--guidance-scale COL=G`` per classifier (others: the default)."""
+def _parse_scales(values: tuple[str, ...], flag: str = "--guidance-scale") -> float | dict[str, float]:
+    """``--guidance-scale 2`` for all, or ``--guidance-scale COL=G`` per column (others: the default)."""
     if len(values) == 1 and "=" not in values[0]:
         try:
             return float(values[0])
         except ValueError:
-            raise click.BadParameter(f"{values[0]!r} is not a number", param_hint="--guidance-scale") from None
-    return _parse_pairs(values, "--guidance-scale", float)
+            raise click.BadParameter(f"{values[0]!r} is not a number", param_hint=flag) from None
+    return _parse_pairs(values, flag, float)
 
 
 def _parse_steps(values: tuple[str, ...]) -> int | dict[str, int] | None:
@@ -149,8 +149,14 @@ _OUTPUT = {"type": click.Path(dir_okay=False), "metavar": "OUT.h5ad|OUT.rds",
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scdiffusion-ldm", prog_name="scdiffusion")
-def main() -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None, envvar="SCDIFFUSION_THREADS",
+              help="CPU threads (default: adaptive: every usable core while no other process needs them).")
+def main(threads: int | None) -> None:
     """scDiffusion: generate realistic single-cell RNA-seq data with a latent diffusion model."""
+    if threads is not None:
+        from .runtime import set_threads
+
+        set_threads(threads)
 
 
 @main.command()
@@ -205,6 +211,7 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
 @declared(GENERATE, *(o.name for o in GENERATE.on("cli")),
           condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL; repeat for a combination."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or per column COL=G."},
+          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or per column COL=W."},
           n_cells={"type": click.INT})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
 @click.option("--output", required=True, **_OUTPUT)
@@ -217,6 +224,7 @@ def generate(model_dir, device, output, overwrite, quiet, chunk_size, **opts):
     _setup_logging(not quiet)
     cond = _parse_conditions(opts.pop("condition")) or None
     opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
+    opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
     n_cells = opts.pop("n_cells")
     if n_cells <= 0:
         raise click.BadParameter(f"must be a positive integer, got {n_cells}", param_hint="--n-cells")

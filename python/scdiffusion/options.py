@@ -264,6 +264,14 @@ SAMPLER = Option("sampler", "choice", "dpmpp-sde", lambda: "Sampler. " + _descri
 N_STEPS = Option("n_steps", "int", None, "Sampling steps (default: the sampler's own, see sampler).", low=1)
 ETA = Option("eta", "float", None, "Noise of the samplers that take it (DDIM: 0, deterministic, by default); "
              "an error with the others.", low=0)
+GUIDANCE = Option(
+    "guidance", "choice", "auto",
+    "How conditions steer generation: classifier (noise-aware classifiers' gradients, the paper's method), "
+    "classifier-free (the label-conditioned denoiser), both, or auto (the model's default: classifier-free when "
+    "it was trained with classifier_free, else classifier).",
+    choices=("auto", "classifier", "classifier-free", "both"), surfaces=_PY_CLI)
+CFG_SCALE = Option("cfg_scale", "scale", 2.0, "Classifier-free guidance weight (1: the conditional model; larger "
+                   "sharpens), or one weight per condition column.", low=0, high=1000, surfaces=_PY_CLI)
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
                         "sampler and number of steps.", low=0, high="T")
@@ -285,6 +293,11 @@ TRAIN = Operation("train", (
     Option("denoiser_hidden", "ints", (512, 512, 256, 128), "Down path of the skip-MLP denoiser (the paper's "
            "widths by default; smaller ones train faster on small data).", low=1),
     Option("classifier_hidden", "ints", (512, 512, 256), "Hidden layers of each noise-aware classifier.", low=1),
+    Option("classifier_free", "bool", True, "Condition the denoiser on the labels too (label embeddings, each "
+           "column dropped at random in training), so generation can use classifier-free guidance.",
+           surfaces=_PY_CLI),
+    Option("label_dropout", "float", 0.3, "Probability that training drops a label column to the null label "
+           "(classifier-free denoiser).", low=0, high=1, high_open=True, surfaces=_PY_CLI),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),
@@ -296,6 +309,9 @@ TRAIN = Operation("train", (
            high_open=True),
     Option("n_timesteps", "int", 1000, "Diffusion steps T (paper: 1000).", low=10),
     DEVICE,
+    Option("threads", "int", None, "CPU threads (default: adaptive, every usable core while no other process "
+           "needs them); CLI: scdiffusion --threads N, R: options(scDiffusion.threads = N).", low=1,
+           surfaces=("python",)),
     SEED,
     Option("backed", "bool", False, "Out-of-core: stream the counts of a CSR .h5ad from disk in chunks.",
            surfaces=_PY_CLI),
@@ -320,7 +336,7 @@ GENERATE = Operation("generate", (
     Option("condition", "condition", None,
            "Labels to guide to: {column: label}, several columns for a combination; a value may also be one "
            "label per cell."),
-    GUIDANCE_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE, PROGRESS,
+    GUIDANCE_SCALE, GUIDANCE, CFG_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE, PROGRESS,
 ))
 
 INTERPOLATE = Operation("interpolate", (
@@ -334,8 +350,11 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", 600, "Noise level the start cells are diffused to, and where denoising begins "
            "(paper: 600).", low=1, high="T-1"),
-    Option("guidance_scale", "float", GUIDANCE_SCALE.default, "Guidance weight shared by the two labels.",
-           low=0, high=1000),
+    Option("guidance_scale", "float", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
+           "labels.", low=0, high=1000),
+    GUIDANCE,
+    Option("cfg_scale", "float", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels.",
+           low=0, high=1000, surfaces=_PY_CLI),
     SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS,
 ))
 

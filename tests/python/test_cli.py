@@ -169,3 +169,13 @@ def test_generate_guidance_window_and_sampler_options(trained, tmp_path):
                                     "--output", str(tmp_path / "e.h5ad")])
     assert res.exit_code == 0, res.output
     assert ad.read_h5ad(tmp_path / "e.h5ad").uns["scdiffusion"]["eta"] == 0.5
+
+
+def test_generate_with_classifier_free_guidance_and_fixed_threads(trained, tmp_path):
+    out = tmp_path / "cfg.h5ad"
+    res = CliRunner().invoke(main, ["--threads", "1", "generate", "--model-dir", str(trained / "model"),
+                                    "--n-cells", "4", "--condition", "cell_type=type1", "--guidance", "classifier-free",
+                                    "--cfg-scale", "3", "--n-steps", "10", "--output", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    p = ad.read_h5ad(out).uns["scdiffusion"]
+    assert p["guidance"] == "classifier-free" and p["cfg_scale"] == 3.0

@@ -53,7 +53,8 @@ def test_guidance_scale_zero_equals_unguided(small_model):
     for sampler in ("ddpm", "ddim"):
         kw = {**GEN, "sampler": sampler}
         plain = small_model.generate(15, seed=7, **kw)
-        zero = small_model.generate(15, {"cell_type": "type2"}, guidance_scale=0.0, seed=7, **kw)
+        zero = small_model.generate(15, {"cell_type": "type2"}, guidance="classifier", guidance_scale=0.0, seed=7,
+                                    **kw)
         # identical sampled cells (latents); the NB decoder then draws library sizes of the requested label
         np.testing.assert_array_equal(plain.obsm["X_scdiffusion"], zero.obsm["X_scdiffusion"])
 
@@ -74,7 +75,8 @@ def test_guidance_steers_towards_the_label(small_model):
     """The model's classifier calls guided cells the requested label more often than unguided cells."""
     n = 60
     for label in ("type0", "type1", "type2"):
-        guided = small_model.generate(n, {"cell_type": label}, guidance_scale=4.0, seed=1, **GEN)
+        guided = small_model.generate(n, {"cell_type": label}, guidance="classifier", guidance_scale=4.0, seed=1,
+                                      **GEN)
         plain = small_model.generate(n, seed=1, **GEN)
         f_guided = np.mean(small_model.predict_labels(guided, "cell_type", log_normalized=True) == label)
         f_plain = np.mean(small_model.predict_labels(plain, "cell_type", log_normalized=True) == label)
@@ -96,7 +98,8 @@ def test_save_load_gives_identical_cells(small_model, small_model_dir):
 
 def test_interpolation_states_move_from_start_to_end(small_model, counts_adata):
     out = small_model.interpolate(counts_adata, "cell_type", "type0", "type2", n_states=5, n_cells=40,
-                                  t_start=600, guidance_scale=6.0, n_steps=60, progress=False, seed=0)
+                                  t_start=600, guidance="classifier", guidance_scale=6.0, n_steps=60, progress=False,
+                                  seed=0)
     assert out.n_obs == 200
     assert list(out.obs["interpolation_state"].unique()) == [0, 1, 2, 3, 4]
     np.testing.assert_allclose(out.obs.groupby("interpolation_state")["weight_end"].first(), np.linspace(0, 6, 5))

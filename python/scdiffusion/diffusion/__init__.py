@@ -1,9 +1,10 @@
 """The diffusion process, samplers and guidance. The denoising network is passed in, never owned."""
 
+from .classifier_free import ClassifierFreeGuidance
 from .guidance import ClassifierGuidance
 from .samplers import SAMPLERS, DDIMSampler, DDPMSampler, DPMSolverSampler, Sampler, make_sampler
 from .sampling import sample_loop
 from .schedule import GaussianDiffusion
 
-__all__ = ["SAMPLERS", "ClassifierGuidance", "DDIMSampler", "DDPMSampler", "DPMSolverSampler", "GaussianDiffusion",
+__all__ = ["SAMPLERS", "ClassifierFreeGuidance", "ClassifierGuidance", "DDIMSampler", "DDPMSampler", "DPMSolverSampler", "GaussianDiffusion",
            "Sampler", "make_sampler", "sample_loop"]

@@ -48,8 +48,10 @@ class GaussianDiffusion:
         return (x_t - self._coef(self._sqrt_1mac, t, x_t) * eps) / self._coef(self._sqrt_ac, t, x_t)
 
     def training_loss(self, model: nn.Module, x0: torch.Tensor, t: torch.Tensor,
-                      noise: torch.Tensor | None = None) -> torch.Tensor:
-        """ε-prediction MSE at time steps ``t``."""
+                      noise: torch.Tensor | None = None, labels: dict[str, torch.Tensor] | None = None
+                      ) -> torch.Tensor:
+        """ε-prediction MSE at time steps ``t`` (``labels``: class ids per row for a label-conditioned model)."""
         if noise is None:
             noise = torch.randn_like(x0)
-        return F.mse_loss(model(self.q_sample(x0, t, noise), t), noise)
+        x_t = self.q_sample(x0, t, noise)
+        return F.mse_loss(model(x_t, t) if labels is None else model(x_t, t, labels), noise)

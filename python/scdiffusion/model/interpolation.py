@@ -12,10 +12,12 @@ from ..diffusion.conditions import interpolation_weights
 from ..errors import InputError
 from ..options import INTERPOLATE
 from ..runtime import seeded_generator
+from .guidance import build_guidance, resolve_guidance, window_end
+from .outputs import cells_to_anndata
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
-                t_start: int, guidance_scale: float, sampler: str, n_steps: int | None, eta: float | None,
+                t_start: int, guidance_scale: float, guidance: str, cfg_scale: float, sampler: str, n_steps: int | None, eta: float | None,
                 guidance_t_max: int | None, layer: str | None, seed: int, batch_size: int, progress: bool):
     """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>` (see there for the parameters)."""
     if labels_key not in model.registries:
@@ -27,7 +29,7 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         raise InputError(f"start and end are the same label ({start!r}); interpolation needs two labels.")
     T = model.diffusion.n_timesteps
     v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start,
-                           "guidance_scale": guidance_scale, "n_steps": n_steps, "eta": eta,
+                           "guidance_scale": guidance_scale, "cfg_scale": cfg_scale, "n_steps": n_steps, "eta": eta,
                            "guidance_t_max": guidance_t_max, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], t_start=v["t_start"], eta=v["eta"])
     cells = read_anndata(start_cells)
@@ -43,10 +45,13 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         torch.randperm(len(z0), generator=gen)[:n_cells]
     noise = torch.randn((n_cells, z0.shape[1]), generator=gen)
     x_start = model.diffusion.q_sample(z0[pick], torch.full((n_cells,), v["t_start"]), noise)
+    mode = resolve_guidance(model.module, guidance)
     weights, w_end = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["guidance_scale"])
-    t_max = model._guidance_t_max(v["guidance_t_max"])
-    z = model.module.sample(x_start.repeat(n_states, 1), s, model.module.guidance({labels_key: weights}, t_max),
-                           generator=gen, batch_size=v["batch_size"], progress=progress, desc="interpolate")
+    free, _ = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["cfg_scale"])
+    steer, free_steer = build_guidance(model.module, mode, {labels_key: weights}, {labels_key: free},
+                                       v["guidance_t_max"])
+    z = model.module.sample(x_start.repeat(n_states, 1), s, steer, free_guidance=free_steer, generator=gen,
+                            batch_size=v["batch_size"], progress=progress, desc="interpolate")
     state = np.repeat(np.arange(n_states), n_cells)
     src = np.asarray(cells.obs_names[mask])[pick.numpy()]
     scale = v["guidance_scale"]
@@ -59,11 +64,13 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         "source_cell": np.tile(src, n_states),
     }, index=[f"interp_{s_}_{i}" for s_ in range(n_states) for i in range(n_cells)])
     params = {"mode": "interpolate", "labels_key": labels_key, "start": str(start), "end": str(end),
-              "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "guidance_scale": scale,
+              "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "guidance": mode,
+              "guidance_scale": scale, "cfg_scale": v["cfg_scale"],
               "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
-              "guidance_t_max": t_max, "seed": v["seed"]}
+              "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
     # library sizes are drawn from training cells of the nearer label
     obs[labels_key] = pd.Categorical(np.where(w_end[state] < 0.5, str(start), str(end)))
-    out = model._to_anndata(z, obs, params, gen)
+    out = cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
+                           library=model.library, registries=model.registries, generator=gen)
     del out.obs[labels_key]
     return out

@@ -18,7 +18,6 @@ from typing import Literal
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import torch
 
 from ..data.io import read_anndata
@@ -26,61 +25,56 @@ from ..data.library import LibrarySizes
 from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
 from ..data.training_data import BackedTrainingData, TrainingData
-from ..data.validation import check_label_column
-from ..diffusion import make_sampler
-from ..diffusion.conditions import condition_weights, parse_condition
+from ..data.setup import read_setup, setup_anndata
 from ..errors import InputError
 from ..module import ScDiffusionModule
 from ..nn.likelihood import OUTPUT_LIKELIHOODS
 from ..options import GENERATE, INTERPOLATE, TRAIN
-from ..runtime import resolve_device, seeded_generator
+from ..runtime import resolve_device, thread_policy
 from ..train import stage_configs, train_stages
-from .outputs import LATENT_KEY, cells_to_anndata
+from .outputs import LATENT_KEY
 from .pretrained import PretrainedSCimilarity
 from .serialization import load_model, save_model
 
 logger = logging.getLogger(__name__)
 
-SETUP_KEY = "_scdiffusion_setup"
 _T, _G, _I = TRAIN.defaults, GENERATE.defaults, INTERPOLATE.defaults
 
 
 class ScDiffusion:
-    """scDiffusion: autoencoder + latent DDPM + noise-aware classifiers for guided generation.
+    """scDiffusion: autoencoder + latent DDPM + noise-aware classifiers (and a label-conditioned denoiser).
+
+    Every parameter is declared, with its default and bounds, in :data:`scdiffusion.options.TRAIN`.
 
     Parameters
     ----------
     adata
         Training cells (AnnData or path to ``.h5ad`` / ``.rds``) with raw integer counts in ``X`` or ``layer``.
-    labels_keys
-        ``obs`` columns to train one classifier each on (conditions usable at generation).
-    layer
-        Layer holding raw counts (default ``X``).
+    labels_keys, layer
+        ``obs`` columns to train one classifier each on (conditions usable at generation); the counts layer.
     pretrained
         Optional SCimilarity model folder to fine-tune the autoencoder from.
     n_latent, hidden, dropout, input_dropout, likelihood
-        Autoencoder architecture (SCimilarity layout by default). ``likelihood`` is ``"nb"`` (default:
-        negative binomial over raw counts, generated cells get integer counts), ``"zinb"``, or ``"mse"``
-        (the paper's regression of log-normalised expression; on held-out PBMCs its cells are trivially
-        separable from real ones, see ``benchmarks/README.md``).
-    min_cells, min_counts, target_sum
-        Preprocessing (paper defaults).
-    min_cells_per_label
-        Labels with fewer training cells are refused (the classifier cannot learn them).
-    validation_fraction
-        Cells held out for early stopping (none when fewer than 20 cells).
-    n_timesteps
-        Diffusion steps ``T``.
-    device
-        ``"auto"`` (cuda, mps, cpu) or an explicit torch device.
-    seed
-        Seed of initialisation, validation split and training batches.
+        Autoencoder (SCimilarity layout by default). ``likelihood``: ``"nb"`` (default; negative binomial over
+        counts, generated cells get integer counts), ``"zinb"``, or ``"mse"`` (the paper's regression of
+        log-normalised expression; its cells are trivially separable from real ones, ``benchmarks/README.md``).
+    denoiser_hidden, classifier_hidden
+        Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
+    classifier_free, label_dropout
+        Also condition the denoiser on the labels (each column dropped with probability ``label_dropout`` in
+        training), for classifier-free guidance.
+    min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
+        Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
+    n_timesteps, device, seed
+        Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random.
+    threads
+        CPU threads; default: adaptive (every usable core, fewer while other processes need them; see
+        :class:`scdiffusion.runtime.ThreadPolicy`). Results do not depend on it.
     backed
-        Out-of-core training for data larger than memory: ``adata`` is the path of an ``.h5ad`` whose counts
-        (``X`` or ``layer``) are CSR (or dense); they are validated and filtered in one chunked pass and
-        streamed from disk while the autoencoder trains; all cells are then encoded once, chunk by chunk, to
-        latents (in memory: cells × ``n_latent`` floats) for the diffusion model and classifiers. At most
-        2,000 cells are held out for validation. Resumable checkpoints are not available in this mode.
+        Out-of-core training: ``adata`` is the path of an ``.h5ad`` whose CSR (or dense) counts are validated
+        and filtered in one chunked pass and streamed from disk while the autoencoder trains; every cell is then
+        encoded once to latents (cells × ``n_latent`` floats in memory). At most 2,000 validation cells; no
+        resumable checkpoints.
 
     Examples
     --------
@@ -94,27 +88,29 @@ class ScDiffusion:
                  layer: str | None = _T.layer, *, pretrained: str | os.PathLike | None = _T.pretrained,
                  n_latent: int = _T.n_latent, hidden: Sequence[int] = _T.hidden,
                  denoiser_hidden: Sequence[int] = _T.denoiser_hidden,
-                 classifier_hidden: Sequence[int] = _T.classifier_hidden, dropout: float = _T.dropout,
+                 classifier_hidden: Sequence[int] = _T.classifier_hidden,
+                 classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
+                 dropout: float = _T.dropout,
                  input_dropout: float = _T.input_dropout, likelihood: str = _T.likelihood,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
                  min_cells_per_label: int = _T.min_cells_per_label,
                  validation_fraction: float = _T.validation_fraction, n_timesteps: int = _T.n_timesteps,
-                 device: str = _T.device, seed: int = _T.seed, backed: bool = _T.backed):
+                 device: str = _T.device, threads: int | None = _T.threads, seed: int = _T.seed,
+                 backed: bool = _T.backed):
         checked = TRAIN.check({"likelihood": likelihood, "n_latent": n_latent, "dropout": dropout,
                                "input_dropout": input_dropout, "min_cells": min_cells, "min_counts": min_counts,
                                "target_sum": target_sum, "min_cells_per_label": min_cells_per_label,
-                               "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed})
+                               "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed,
+                               "classifier_free": classifier_free, "label_dropout": label_dropout})
         self.device = resolve_device(device)
+        self.threads = TRAIN["threads"].check(threads)
+        thread_policy(self.threads)
         self.seed = checked["seed"]
         self.history: dict = {}
         self.is_trained = False
         self.pretrained_summary: dict | None = None
-        if backed:
-            adata = BackedTrainingData.path_of(adata)
-            setup = {}
-        else:
-            adata = read_anndata(adata)
-            setup = adata.uns.get(SETUP_KEY, {}) if isinstance(adata.uns.get(SETUP_KEY), Mapping) else {}
+        adata = BackedTrainingData.path_of(adata) if backed else read_anndata(adata)
+        setup = {} if backed else read_setup(adata)
         labels_keys = setup.get("labels_keys", []) if labels_keys is None else labels_keys
         labels_keys = [labels_keys] if isinstance(labels_keys, str) else list(labels_keys)
         if len(set(labels_keys)) != len(labels_keys):
@@ -134,7 +130,9 @@ class ScDiffusion:
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"]}
         widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
-                  "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden")}
+                  "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden"),
+                  "classifier_free": checked["classifier_free"] and bool(self.registries),
+                  "label_dropout": checked["label_dropout"]}
         if pretrained is not None:
             pre = PretrainedSCimilarity.read(pretrained)
             if list(pre.hidden) != arch["hidden"] or pre.n_latent != arch["n_latent"]:
@@ -147,17 +145,7 @@ class ScDiffusion:
         if pretrained is not None:
             self.pretrained_summary = pre.init_autoencoder(self.module.autoencoder, self.genes)
 
-    @staticmethod
-    def setup_anndata(adata: ad.AnnData, layer: str | None = None,
-                      labels_keys: Sequence[str] | str | None = None) -> None:
-        """Record (in ``adata.uns``, checked now) the counts layer and label columns a later ``ScDiffusion(adata)``
-        uses."""
-        keys = [labels_keys] if isinstance(labels_keys, str) else list(labels_keys or [])
-        if layer is not None and layer not in adata.layers:
-            raise InputError(f"Layer '{layer}' is not in adata.layers ({', '.join(adata.layers.keys()) or 'none'}).")
-        for key in keys:
-            check_label_column(adata.obs, key, min_cells_per_label=1)
-        adata.uns[SETUP_KEY] = {"layer": layer, "labels_keys": keys}
+    setup_anndata = staticmethod(setup_anndata)
 
     # ------------------------------------------------------------------ what the model is made of
     @property
@@ -218,6 +206,7 @@ class ScDiffusion:
         """
         if self.data is None:
             raise InputError("This model was loaded from disk without training data; it can generate but not train.")
+        thread_policy(self.threads)
         TRAIN.check({"max_time": max_time, "checkpoint_every": checkpoint_every})
         if checkpoint_dir is not None:
             self.data.fingerprint()  # refuses backed data before any work
@@ -268,19 +257,10 @@ class ScDiffusion:
             z = torch.from_numpy(self.get_latent_representation(adata, layer=layer, scaled=True))
         return np.asarray(self.registries[labels_key].to_labels(self.module.classify(z, labels_key).numpy()))
 
-    def _to_anndata(self, z_scaled: torch.Tensor, obs: pd.DataFrame, params: dict,
-                    generator: torch.Generator | None) -> ad.AnnData:
-        return cells_to_anndata(self.module, z_scaled, obs, params, genes=self.genes,
-                                target_sum=self.preprocessor.target_sum, library=self.library,
-                                registries=self.registries, generator=generator)
-
-    def _guidance_t_max(self, guidance_t_max: int | None) -> int:
-        T = self.diffusion.n_timesteps
-        return T // 2 if guidance_t_max is None else guidance_t_max
-
     # ------------------------------------------------------------------ generation
     def generate(self, n_cells: int, condition: Mapping[str, str | Sequence[str]] | None = _G.condition, *,
-                 guidance_scale: float | Mapping[str, float] = _G.guidance_scale, sampler: str = _G.sampler,
+                 guidance_scale: float | Mapping[str, float] = _G.guidance_scale, guidance: str = _G.guidance,
+                 cfg_scale: float | Mapping[str, float] = _G.cfg_scale, sampler: str = _G.sampler,
                  n_steps: int | None = _G.n_steps, eta: float | None = _G.eta,
                  guidance_t_max: int | None = _G.guidance_t_max, seed: int = _G.seed,
                  batch_size: int = _G.batch_size, progress: bool = _G.progress) -> ad.AnnData:
@@ -296,6 +276,13 @@ class ScDiffusion:
             ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch.
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
+        guidance
+            ``"classifier"`` (the paper's noise-aware classifiers), ``"classifier-free"`` (the label-conditioned
+            denoiser; needs a model trained with ``classifier_free=True``), ``"both"``, or ``"auto"``
+            (classifier-free when the model has it, else classifier).
+        cfg_scale
+            Classifier-free guidance weight ``w`` (``1``: the conditional model), or ``{column: w}``; several
+            columns compose (their score differences add), also for combinations never seen in training.
         sampler
             A key of :data:`scdiffusion.diffusion.SAMPLERS`; the default, the stochastic DPM-Solver++(2M) with
             25 steps, matched the realism of the paper's 1000-step ancestral sampler in
@@ -316,31 +303,13 @@ class ScDiffusion:
         ``library_size`` in ``obs``); ``obs`` holds the condition columns; ``obsm['X_scdiffusion']`` the
         unit-norm latents; ``uns['scdiffusion']`` the parameters.
         """
+        from .generation import generate
+
         self._require_trained()
-        T = self.diffusion.n_timesteps
-        v = GENERATE.check({"n_cells": n_cells, "n_steps": n_steps, "eta": eta, "guidance_t_max": guidance_t_max,
-                            "seed": seed, "batch_size": batch_size}, n_timesteps=T)
-        cond = parse_condition(condition, guidance_scale, v["n_cells"], self.registries,
-                               default_scale=_G.guidance_scale)
-        s = make_sampler(sampler, self.diffusion, n_steps=v["n_steps"], eta=v["eta"])
-        gen = seeded_generator(v["seed"])
-        x = torch.randn((v["n_cells"], self.arch["n_latent"]), generator=gen)
-        t_max = self._guidance_t_max(v["guidance_t_max"])
-        weights = condition_weights(cond, {k: r.n_classes for k, r in self.registries.items()})
-        guidance = self.module.guidance(weights, t_max) if cond else None
-        z = self.module.sample(x, s, guidance, generator=gen, batch_size=v["batch_size"], progress=progress,
-                               desc="generate")
-        obs = pd.DataFrame(index=[f"gen_{i}" for i in range(v["n_cells"])])
-        for key, c in cond.items():
-            reg = self.registries[key]
-            obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
-        shown = {k: (lab if isinstance(lab, str) else "per-cell labels") for k, lab in (condition or {}).items()}
-        params = {"mode": "generate", "n_cells": v["n_cells"], "condition": shown,
-                  "guidance_scale": (guidance_scale if isinstance(guidance_scale, (int, float))
-                                     else dict(guidance_scale)),
-                  "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
-                  "guidance_t_max": t_max, "seed": v["seed"]}
-        return self._to_anndata(z, obs, params, gen)
+        thread_policy(self.threads)
+        return generate(self, n_cells, condition, guidance_scale=guidance_scale, guidance=guidance, cfg_scale=cfg_scale,
+                        sampler=sampler, n_steps=n_steps, eta=eta, guidance_t_max=guidance_t_max, seed=seed,
+                        batch_size=batch_size, progress=progress)
 
     def generate_to_file(self, path: str | os.PathLike, n_cells: int,
                          condition: Mapping[str, str | Sequence[str]] | None = _G.condition, *,
@@ -359,7 +328,8 @@ class ScDiffusion:
 
     def interpolate(self, start_cells: ad.AnnData | str | os.PathLike, labels_key: str, start: str, end: str, *,
                     n_states: int = _I.n_states, n_cells: int = _I.n_cells, t_start: int = _I.t_start,
-                    guidance_scale: float = _I.guidance_scale, sampler: str = _I.sampler,
+                    guidance_scale: float = _I.guidance_scale, guidance: str = _I.guidance,
+                    cfg_scale: float = _I.cfg_scale, sampler: str = _I.sampler,
                     n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
                     seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress) -> ad.AnnData:
@@ -377,8 +347,9 @@ class ScDiffusion:
             Number of states and cells per state (start cells are drawn with replacement when fewer).
         t_start
             Noise level the start cells are diffused to, and where denoising begins (paper: 600).
-        sampler, n_steps, eta, guidance_t_max, seed, batch_size
-            As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``).
+        guidance, cfg_scale, sampler, n_steps, eta, guidance_t_max, seed, batch_size
+            As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
+            the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
 
         Returns
         -------
@@ -388,8 +359,10 @@ class ScDiffusion:
         from .interpolation import interpolate
 
         self._require_trained()
+        thread_policy(self.threads)
         return interpolate(self, start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
-                           t_start=t_start, guidance_scale=guidance_scale, sampler=sampler, n_steps=n_steps, eta=eta,
+                           t_start=t_start, guidance_scale=guidance_scale, guidance=guidance, cfg_scale=cfg_scale,
+                           sampler=sampler, n_steps=n_steps, eta=eta,
                            guidance_t_max=guidance_t_max, layer=layer, seed=seed, batch_size=batch_size,
                            progress=progress)
 
@@ -404,10 +377,10 @@ class ScDiffusion:
         return save_model(self, dir_path, overwrite=overwrite)
 
     @classmethod
-    def load(cls, dir_path: str | os.PathLike, device: str = "auto") -> ScDiffusion:
+    def load(cls, dir_path: str | os.PathLike, device: str = "auto", threads: int | None = None) -> ScDiffusion:
         """Load a model directory written by :meth:`save` (weights via safetensors, no pickle); it can generate,
-        interpolate and classify, not train."""
-        return load_model(cls, dir_path, device=device)
+        interpolate and classify, not train. ``threads`` as in the constructor."""
+        return load_model(cls, dir_path, device=device, threads=threads)
 
 
 def _sizes(values, name: str) -> list[int]:

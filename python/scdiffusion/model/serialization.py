@@ -141,18 +141,21 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         distributed.barrier()
 
 
-def load_model(cls, path: str | os.PathLike, *, device: str = "auto"):
+def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: int | None = None):
     """A ``cls`` (:class:`~scdiffusion.ScDiffusion`) rebuilt from a model directory, without training data."""
     from ..data.library import LibrarySizes
     from ..data.preprocessing import Preprocessor
     from ..data.registry import LabelRegistry
     from ..module import ScDiffusionModule
-    from ..runtime import resolve_device
+    from ..options import TRAIN
+    from ..runtime import resolve_device, thread_policy
 
     config, genes, tensors, history = read_model_dir(path)
     tensors = upgrade_tensors(tensors, config)
     model = cls.__new__(cls)
     model.device = resolve_device(device)
+    model.threads = TRAIN["threads"].check(threads)
+    thread_policy(model.threads)
     model.data = None
     try:
         model.seed = int(config.get("seed", 0))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion import ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
+from ..diffusion import ClassifierFreeGuidance, ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
 
 
@@ -34,6 +34,9 @@ class ScDiffusionModule:
         the first size).
     classifier_hidden
         Hidden layers of each noise-aware classifier (paper: 512, 512, 256).
+    classifier_free
+        Condition the denoiser on the labels (one embedding per label column, plus a null label) for
+        classifier-free guidance; ``label_dropout`` is the probability that training drops a column's label.
     n_timesteps, beta_start, beta_end
         The diffusion schedule.
     device
@@ -43,7 +46,8 @@ class ScDiffusionModule:
     def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
                  likelihood: str = "nb", target_sum: float = 1e4, denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
-                 classifier_hidden: Sequence[int] = (512, 512, 256), n_timesteps: int = 1000,
+                 classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,
+                 label_dropout: float = 0.3, n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
@@ -54,7 +58,9 @@ class ScDiffusionModule:
         self.denoiser_hidden = [int(h) for h in denoiser_hidden]
         self.classifier_hidden = [int(h) for h in classifier_hidden]
         d = self.denoiser_hidden
-        self.denoiser = SkipMLP(int(n_latent), down=d, n_time=d[0], n_head=2 * d[0]).to(self.device).eval()
+        self.label_dropout = float(label_dropout)
+        self.denoiser = SkipMLP(int(n_latent), down=d, n_time=d[0], n_head=2 * d[0],
+                                n_classes=dict(n_classes) if classifier_free else None).to(self.device).eval()
         self.classifiers: dict[str, nn.Module] = {
             k: NoisyClassifier(int(n_latent), int(c), hidden=self.classifier_hidden).to(self.device).eval()
             for k, c in n_classes.items()}
@@ -65,7 +71,8 @@ class ScDiffusionModule:
     def config(self) -> dict:
         """The architecture, schedule and latent scale (``from_config`` rebuilds the module from it)."""
         return {"autoencoder": dict(self.arch), "diffusion": self.diffusion.to_dict(),
-                "denoiser": {"class": "SkipMLP", "weights": "ema", "hidden": self.denoiser_hidden},
+                "denoiser": {"class": "SkipMLP", "weights": "ema", "hidden": self.denoiser_hidden,
+                             "conditioned_on": list(self.denoiser.label_keys), "label_dropout": self.label_dropout},
                 "classifier": {"class": "NoisyClassifier", "hidden": self.classifier_hidden},
                 "latent": {"mean": self.latent_mean.cpu().tolist() if self.latent_mean is not None else None,
                            "std": self.latent_std}}
@@ -76,11 +83,17 @@ class ScDiffusionModule:
         """A module with the architecture and latent scale of ``config`` (weights not loaded)."""
         a, d = config["autoencoder"], config["diffusion"]
         # release 0.1.0 had the paper's fixed denoiser and classifier widths (the defaults)
-        widths = {k: config[k]["hidden"] for k in ("denoiser", "classifier") if "hidden" in (config.get(k) or {})}
+        widths = {f"{k}_hidden": config[k]["hidden"] for k in ("denoiser", "classifier")
+                  if "hidden" in (config.get(k) or {})}
+        den = config.get("denoiser") or {}
+        if den.get("conditioned_on"):
+            if list(den["conditioned_on"]) != list(n_classes):
+                raise ValueError(f"the denoiser is conditioned on {den['conditioned_on']}, the labels are {list(n_classes)}")
+            widths.update(classifier_free=True, label_dropout=den.get("label_dropout", 0.3))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
                    n_timesteps=d["n_timesteps"], beta_start=d["beta_start"], beta_end=d["beta_end"], device=device,
-                   **{f"{k}_hidden": v for k, v in widths.items()})
+                   **widths)
         latent = config.get("latent") or {}
         if latent.get("mean") is not None:
             self.latent_mean = torch.tensor(latent["mean"], dtype=torch.float32, device=self.device)
@@ -90,6 +103,11 @@ class ScDiffusionModule:
     @property
     def n_latent(self) -> int:
         return self.arch["n_latent"]
+
+    @property
+    def classifier_free(self) -> bool:
+        """Whether the denoiser is conditioned on labels (classifier-free guidance is available)."""
+        return self.denoiser.conditional
 
     @property
     def models_counts(self) -> bool:
@@ -152,19 +170,24 @@ class ScDiffusionModule:
     # ------------------------------------------------------------------ diffusion
     @torch.no_grad()
     def sample(self, x: torch.Tensor, sampler: Sampler, guidance: ClassifierGuidance | None = None, *,
-               generator: torch.Generator | None = None, batch_size: int = 4096, progress: bool = False,
-               desc: str = "sampling") -> torch.Tensor:
+               free_guidance: ClassifierFreeGuidance | None = None, generator: torch.Generator | None = None,
+               batch_size: int = 4096, progress: bool = False, desc: str = "sampling") -> torch.Tensor:
         """Denoise ``x`` (noise, or noised real latents at ``sampler.timesteps[0]``) in batches; on the CPU."""
         out = []
         for start in range(0, len(x), batch_size):
             rows = slice(start, min(start + batch_size, len(x)))
-            out.append(sample_loop(self.denoiser, sampler, x[rows].to(self.device), guidance=guidance, rows=rows,
-                                   generator=generator, progress=progress, desc=desc).cpu())
+            out.append(sample_loop(self.denoiser, sampler, x[rows].to(self.device), guidance=guidance,
+                                   free_guidance=free_guidance, rows=rows, generator=generator, progress=progress,
+                                   desc=desc).cpu())
         return torch.cat(out)
 
     def guidance(self, weights: Mapping[str, torch.Tensor], t_max: int) -> ClassifierGuidance:
         """Classifier guidance with one weight matrix per label column."""
         return ClassifierGuidance([self.classifiers[k] for k in weights], list(weights.values()), t_max)
+
+    def free_guidance(self, weights: Mapping[str, torch.Tensor]) -> ClassifierFreeGuidance:
+        """Classifier-free guidance with one weight matrix per label column (needs a conditioned denoiser)."""
+        return ClassifierFreeGuidance(self.denoiser, weights)
 
     @torch.no_grad()
     def classify(self, z_scaled: torch.Tensor, key: str) -> torch.Tensor:

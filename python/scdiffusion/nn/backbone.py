@@ -1,8 +1,9 @@
-"""Skip-connected MLP denoiser with a time embedding (the paper's backbone, ~3.5 M parameters)."""
+"""Skip-connected MLP denoiser with a time embedding (the paper's backbone, ~3.5 M parameters), optionally
+conditioned on labels for classifier-free guidance."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -29,13 +30,24 @@ class SkipMLP(nn.Module):
 
     Down path ``n_latent → 512 → 512 → 256 → 128``; up path ``128 → 256 → 512 → 512`` with additive skips
     from the down path; head ``512 → 1024 → LayerNorm → SiLU → n_latent``.
+
+    With ``n_classes`` (``{label column: number of labels}``), every column has a learned embedding of its labels
+    plus a *null* label (index ``n_classes[column]``) added to the time embedding: the network then predicts
+    ``ε(x_t, t, y)`` for any subset of known labels (the others null), which classifier-free guidance combines.
+    Without labels it is the paper's unconditional network (same weights).
     """
 
     def __init__(self, n_latent: int = 128, down: Sequence[int] = (512, 512, 256, 128),
-                 n_time: int = 512, n_head: int = 1024):
+                 n_time: int = 512, n_head: int = 1024, n_classes: Mapping[str, int] | None = None):
         super().__init__()
         self.n_time = n_time
         self.time_mlp = nn.Sequential(nn.Linear(n_time, n_time), nn.SiLU(), nn.Linear(n_time, n_time))
+        #: label columns in the order of their embeddings, and the null index of each
+        self.label_keys = list(n_classes or {})
+        self.null_ids = {k: int(n) for k, n in (n_classes or {}).items()}
+        # zero embeddings: the network starts as the unconditional one, and draws no random numbers
+        self.label_emb = nn.ModuleList(nn.Embedding.from_pretrained(torch.zeros(self.null_ids[k] + 1, n_time),
+                                                                    freeze=False) for k in self.label_keys)
         dims = [n_latent, *down]
         self.down = nn.ModuleList(_TimeBlock(a, b, n_time) for a, b in zip(dims[:-1], dims[1:]))
         up_dims = list(reversed(down))  # 128, 256, 512, 512
@@ -44,8 +56,22 @@ class SkipMLP(nn.Module):
                                   nn.Linear(n_head, n_latent))
         self.act = nn.SiLU()
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        emb = self.act(self.time_mlp(timestep_embedding(t, self.n_time)))
+    @property
+    def conditional(self) -> bool:
+        """Whether the network takes labels."""
+        return bool(self.label_keys)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: Mapping[str, torch.Tensor] | None = None
+                ) -> torch.Tensor:
+        """ε for noised latents ``x`` at time steps ``t``; ``labels`` maps label columns to class ids per row
+        (the null id, or a missing column, means "no label")."""
+        emb = self.time_mlp(timestep_embedding(t, self.n_time))
+        for key, table in zip(self.label_keys, self.label_emb):
+            ids = labels.get(key) if labels is not None else None
+            if ids is None:
+                ids = torch.full((x.shape[0],), self.null_ids[key], dtype=torch.long, device=x.device)
+            emb = emb + table(ids)
+        emb = self.act(emb)
         skips = []
         h = x
         for block in self.down:

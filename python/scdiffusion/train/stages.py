@@ -124,9 +124,13 @@ def _run_stage(module, name: str, data: Data, z: torch.Tensor | None, configs: d
             hist["buffer_refills"] = data.buffer_refills
     elif name == "diffusion":
         z_tr, z_val = data.split(z)
+        labels = {k: data.split(data.labels[k]) for k in module.denoiser.label_keys}
         net, hist = train_denoiser(module.denoiser, module.diffusion, z_tr, z_val, configs["diffusion"],
                                    generator=gen, validation_generator=seeded_generator(seed + 1),
-                                   progress=progress, checkpoint=ckpt)
+                                   progress=progress, checkpoint=ckpt,
+                                   labels_train={k: v[0] for k, v in labels.items()},
+                                   labels_val={k: v[1] for k, v in labels.items()},
+                                   label_dropout=module.label_dropout)
     else:
         key = name.split(":", 1)[1]
         z_tr, z_val = data.split(z)

@@ -1,0 +1,52 @@
+"""Generating cells: noise → guided denoising in the latent space → decoded cells as AnnData."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from ..diffusion import make_sampler
+from ..diffusion.conditions import condition_weights, parse_condition
+from ..options import GENERATE
+from ..runtime import seeded_generator
+from .guidance import build_guidance, resolve_guidance, window_end
+from .outputs import cells_to_anndata
+
+
+def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, sampler, n_steps, eta,
+             guidance_t_max, seed, batch_size, progress):
+    """:meth:`ScDiffusion.generate <scdiffusion.ScDiffusion.generate>` (see there for the parameters)."""
+    defaults = GENERATE.defaults
+    v = GENERATE.check({"n_cells": n_cells, "n_steps": n_steps, "eta": eta, "guidance_t_max": guidance_t_max,
+                        "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
+    mode = resolve_guidance(model.module, guidance)
+    n_classes = {k: r.n_classes for k, r in model.registries.items()}
+    cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
+                           default_scale=defaults.guidance_scale)
+    free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale)
+    s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
+    gen = seeded_generator(v["seed"])
+    x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
+    steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
+                                       condition_weights(free, n_classes), v["guidance_t_max"])
+    z = model.module.sample(x, s, steer, free_guidance=free_steer, generator=gen, batch_size=v["batch_size"],
+                            progress=progress, desc="generate")
+    obs = pd.DataFrame(index=[f"gen_{i}" for i in range(v["n_cells"])])
+    for key, c in cond.items():
+        reg = model.registries[key]
+        obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
+    params = {"mode": "generate", "n_cells": v["n_cells"], "condition": _shown(condition), "guidance": mode,
+              "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
+              "n_steps": int(len(s.timesteps)), **s.used_options(),
+              "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
+    return cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
+                            library=model.library, registries=model.registries, generator=gen)
+
+
+def _shown(condition) -> dict:
+    """The condition as recorded in the parameters (per-cell labels are summarised)."""
+    return {k: (lab if isinstance(lab, str) else "per-cell labels") for k, lab in (condition or {}).items()}
+
+
+def _scale(scale):
+    return scale if isinstance(scale, (int, float)) else dict(scale)

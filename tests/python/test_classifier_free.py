@@ -1,0 +1,129 @@
+"""Classifier-free guidance: the combination rule in closed form, and a trained label-conditioned denoiser."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SMALL_ARCH, make_counts
+from scdiffusion import ScDiffusion
+from scdiffusion.data import InputError
+from scdiffusion.diffusion import ClassifierFreeGuidance
+from scdiffusion.nn import SkipMLP
+
+GEN = {"n_steps": 25, "progress": False}
+
+
+class _Linear(torch.nn.Module):
+    """ε(x, t, y) = x + Σ_k e_k[y_k]: every label adds its own vector (null labels add 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.null_ids = {"a": 3, "b": 2}
+        self.e = {"a": torch.tensor([[1.0, 0], [2.0, 0], [3.0, 0], [0, 0]]),
+                  "b": torch.tensor([[0, 10.0], [0, 20.0], [0, 0]])}
+
+    def forward(self, x, t, labels):
+        return x + sum(self.e[k][labels[k]] for k in self.null_ids)
+
+
+def test_combination_rule_in_closed_form():
+    x, t = torch.zeros(3, 2), torch.zeros(3, dtype=torch.long)
+    w_a = torch.tensor([[0.0, 2.0, 0.0], [0.5, 0.0, 1.5], [0.0, 0.0, 0.0]])  # one label, two labels, none
+    w_b = torch.tensor([[0.0, 1.0], [0.0, 0.0], [3.0, 0.0]])
+    eps = ClassifierFreeGuidance(_Linear(), {"a": w_a, "b": w_b})(x, t)
+    # ε(∅) = 0; each term w · (ε(y_k = c) − ε(∅)) = w · e_k[c]
+    expected = torch.tensor([[2 * 2.0, 1 * 20.0], [0.5 * 1.0 + 1.5 * 3.0, 0.0], [0.0, 3 * 10.0]])
+    torch.testing.assert_close(eps, expected)
+    # rows of a batch select their rows of the weight matrices
+    torch.testing.assert_close(ClassifierFreeGuidance(_Linear(), {"a": w_a, "b": w_b})(x[1:], t[1:], slice(1, 3)),
+                               expected[1:])
+
+
+def test_unconditional_network_is_unchanged_by_the_option():
+    torch.manual_seed(0)
+    plain = SkipMLP(4, down=(8, 8, 4, 2), n_time=8, n_head=16)
+    torch.manual_seed(0)
+    cond = SkipMLP(4, down=(8, 8, 4, 2), n_time=8, n_head=16, n_classes={"a": 3})
+    x, t = torch.randn(5, 4), torch.randint(0, 1000, (5,))
+    # label embeddings start at zero and draw no random numbers: at initialisation, the same network
+    torch.testing.assert_close(cond(x, t), plain(x, t))
+    assert set(cond.state_dict()) - set(plain.state_dict()) == {"label_emb.0.weight"}
+
+
+@pytest.fixture(scope="module")
+def cfg_data():
+    """Three cell types × two tissues, with the combination (type0, liver) removed from training."""
+    a = make_counts()
+    unseen = (a.obs["cell_type"] == "type0") & (a.obs["tissue"] == "liver")
+    return a[~unseen.to_numpy()].copy(), a
+
+
+@pytest.fixture(scope="module")
+def cfg_model(cfg_data):
+    train, _ = cfg_data
+    m = ScDiffusion(train, labels_keys=["cell_type", "tissue"], device="cpu", seed=0, **SMALL_ARCH,
+                    denoiser_hidden=(128, 128, 64, 32))
+    m.train(progress=False, autoencoder={"max_steps": 300, "eval_every": 50, "patience": 0},
+            diffusion={"max_steps": 1500, "eval_every": 100, "patience": 0},
+            classifier={"max_steps": 150, "eval_every": 50, "patience": 0})
+    return m
+
+
+def test_classifier_free_guidance_steers_to_each_label_and_to_an_unseen_combination(cfg_model):
+    m = cfg_model
+    assert m.module.classifier_free and m.history["diffusion"]["label_dropout"] == 0.3
+    called = lambda g, key, lab: np.mean(m.predict_labels(g, key, log_normalized=True) == lab)  # noqa: E731
+    plain = m.generate(60, seed=1, **GEN)
+    for lab in ("type0", "type1", "type2"):
+        g = m.generate(60, {"cell_type": lab}, guidance="classifier-free", seed=1, **GEN)
+        assert called(g, "cell_type", lab) >= 0.9 > called(plain, "cell_type", lab) + 0.3
+        assert g.uns["scdiffusion"]["guidance"] == "classifier-free"
+    # never seen together in training: the per-column score differences add up. (The model's tissue classifier
+    # never saw a liver type0 cell either, so the genes judge: type0 over-expresses genes 0-14, liver 45-59.)
+    combo = m.generate(60, {"cell_type": "type0", "tissue": "liver"}, guidance="classifier-free", seed=1, **GEN)
+    lung0 = m.generate(60, {"cell_type": "type0", "tissue": "lung"}, guidance="classifier-free", seed=1, **GEN)
+    liver1 = m.generate(60, {"cell_type": "type1", "tissue": "liver"}, guidance="classifier-free", seed=1, **GEN)
+    block = lambda g, genes: float(np.asarray(g.X)[:, genes].mean())  # noqa: E731
+    type0, liver = slice(0, 15), slice(45, 60)
+    assert called(combo, "cell_type", "type0") >= 0.8
+    assert block(combo, type0) > block(liver1, type0) + 0.5
+    # towards liver, though only part of the way on this toy (real liver cells: +2.0 over lung cells here)
+    assert block(combo, liver) > block(lung0, liver) + 0.25
+
+
+def test_guidance_weight_zero_is_unconditional_and_auto_picks_classifier_free(cfg_model):
+    plain = cfg_model.generate(10, seed=4, **GEN)
+    zero = cfg_model.generate(10, {"cell_type": "type2"}, guidance="classifier-free", cfg_scale=0.0, seed=4, **GEN)
+    np.testing.assert_allclose(zero.obsm["X_scdiffusion"], plain.obsm["X_scdiffusion"], atol=1e-6)
+    auto = cfg_model.generate(5, {"cell_type": "type2"}, seed=4, **GEN)
+    assert auto.uns["scdiffusion"]["guidance"] == "classifier-free"
+    both = cfg_model.generate(5, {"cell_type": "type2"}, guidance="both", seed=4, **GEN)
+    assert not np.allclose(both.obsm["X_scdiffusion"], auto.obsm["X_scdiffusion"])
+
+
+def test_classifier_free_interpolation_moves_from_start_to_end(cfg_model, cfg_data):
+    _, real = cfg_data
+    out = cfg_model.interpolate(real, "cell_type", "type1", "type2", n_states=3, n_cells=40, t_start=600,
+                                guidance="classifier-free", cfg_scale=2.0, seed=0, **GEN)
+    frac_end = [np.mean(cfg_model.predict_labels(out[out.obs["interpolation_state"] == s], "cell_type",
+                                                 log_normalized=True) == "type2") for s in range(3)]
+    assert frac_end[0] < 0.2 and frac_end[2] > 0.8 and frac_end[0] <= frac_end[1] <= frac_end[2]
+
+
+def test_save_load_keeps_the_conditioned_denoiser(cfg_model, tmp_path):
+    cfg_model.save(tmp_path / "m")
+    loaded = ScDiffusion.load(tmp_path / "m", device="cpu")
+    assert loaded.module.classifier_free
+    a = cfg_model.generate(6, {"tissue": "lung"}, guidance="classifier-free", seed=3, **GEN)
+    b = loaded.generate(6, {"tissue": "lung"}, guidance="classifier-free", seed=3, **GEN)
+    np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_classifier_free_needs_a_model_trained_for_it():
+    a = make_counts(n_cells=90)
+    m = ScDiffusion(a, labels_keys=["cell_type"], device="cpu", seed=0, classifier_free=False, **SMALL_ARCH)
+    m.train(progress=False, max_steps=5)
+    assert not m.module.classifier_free
+    with pytest.raises(InputError, match="classifier_free=False. Use guidance='classifier'"):
+        m.generate(3, {"cell_type": "type0"}, guidance="classifier-free", **GEN)
+    assert m.generate(3, {"cell_type": "type0"}, **GEN).uns["scdiffusion"]["guidance"] == "classifier"
