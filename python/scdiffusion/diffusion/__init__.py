@@ -6,5 +6,5 @@ from .samplers import SAMPLERS, DDIMSampler, DDPMSampler, DPMSolverSampler, Samp
 from .sampling import sample_loop
 from .schedule import GaussianDiffusion
 
-__all__ = ["SAMPLERS", "ClassifierFreeGuidance", "ClassifierGuidance", "DDIMSampler", "DDPMSampler", "DPMSolverSampler", "GaussianDiffusion",
-           "Sampler", "make_sampler", "sample_loop"]
+__all__ = ["SAMPLERS", "ClassifierFreeGuidance", "ClassifierGuidance", "DDIMSampler", "DDPMSampler",
+           "DPMSolverSampler", "GaussianDiffusion", "Sampler", "make_sampler", "sample_loop"]

@@ -17,8 +17,9 @@ from .outputs import cells_to_anndata
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
-                t_start: int, guidance_scale: float, guidance: str, cfg_scale: float, sampler: str, n_steps: int | None, eta: float | None,
-                guidance_t_max: int | None, layer: str | None, seed: int, batch_size: int, progress: bool):
+                t_start: int, guidance_scale: float, guidance: str, cfg_scale: float, sampler: str,
+                n_steps: int | None, eta: float | None, guidance_t_max: int | None, layer: str | None, seed: int,
+                batch_size: int, progress: bool):
     """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>` (see there for the parameters)."""
     if labels_key not in model.registries:
         known = ", ".join(model.registries) or "none"

@@ -88,7 +88,8 @@ class ScDiffusionModule:
         den = config.get("denoiser") or {}
         if den.get("conditioned_on"):
             if list(den["conditioned_on"]) != list(n_classes):
-                raise ValueError(f"the denoiser is conditioned on {den['conditioned_on']}, the labels are {list(n_classes)}")
+                raise ValueError(f"the denoiser is conditioned on {den['conditioned_on']}, the labels are "
+                                 f"{list(n_classes)}")
             widths.update(classifier_free=True, label_dropout=den.get("label_dropout", 0.3))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
