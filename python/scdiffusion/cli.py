@@ -214,12 +214,13 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
           cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or per column COL=W."},
           n_cells={"type": click.INT})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
+@click.option("--mixed-precision", is_flag=True, default=False, help=TRAIN["mixed_precision"].text)
 @click.option("--output", required=True, **_OUTPUT)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Generate and write this many cells at a time straight to OUT.h5ad (memory bounded by one chunk).")
-def generate(model_dir, device, output, overwrite, quiet, chunk_size, **opts):
+def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk_size, **opts):
     """Generate N cells (of a label or a combination of labels) into OUT.h5ad or OUT.rds."""
     _setup_logging(not quiet)
     cond = _parse_conditions(opts.pop("condition")) or None
@@ -233,7 +234,7 @@ def generate(model_dir, device, output, overwrite, quiet, chunk_size, **opts):
 
     def work():
         out = _check_output(output, overwrite)
-        model = ScDiffusion.load(model_dir, device=device)
+        model = ScDiffusion.load(model_dir, device=device, mixed_precision=mixed_precision)
         if chunk_size is not None:
             return model.generate_to_file(out, n_cells, cond, chunk_size=chunk_size, overwrite=overwrite,
                                           progress=not quiet, **opts)
@@ -251,10 +252,11 @@ def generate(model_dir, device, output, overwrite, quiet, chunk_size, **opts):
                        "labelled --start are the starting point."},
           layer={"help": "Layer of --start-cells with raw counts (default: the model's)."})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
+@click.option("--mixed-precision", is_flag=True, default=False, help=TRAIN["mixed_precision"].text)
 @click.option("--output", required=True, **_OUTPUT)
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
-def interpolate(model_dir, device, output, overwrite, quiet, **opts):
+def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **opts):
     """Gradient Interpolation from label --start to label --end, starting from real cells of --start."""
     _setup_logging(not quiet)
     from .data.io import write_anndata_atomic
@@ -262,7 +264,7 @@ def interpolate(model_dir, device, output, overwrite, quiet, **opts):
 
     def work():
         out = _check_output(output, overwrite)
-        model = ScDiffusion.load(model_dir, device=device)
+        model = ScDiffusion.load(model_dir, device=device, mixed_precision=mixed_precision)
         adata = model.interpolate(opts.pop("start_cells"), opts.pop("labels_key"), opts.pop("start"),
                                   opts.pop("end"), progress=not quiet, **opts)
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")

@@ -309,6 +309,8 @@ TRAIN = Operation("train", (
            high_open=True),
     Option("n_timesteps", "int", 1000, "Diffusion steps T (paper: 1000).", low=10),
     DEVICE,
+    Option("mixed_precision", "bool", False, "bfloat16 autocast of the networks' forward passes (GPUs; likelihoods "
+           "and samplers stay float32).", surfaces=_PY_CLI),
     Option("threads", "int", None, "CPU threads (default: adaptive, every usable core while no other process "
            "needs them); CLI: scdiffusion --threads N, R: options(scDiffusion.threads = N).", low=1,
            surfaces=("python",)),

@@ -33,6 +33,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def autocast(device: torch.device | str, enabled: bool = True):
+    """bfloat16 autocast for forward passes on ``device`` (CUDA or CPU); a no-op context when not enabled.
+
+    Losses, likelihoods and the samplers' arithmetic are kept in float32 by their callers (``.float()``)."""
+    device = torch.device(device)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bool(enabled))
+
+
 def seeded_generator(seed: int) -> torch.Generator:
     """A CPU random generator: draws made from it are the same on every device."""
     return torch.Generator(device="cpu").manual_seed(int(seed))

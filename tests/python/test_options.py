@@ -33,7 +33,7 @@ CLI_ONLY = {
     "chunk_size",  # generate: switches to generate_to_file
     "autoencoder_steps", "diffusion_steps", "classifier_steps",  # deprecated, hidden: --max-steps STAGE=N
 }
-CLI_FROM_TRAIN = {"device"}  # generate / interpolate load the model on a device: the train option's concept
+CLI_FROM_TRAIN = {"device", "mixed_precision"}  # generate / interpolate load the model: the train options' concepts
 R_FUNCTIONS = {
     "train": ("R/train.R", r"trainScDiffusion <- function\("),
     "generate": ("R/generate.R", r'setMethod\("generate", "ScDiffusionModel", function\('),

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..runtime import tick_threads
+from ..runtime import autocast, tick_threads
 from .classifier_free import ClassifierFreeGuidance
 from .guidance import ClassifierGuidance
 from .samplers import Sampler
@@ -17,7 +17,7 @@ def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
                 guidance: ClassifierGuidance | None = None,
                 free_guidance: ClassifierFreeGuidance | None = None, rows: slice = slice(None),
                 generator: torch.Generator | None = None, progress: bool = False,
-                desc: str = "sampling") -> torch.Tensor:
+                desc: str = "sampling", mixed_precision: bool = False) -> torch.Tensor:
     """Denoise ``x`` (at ``sampler.timesteps[0]``) down to ``t = 0``.
 
     Parameters
@@ -35,6 +35,8 @@ def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
         guidance may be combined).
     generator
         Random generator of the sampler's noise.
+    mixed_precision
+        Run the denoiser under bfloat16 autocast (the sampler's arithmetic and guidance stay in float32).
 
     Returns
     -------
@@ -46,7 +48,8 @@ def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
         tick_threads()
         t_int = int(steps[i])
         t = torch.full((x.shape[0],), t_int, device=x.device, dtype=torch.long)
-        eps = free_guidance(x, t, rows) if free_guidance is not None else denoiser(x, t)
+        with autocast(x.device, mixed_precision):  # the network under autocast, the sampler in float32
+            eps = (free_guidance(x, t, rows) if free_guidance is not None else denoiser(x, t)).float()
         grad = guidance(x, t, rows) if guidance is not None and guidance.active(t_int) else None
         x, _ = sampler.step(eps, i, x, grad=grad, generator=generator)
     return x

@@ -67,6 +67,9 @@ class ScDiffusion:
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
     n_timesteps, device, seed
         Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random.
+    mixed_precision
+        bfloat16 autocast of the networks' forward passes in training and generation (for GPUs; the
+        likelihood, losses and the samplers' arithmetic stay float32).
     threads
         CPU threads; default: adaptive (every usable core, fewer while other processes need them; see
         :class:`scdiffusion.runtime.ThreadPolicy`). Results do not depend on it.
@@ -95,13 +98,15 @@ class ScDiffusion:
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
                  min_cells_per_label: int = _T.min_cells_per_label,
                  validation_fraction: float = _T.validation_fraction, n_timesteps: int = _T.n_timesteps,
-                 device: str = _T.device, threads: int | None = _T.threads, seed: int = _T.seed,
+                 device: str = _T.device, mixed_precision: bool = _T.mixed_precision,
+                 threads: int | None = _T.threads, seed: int = _T.seed,
                  backed: bool = _T.backed):
         checked = TRAIN.check({"likelihood": likelihood, "n_latent": n_latent, "dropout": dropout,
                                "input_dropout": input_dropout, "min_cells": min_cells, "min_counts": min_counts,
                                "target_sum": target_sum, "min_cells_per_label": min_cells_per_label,
                                "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed,
-                               "classifier_free": classifier_free, "label_dropout": label_dropout})
+                               "classifier_free": classifier_free, "label_dropout": label_dropout,
+                               "mixed_precision": mixed_precision})
         self.device = resolve_device(device)
         self.threads = TRAIN["threads"].check(threads)
         thread_policy(self.threads)
@@ -142,6 +147,7 @@ class ScDiffusion:
         self.module = ScDiffusionModule(len(self.genes), {k: r.n_classes for k, r in self.registries.items()},
                                         **arch, **widths, target_sum=self.preprocessor.target_sum,
                                         n_timesteps=checked["n_timesteps"], device=self.device)
+        self.module.mixed_precision = checked["mixed_precision"]
         if pretrained is not None:
             self.pretrained_summary = pre.init_autoencoder(self.module.autoencoder, self.genes)
 
@@ -212,7 +218,7 @@ class ScDiffusion:
             self.data.fingerprint()  # refuses backed data before any work
         overrides = {"autoencoder": autoencoder, "diffusion": diffusion, "classifier": classifier}
         configs = stage_configs(preset, max_time=max_time, max_steps=max_steps, n_classifiers=len(self.registries),
-                                overrides=overrides)
+                                overrides=overrides, mixed_precision=self.module.mixed_precision)
         fingerprint = {"genes": len(self.genes), "genes_head": self.genes[:5], "seed": self.seed, "arch": self.arch,
                        "denoiser_hidden": self.module.denoiser_hidden,
                        "classifier_hidden": self.module.classifier_hidden,
@@ -377,10 +383,11 @@ class ScDiffusion:
         return save_model(self, dir_path, overwrite=overwrite)
 
     @classmethod
-    def load(cls, dir_path: str | os.PathLike, device: str = "auto", threads: int | None = None) -> ScDiffusion:
+    def load(cls, dir_path: str | os.PathLike, device: str = "auto", threads: int | None = None,
+             mixed_precision: bool = False) -> ScDiffusion:
         """Load a model directory written by :meth:`save` (weights via safetensors, no pickle); it can generate,
-        interpolate and classify, not train. ``threads`` as in the constructor."""
-        return load_model(cls, dir_path, device=device, threads=threads)
+        interpolate and classify, not train. ``threads``, ``mixed_precision`` as in the constructor."""
+        return load_model(cls, dir_path, device=device, threads=threads, mixed_precision=mixed_precision)
 
 
 def _sizes(values, name: str) -> list[int]:

@@ -141,7 +141,8 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         distributed.barrier()
 
 
-def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: int | None = None):
+def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: int | None = None,
+               mixed_precision: bool = False):
     """A ``cls`` (:class:`~scdiffusion.ScDiffusion`) rebuilt from a model directory, without training data."""
     from ..data.library import LibrarySizes
     from ..data.preprocessing import Preprocessor
@@ -179,6 +180,7 @@ def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: i
     sizes = tensors.get("library.sizes", torch.full((1,), 1e4))
     model.library = LibrarySizes(sizes, {k: tensors.get(f"library.labels.{k}", torch.zeros(len(sizes)))
                                          for k in model.registries})
+    model.module.mixed_precision = TRAIN["mixed_precision"].check(mixed_precision)
     model.history = history or {}
     model.is_trained = bool(config.get("trained", True))
     return model

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..diffusion import ClassifierFreeGuidance, ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
+from ..runtime import autocast
 
 
 class ScDiffusionModule:
@@ -66,6 +67,8 @@ class ScDiffusionModule:
             for k, c in n_classes.items()}
         self.latent_mean: torch.Tensor | None = None
         self.latent_std: float | None = None
+        #: bfloat16 autocast of the networks' forward passes (not saved: a choice of the machine running them)
+        self.mixed_precision = False
 
     # ------------------------------------------------------------------ configuration
     def config(self) -> dict:
@@ -140,7 +143,9 @@ class ScDiffusionModule:
     def encode(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """Unit latents of log-normalised cells (eval mode: a cell's latent never depends on its batch)."""
         self.autoencoder.eval()
-        return torch.cat([self.autoencoder.encode(b.to(self.device)) for b in torch.split(x, batch_size)])
+        with autocast(self.device, self.mixed_precision):
+            return torch.cat([self.autoencoder.encode(b.to(self.device)).float()
+                              for b in torch.split(x, batch_size)])
 
     def scale(self, z: torch.Tensor) -> torch.Tensor:
         """Unit latents → diffusion-scaled latents."""
@@ -154,8 +159,9 @@ class ScDiffusionModule:
     def decode_mean(self, z_scaled: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """Expected log-normalised expression of scaled latents (on the CPU)."""
         self.autoencoder.eval()
-        return torch.cat([self.autoencoder.decode(self.unscale(b.to(self.device))).cpu()
-                          for b in torch.split(z_scaled, batch_size)])
+        with autocast(self.device, self.mixed_precision):
+            return torch.cat([self.autoencoder.decode(self.unscale(b.to(self.device))).cpu()
+                              for b in torch.split(z_scaled, batch_size)])
 
     @torch.no_grad()
     def sample_counts(self, z_scaled: torch.Tensor, library: torch.Tensor, generator: torch.Generator | None,
@@ -165,7 +171,8 @@ class ScDiffusionModule:
         out = []
         for zb, lb in zip(torch.split(z_scaled, batch_size), torch.split(library, batch_size)):
             z = self.unscale(zb.to(self.device))
-            out.append(self.autoencoder.sample_counts(z, lb.to(self.device), generator).cpu())
+            with autocast(self.device, self.mixed_precision):
+                out.append(self.autoencoder.sample_counts(z, lb.to(self.device), generator).cpu())
         return torch.cat(out)
 
     # ------------------------------------------------------------------ diffusion
@@ -179,7 +186,7 @@ class ScDiffusionModule:
             rows = slice(start, min(start + batch_size, len(x)))
             out.append(sample_loop(self.denoiser, sampler, x[rows].to(self.device), guidance=guidance,
                                    free_guidance=free_guidance, rows=rows, generator=generator, progress=progress,
-                                   desc=desc).cpu())
+                                   desc=desc, mixed_precision=self.mixed_precision).cpu())
         return torch.cat(out)
 
     def guidance(self, weights: Mapping[str, torch.Tensor], t_max: int) -> ClassifierGuidance:

@@ -92,13 +92,15 @@ class Autoencoder(nn.Module):
              library: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction loss of a batch: log-normalised cells ``x`` (and their raw counts and library sizes
         for count likelihoods)."""
-        return self.likelihood.loss(self.decoder(self.encoder(x)), {"x": x, "counts": counts, "library": library})
+        params = self.decoder(self.encoder(x)).float()  # the likelihood in float32, also under autocast
+        with torch.autocast(device_type=params.device.type, enabled=False):
+            return self.likelihood.loss(params, {"x": x, "counts": counts, "library": library})
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Expected log-normalised expression for latents ``z``."""
-        return self.likelihood.mean(self.decoder(z))
+        return self.likelihood.mean(self.decoder(z).float())
 
     def sample_counts(self, z: torch.Tensor, library: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """Integer counts drawn from the output likelihood (count likelihoods only)."""
-        return self.likelihood.sample(self.decoder(z), library, generator)
+        return self.likelihood.sample(self.decoder(z).float(), library, generator)

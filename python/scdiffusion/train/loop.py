@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..runtime import tick_threads
+from ..runtime import autocast, tick_threads
 from . import distributed as D
 from .checkpoint import Checkpointer
 from .ema import EMA
@@ -62,6 +62,8 @@ class TrainConfig:
     restore_best
         Return the weights of the best validation loss (``True``) or the last weights (``False``; for the
         diffusion model, whose held-out loss rises long before its samples stop improving).
+    mixed_precision
+        Run the forward passes under bfloat16 autocast (CUDA or CPU); losses are computed in float32.
     """
 
     max_steps: int = 2000
@@ -74,6 +76,7 @@ class TrainConfig:
     patience: int = 10
     ema_decay: float | None = None
     restore_best: bool = True
+    mixed_precision: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,7 +158,7 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         history.setdefault("resumed_at", []).append(first_step - 1)
         logger.info("%s: resuming from checkpoint at step %d.", desc, first_step - 1)
     start = time.perf_counter() - elapsed0
-    running, n_running = 0.0, 0
+    running, n_running = torch.zeros((), device=device), 0  # summed on the device: no host sync per step
     step = first_step - 1
     bar = tqdm(range(first_step, config.max_steps + 1), desc=desc, disable=not progress, leave=False,
                initial=first_step - 1, total=config.max_steps)
@@ -170,7 +173,8 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
             drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
             idx = idx[rows].to(device)
             batch = tuple(t[idx] for t in tensors)
-        loss = loss_fn(*batch, *(d[rows].to(device) for d in drawn))
+        with autocast(device, config.mixed_precision):
+            loss = loss_fn(*batch, *(d[rows].to(device) for d in drawn))
         opt.zero_grad(set_to_none=True)
         (loss * share if distributed else loss).backward()
         if distributed:
@@ -187,17 +191,18 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
         if distributed:  # the global batch loss, and one stop decision for every process
             loss_value, n_out = D.sum_scalars(loss.item() * share, float(out_of_time), device=device)
             out_of_time = n_out > 0
+            running += loss_value
         else:
-            loss_value = loss.item()
-        running += loss_value
+            running += loss.detach().float()
         n_running += 1
         if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
             model = ema.shadow if ema is not None else module
-            train_loss = running / n_running
-            running, n_running = 0.0, 0
+            train_loss = float(running) / n_running
+            running, n_running = torch.zeros((), device=device), 0
             if val_fn is not None:
                 model.eval()
-                val = float(val_fn(model))
+                with autocast(device, config.mixed_precision):
+                    val = float(val_fn(model))
                 if distributed:
                     val = D.broadcast_scalar(val, device=device)
                 module.train()

@@ -34,7 +34,7 @@ TIME_SHARES = {"autoencoder": 0.25, "diffusion": 0.6, "classifier": 0.15}
 def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
                   max_steps: int | Mapping[str, int] | None = None,
                   overrides: Mapping[str, Mapping | None] | None = None,
-                  n_classifiers: int = 1) -> dict[str, TrainConfig]:
+                  n_classifiers: int = 1, mixed_precision: bool = False) -> dict[str, TrainConfig]:
     """One :class:`TrainConfig` per stage.
 
     Parameters
@@ -48,6 +48,8 @@ def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
         Steps for every stage, or ``{stage: steps}``.
     overrides
         ``{stage: {TrainConfig field: value}}``.
+    mixed_precision
+        bfloat16 autocast of every stage's forward passes.
     """
     if preset not in PRESETS:
         raise InputError(f"preset must be one of {list(PRESETS)}, got {preset!r}.")
@@ -64,7 +66,7 @@ def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
         over = dict((overrides or {}).get(stage) or {})
         if max_steps is not None and stage in max_steps:
             over.setdefault("max_steps", max_steps[stage])
-        base = PRESETS[preset][stage]
+        base = replace(PRESETS[preset][stage], mixed_precision=bool(mixed_precision))
         try:
             cfg = replace(base, **over)
         except TypeError as err:
