@@ -310,7 +310,7 @@ def test_write_report_creates_files_and_refuses_overwrite(tmp_path, pbmc_split, 
 
 
 # --------------------------------------------------------------------------- import hygiene
-def test_metrics_and_plotting_do_not_import_torch():
+def test_metrics_plotting_and_evaluation_do_not_import_torch():
     """Import the subpackages under a bare parent package and check torch stays unloaded."""
     src = Path(M.__file__).resolve().parents[2]
     code = textwrap.dedent(f"""
@@ -318,7 +318,7 @@ def test_metrics_and_plotting_do_not_import_torch():
         pkg = types.ModuleType("scdiffusion")
         pkg.__path__ = [{str(src / "scdiffusion")!r}]
         sys.modules["scdiffusion"] = pkg
-        import scdiffusion.metrics, scdiffusion.plotting
+        import scdiffusion.metrics, scdiffusion.plotting, scdiffusion.evaluation
         assert "torch" not in sys.modules, "torch was imported"
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
