@@ -119,7 +119,7 @@ def _memorization(r: CellSet, g: CellSet, s: Settings) -> dict[str, Any]:
 
 def _knn_per_label(r: CellSet, g: CellSet, s: Settings, only: Sequence[str] | None) -> dict[str, dict[str, Any]]:
     per = knn_auc_per_label(r.log, g.log, r.labels, g.labels, k=5, seed=s.seed,
-                            min_cells=s.min_cells if only is None else 3)
+                            min_cells=s.min_cells if only is None else 4)  # knn_auc needs 4 cells a side
     if only is not None:
         per = {lab: v for lab, v in per.items() if lab in only}
     scored = [v for v in per.values() if v["auc"] is not None]
