@@ -152,13 +152,14 @@ def test_report_renders_verdicts_and_comparison_figures(tmp_path, real, same_dis
     out = write_report(real, nb_cells(360, seed=2, depth=3.0), tmp_path / "rep", labels_key="cell_type",
                        quick=True, use_celltypist=False)
     files = {p.name for p in out.iterdir()}
-    assert {"metrics.json", "report.md", "comparison.png", "fold_changes.png", "umap.png"} <= files
+    assert {"metrics.json", "report.md", "comparison.png", "fold_changes.png", "qq.png"} <= files
     assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "report.md").read_text()
     assert "## Verdict" in md and "the generated cells differ from real ones in:" in md
     assert "| library_size |" in md and "✗ **FAIL**" in md and "✓ pass" in md
     assert "Count-level properties (SimBench" in md and "Differential expression per label" in md
     assert "kde (1-D count properties): quick mode" in md  # what quick mode left out, and why
+    assert "figure umap.png: quick mode" in md
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["library_size"]["pass"] is False
 

@@ -20,7 +20,7 @@ from ..metrics import (celltypist_accuracy, gene_correlation_error, ilisi, knn_a
 from ..metrics.count_properties import COUNT_PROPERTIES, compare_count_properties
 from ..metrics.differential_expression import compare_differential_expression, de_measures
 from ..metrics.inputs import CellSet
-from ..metrics.pca_distances import PCA_DISTANCES, pca_distances
+from ..metrics.pca_distances import CELLS_PER_COMPONENT, PCA_DISTANCES, pca_distances
 
 __all__ = ["Settings", "EntrySpec", "MetricGroup", "catalogue"]
 
@@ -221,7 +221,8 @@ def catalogue(s: Settings, n_comps_used: int) -> list[MetricGroup]:
         f"de_{name}": EntrySpec("log-normalised genes, Wilcoxon (scanpy) and avg log2FC per label vs rest",
                                 1.0, high, desc)
         for name, desc in de_measures(s.top_k).items()}, _de, needs_labels=True, per_label=True))
-    real_pcs = f"{n_comps_used} PCs fitted on the real cells (generated cells projected)"
+    real_pcs = (f"up to {n_comps_used} PCs (one per {CELLS_PER_COMPONENT} real cells) fitted on the real cells, "
+                "generated cells projected")
     groups.append(MetricGroup("pca_distances", {
         name: EntrySpec(real_pcs, ideal, low if ideal == 0 else "closer to 1", desc)
         for name, (ideal, desc) in PCA_DISTANCES.items()}, _pca_distances, per_label=True))

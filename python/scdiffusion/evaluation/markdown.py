@@ -120,9 +120,10 @@ def render_markdown(results: Mapping[str, Any], figures: Mapping[str, str],
               + (f"the generated cells differ from real ones in: {', '.join(failed)}." if failed else
                  "no metric separates the generated cells from real ones more than real cells differ "
                  "among themselves.")]
-    skipped = meta.get("skipped") or {}
+    skipped = {**(meta.get("skipped") or {}),
+               **{f"figure {name}": why for name, why in (figure_errors or {}).items()}}
     if skipped:
-        lines += ["", "Skipped:"] + [f"- {name}: {why}" for name, why in skipped.items()]
+        lines += ["", "Skipped or not drawn, and why:"] + [f"- {name}: {why}" for name, why in skipped.items()]
     lines += ["", "## Metrics"] + _metric_tables(results)
     lines += ["", "AUC and 1-NN accuracy: 0.5 = indistinguishable. Verdicts compare each value's distance from "
               "the ideal with the real-vs-real control's."]
@@ -161,9 +162,9 @@ def render_markdown(results: Mapping[str, Any], figures: Mapping[str, str],
     lines += _per_label(results, ["wasserstein1", "wasserstein2", "mmd_rbf_per_label"],
                         "Distances on the real PCA per label")
 
-    if figures or figure_errors:
+    if figures:
         lines += ["", "## Figures", ""]
         for caption, rel in figures.items():
             lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]
-        lines += [f"- Figure `{name}` not drawn: {err}" for name, err in (figure_errors or {}).items()]
+
     return "\n".join(lines).rstrip() + "\n"

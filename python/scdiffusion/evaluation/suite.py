@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._json import to_builtin
-from ..metrics._utils import effective_n_comps
+from ..metrics._utils import TooFewCells, effective_n_comps
 from ..metrics.annotation import CELLTYPIST_INSTALL_HINT
 from ..metrics.inputs import CellSet, cell_set, check_labels_key, check_same_genes, subsample_adata
 from .catalogue import MetricGroup, Settings, catalogue
@@ -60,6 +60,8 @@ def _run_group(group: MetricGroup, r: CellSet, g: CellSet, s: Settings,
     t0 = time.perf_counter()
     try:
         res = group.compute(r, g, s, None)
+    except TooFewCells as exc:
+        return {name: {**e, "skipped": str(exc), "pass": None} for name, e in base.items()}
     except Exception as exc:  # noqa: BLE001 - one failing metric must not lose the others
         logger.warning("Metric group %s failed: %s: %s", group.name, type(exc).__name__, exc)
         return {name: {**e, "error": f"{type(exc).__name__}: {exc}", "pass": None} for name, e in base.items()}

@@ -27,6 +27,11 @@ MatrixLike = Union[np.ndarray, sp.spmatrix, "sp.sparray", Any]
 ZERO_THRESHOLD = 1e-8
 
 
+class TooFewCells(ValueError):
+    """A metric cannot be computed because a side (or every label) has too few cells; the evaluation suite
+    reports it as skipped, with this message, rather than as an error."""
+
+
 def is_anndata(obj: Any) -> bool:
     """Return ``True`` if ``obj`` looks like an :class:`anndata.AnnData`.
 

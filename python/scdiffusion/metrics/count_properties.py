@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._utils import label_groups, make_rng, weighted_mean
+from ._utils import TooFewCells, label_groups, make_rng, weighted_mean
 from .tmm import tmm_factors
 from .two_sample import kde_statistic, ks_statistic
 
@@ -268,8 +268,8 @@ def compare_count_properties(
     groups, skipped = label_groups(real_labels, gen_labels, max(2, min_cells), r.shape[0], g.shape[0],
                                   only=labels_to_score)
     if not groups:
-        raise ValueError(f"No label has at least {min_cells} real and generated cells; lower min_cells or "
-                         "generate more cells of each label.")
+        raise TooFewCells(f"no label has at least {min_cells} real and generated cells; lower min_cells or "
+                          "generate more cells of each label")
     per_label = {}
     for label, ri, gi, weight in groups:
         res = _compare_group(r[ri], g[gi], n_top_genes=n_top_genes, max_corr_cells=max_corr_cells, kde=kde,

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._utils import label_groups, weighted_mean
+from ._utils import TooFewCells, label_groups, weighted_mean
 
 logger = logging.getLogger(__name__)
 
@@ -190,16 +190,18 @@ def compare_differential_expression(
 
     Raises
     ------
+    TooFewCells
+        If fewer than two labels have ``min_cells`` cells on both sides.
     ValueError
-        If fewer than two labels have ``min_cells`` cells on both sides, or a pair names such a label.
+        If a pair names a label without enough cells.
     """
     rl, gl = np.asarray(real_labels).astype(str), np.asarray(gen_labels).astype(str)
     groups, skipped = label_groups(rl, gl, max(2, min_cells), len(rl), len(gl),
                                   only=labels_to_score)
     names = [g[0] for g in groups]
     if len(names) < 2:
-        raise ValueError(f"Differential expression needs at least two labels with {min_cells} real and "
-                         f"generated cells each; found {names}. Generate more cells per label.")
+        raise TooFewCells(f"differential expression needs at least two labels with {min_cells} real and "
+                          f"generated cells each; found {names or 'none'}. Generate more cells per label")
     pairs = [(str(a), str(b)) for a, b in (pairs or [])]
     bad = [p for p in pairs if p[0] not in names or p[1] not in names or p[0] == p[1]]
     if bad:

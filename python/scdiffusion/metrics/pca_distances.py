@@ -1,7 +1,7 @@
 """Distances on principal components of the real cells (the CFGen / scLDM evaluation protocol).
 
-A PCA is fitted on the real cells only and the generated cells are projected onto it, so the generated cells
-cannot shape the axes. Per label (at least ``min_cells`` cells on both sides): exact Wasserstein-1 and -2
+A PCA is fitted on the real cells only (at most one component per 10 real cells) and the generated cells are
+projected onto it, so the generated cells cannot shape the axes. Per label (at least ``min_cells`` cells on both sides): exact Wasserstein-1 and -2
 distances and the multi-bandwidth RBF MMD^2; the value is their plain mean over labels, as CFGen reports it.
 Over all cells: precision, recall, density and coverage (k nearest neighbours).
 """
@@ -21,6 +21,9 @@ from .prdc import prdc
 logger = logging.getLogger(__name__)
 
 __all__ = ["PCA_DISTANCES", "pca_distances"]
+
+#: Real cells per principal component at least (the number of components is capped accordingly).
+CELLS_PER_COMPONENT = 10
 
 #: Entries returned by :func:`pca_distances`: ``name -> (ideal, description)``.
 PCA_DISTANCES: dict[str, tuple[float, str]] = {
@@ -56,7 +59,8 @@ def pca_distances(
     real_labels, gen_labels
         Optional labels (both or neither); without them all cells form one group.
     n_comps
-        Principal components (capped by the number of real cells and genes).
+        Principal components, at most one per :data:`CELLS_PER_COMPONENT` real cells (fitted cells spread
+        more along the components than projected ones; with few cells per component that dominates).
     k
         Neighbour rank of the PRDC balls.
     min_cells
@@ -80,6 +84,9 @@ def pca_distances(
     g = np.asarray(gen_log, dtype=np.float64)
     if r.shape[1] != g.shape[1]:
         raise ValueError(f"Real data have {r.shape[1]} genes, generated {g.shape[1]}; use the same genes.")
+    # cells that fit a PCA spread more along its components than cells projected onto it; with fewer than
+    # ~10 fitted cells per component that artefact dominates k-NN measures, so the components are capped
+    n_comps = min(n_comps, max(2, r.shape[0] // CELLS_PER_COMPONENT))
     pca = fit_pca(r, n_comps=n_comps, seed=seed)
     zr, zg = pca.transform(r), pca.transform(g)
     rng = make_rng(seed)
@@ -101,5 +108,5 @@ def pca_distances(
                      "skipped_labels": skipped}
     res = prdc(subsample_rows(zr, max_cells, rng), subsample_rows(zg, max_cells, rng), k=k)
     for name, value in res.summary().items():
-        out[name] = {"value": value}
+        out[name] = {"value": value, "n_comps": int(pca.n_components_)}
     return out

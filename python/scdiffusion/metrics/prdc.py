@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from ._utils import TooFewCells
+
 __all__ = ["PRDC", "prdc"]
 
 
@@ -56,8 +58,8 @@ def prdc(real: np.ndarray, generated: np.ndarray, k: int = 5) -> PRDC:
     r = np.asarray(real, dtype=np.float64)
     g = np.asarray(generated, dtype=np.float64)
     if min(r.shape[0], g.shape[0]) <= k:
-        raise ValueError(f"PRDC with k={k} needs more than {k} cells on each side, got {r.shape[0]} real "
-                         f"and {g.shape[0]} generated.")
+        raise TooFewCells(f"PRDC with k={k} needs more than {k} cells on each side, got {r.shape[0]} real "
+                          f"and {g.shape[0]} generated")
     r_real, r_gen = _kth_radius(r, k), _kth_radius(g, k)
     d = cdist(r, g)  # real x generated
     in_real = d <= r_real[:, None]
