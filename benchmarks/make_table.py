@@ -78,6 +78,10 @@ def unconditional(d: dict) -> list[str]:
         st = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
         if st:
             losses.append(f"Training of {name}: {st}.")
+    for name, res in d["details"].items():
+        failed = [UNCOND[c][0] for c in cols if res.get(c, {}).get("pass") is False]
+        losses.append(f"Against the real-vs-real control (matched values, as in the second table) {name} "
+                      + (f"fails {', '.join(failed)}." if failed else "passes every column."))
     default = d["meta"].get("default_row", "scDiffusion")
     side = d["details"].get(default, {}).get("one_nn_accuracy_by_side")
     if side:

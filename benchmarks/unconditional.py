@@ -95,9 +95,9 @@ def main(argv=None) -> dict:
         X=C.log_to_counts(x_pca, lab_pca, train_counts, C.PBMC_LABELS, args.seed),
         obs=pd.DataFrame({C.PBMC_LABELS: lab_pca}, index=[f"pca_{i}" for i in range(n_gen)]),
         var=pd.DataFrame(index=pd.Index(genes)))
-    notes["PCA Gaussian"] = ("per-label Gaussian (Ledoit-Wolf covariance) in 50 training PCs, clipped at 0, turned into "
-                             "counts as round(expm1(x) x L / 1e4) with L the library size of a training cell of the "
-                             "same label")
+    notes["PCA Gaussian"] = ("per-label Gaussian (Ledoit-Wolf covariance) in 50 training PCs, clipped at 0, turned "
+                             "into counts as round(expm1(x) x L / 1e4) with L the library size of a training cell of "
+                             "the same label")
 
     scvi_ad, scvi_info = C.scvi_samples(train, genes, C.PBMC_LABELS, n_gen, args.seed,
                                         max_epochs=20 if args.quick else 400,

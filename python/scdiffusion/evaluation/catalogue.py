@@ -69,12 +69,19 @@ class MetricGroup:
     control: bool = True
     #: Computed per label (its matched comparisons use generated cells drawn with the real label counts).
     per_label: bool = False
-    #: Why the group is left out with ``quick=True`` (``None``: it runs).
-    quick_skip: str | None = None
     #: Why the group cannot run here at all (e.g. an optional package is missing).
     unavailable: str | None = None
     #: For groups without the real-vs-real control: what to compare the value with instead.
     no_control_note: str | None = None
+
+
+#: Cells per label and side in the matched and control comparisons, which score the labels the full comparison
+#: scored (``only``) on parts of the cells; 4 is the least any per-label metric here needs (k-NN AUC).
+CONTROL_MIN_CELLS = 4
+
+
+def _min_cells(s: Settings, only: Sequence[str] | None) -> int:
+    return s.min_cells if only is None else CONTROL_MIN_CELLS
 
 
 def _one(name: str, fn: Callable[[CellSet, CellSet, Settings], Any]):
@@ -85,8 +92,8 @@ def _one(name: str, fn: Callable[[CellSet, CellSet, Settings], Any]):
     return compute
 
 
-# "null_sd": how much the value scatters around its ideal for two samples of one distribution at these sizes
-# (classifier AUCs and accuracies); the pass rule never asks for less than that (see control.judge).
+# "null_sd": how much the value scatters by chance at these sizes (classifier AUCs and accuracies, shares of
+# cells); the pass rule never asks for less than that (see control.judge).
 def _rf(r: CellSet, g: CellSet, s: Settings, space: str) -> dict[str, float]:
     auc = rf_auc(r.log, g.log, space=space, n_estimators=s.n_trees, seed=s.seed, n_comps=s.n_comps)
     return {"value": auc, "null_sd": auc_null_sd(0.25 * r.n_cells, 0.25 * g.n_cells)}
@@ -118,8 +125,7 @@ def _memorization(r: CellSet, g: CellSet, s: Settings) -> dict[str, Any]:
 
 
 def _knn_per_label(r: CellSet, g: CellSet, s: Settings, only: Sequence[str] | None) -> dict[str, dict[str, Any]]:
-    per = knn_auc_per_label(r.log, g.log, r.labels, g.labels, k=5, seed=s.seed,
-                            min_cells=s.min_cells if only is None else 4)  # knn_auc needs 4 cells a side
+    per = knn_auc_per_label(r.log, g.log, r.labels, g.labels, k=5, seed=s.seed, min_cells=_min_cells(s, only))
     if only is not None:
         per = {lab: v for lab, v in per.items() if lab in only}
     scored = [v for v in per.values() if v["auc"] is not None]
@@ -149,19 +155,19 @@ def _accuracy(fn: Callable[..., dict[str, Any]]):
 
 def _count_properties(r: CellSet, g: CellSet, s: Settings, only: Sequence[str] | None) -> dict[str, Any]:
     return compare_count_properties(r.counts, g.counts, r.labels, g.labels, kde=s.kde, seed=s.seed,
-                                    min_cells=s.min_cells if only is None else 3, labels_to_score=only,
+                                    min_cells=_min_cells(s, only), labels_to_score=only,
                                     max_kde_points=1000 if s.quick else 2000)
 
 
 def _de(r: CellSet, g: CellSet, s: Settings, only: Sequence[str] | None) -> dict[str, Any]:
     res = compare_differential_expression(r.log, g.log, r.labels, g.labels, top_k=s.top_k, pairs=s.de_pairs,
-                                          min_cells=s.min_cells if only is None else 3, labels_to_score=only)
+                                          min_cells=_min_cells(s, only), labels_to_score=only)
     return {f"de_{k}": v for k, v in res.items()}
 
 
 def _pca_distances(r: CellSet, g: CellSet, s: Settings, only: Sequence[str] | None) -> dict[str, Any]:
     return pca_distances(r.log, g.log, r.labels, g.labels, n_comps=s.n_comps, seed=s.seed,
-                         min_cells=s.min_cells if only is None else 3, labels_to_score=only)
+                         min_cells=_min_cells(s, only), labels_to_score=only)
 
 
 def catalogue(s: Settings, n_comps_used: int) -> list[MetricGroup]:

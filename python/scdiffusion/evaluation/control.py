@@ -10,9 +10,10 @@ that *are* real score.
 Verdict: with ``m`` the mean of the (A, G) values over the repeats and ``c_i`` the (A, B) values,
 ``pass  <=>  |m - ideal| <= pass_factor x mean_i |c_i - ideal|``. The default factor 2 is about the ratio of
 the 99th percentile to the mean of a Kolmogorov-Smirnov statistic between samples of one distribution.
-Classifier AUCs and accuracies scatter around 0.5 by chance, so a control may land on 0.5 exactly; where
-that scatter is known for the test-set sizes (``null_sd``), the threshold is at least :data:`NULL_Z`
-standard errors of ``m``.
+Classifier AUCs scatter around 0.5 by chance and shares of cells (PRDC precision, recall, coverage) can sit at
+exactly 1 in the control, so a control may land on the ideal; where the chance scatter of a value is known
+(``null_sd``: Mann-Whitney for AUCs, binomial for shares), the threshold is at least :data:`NULL_Z` standard
+errors of ``m``.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def judge(matched: Sequence[float | None], controls: Sequence[float | None], ide
     pass_factor
         Tolerance of the rule.
     null_sd
-        Standard deviation of one (A, G) value around the ideal when generated and real cells come from one
-        distribution, where known (classifier AUCs); the threshold is then at least
+        Chance scatter (standard deviation) of one (A, G) value, where known (classifier AUCs, shares of
+        cells); the threshold is then at least
         ``NULL_Z x null_sd / sqrt(number of matched values)``.
 
     Returns

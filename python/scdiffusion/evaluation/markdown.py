@@ -122,8 +122,12 @@ def render_markdown(results: Mapping[str, Any], figures: Mapping[str, str],
                  "among themselves.")]
     skipped = {**(meta.get("skipped") or {}),
                **{f"figure {name}": why for name, why in (figure_errors or {}).items()}}
-    if skipped:
-        lines += ["", "Skipped or not drawn, and why:"] + [f"- {name}: {why}" for name, why in skipped.items()]
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    if by_reason:
+        lines += ["", "Skipped or not drawn, and why:"] + [f"- {', '.join(names)}: {why}"
+                                                          for why, names in by_reason.items()]
     lines += ["", "## Metrics"] + _metric_tables(results)
     lines += ["", "AUC and 1-NN accuracy: 0.5 = indistinguishable. Verdicts compare each value's distance from "
               "the ideal with the real-vs-real control's."]

@@ -44,8 +44,6 @@ def _why_skipped(group: MetricGroup, r: CellSet, g: CellSet, s: Settings) -> str
         return "needs the training cells: pass train="
     if group.needs_counts and (r.counts is None or g.counts is None):
         return f"needs raw counts on both sides (real: {r.counts_source}; generated: {g.counts_source})"
-    if s.quick and group.quick_skip:
-        return f"quick mode: {group.quick_skip}"
     return None
 
 

@@ -1,9 +1,10 @@
 """Distances on principal components of the real cells (the CFGen / scLDM evaluation protocol).
 
 A PCA is fitted on the real cells only (at most one component per 10 real cells) and the generated cells are
-projected onto it, so the generated cells cannot shape the axes. Per label (at least ``min_cells`` cells on both sides): exact Wasserstein-1 and -2
-distances and the multi-bandwidth RBF MMD^2; the value is their plain mean over labels, as CFGen reports it.
-Over all cells: precision, recall, density and coverage (k nearest neighbours).
+projected onto it, so the generated cells cannot shape the axes. Per label (at least ``min_cells`` cells on
+both sides): exact Wasserstein-1 and -2 distances and the multi-bandwidth RBF MMD^2; the value is their plain
+mean over labels, as CFGen reports it. Over all cells: precision, recall, density and coverage (k nearest
+neighbours).
 """
 
 from __future__ import annotations
@@ -106,7 +107,15 @@ def pca_distances(
                      "per_label": {lab: {name: v[name], "n_real": v["n_real"], "n_generated": v["n_generated"]}
                                    for lab, v in per_label.items()},
                      "skipped_labels": skipped}
-    res = prdc(subsample_rows(zr, max_cells, rng), subsample_rows(zg, max_cells, rng), k=k)
+    pr, pg = subsample_rows(zr, max_cells, rng), subsample_rows(zg, max_cells, rng)
+    res = prdc(pr, pg, k=k)
+    # precision is a share of the generated cells, recall and coverage of the real cells: binomial scatter,
+    # with the share shrunk by one cell each way ((x + 1) / (n + 2)) so that a share of exactly 1 keeps some
+    shares = {"precision": pg.shape[0], "recall": pr.shape[0], "coverage": pr.shape[0]}
     for name, value in res.summary().items():
         out[name] = {"value": value, "n_comps": int(pca.n_components_)}
+        if name in shares:
+            n = shares[name]
+            p = (value * n + 1.0) / (n + 2.0)
+            out[name]["null_sd"] = float(np.sqrt(p * (1.0 - p) / n))
     return out
