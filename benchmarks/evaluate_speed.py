@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
            "seconds_per_group": dict(sorted(groups.items(), key=lambda kv: -kv[1])),
            "skipped": metrics["meta"].get("skipped", {}), "n_passed": metrics["meta"].get("n_passed"),
            "n_failed": metrics["meta"].get("n_failed"), "figures": figures,
-           "report_lists_skipped": "Skipped:" in report}
+           "report_lists_skipped": "Skipped or not drawn, and why:" in report}
     print(json.dumps({k: v for k, v in out.items() if k != "meta"}, indent=2), flush=True)
     print(f"Wrote {C.write_json(args, out)}", flush=True)
     return out
