@@ -173,13 +173,11 @@ def compare_differential_expression(
         Sizes of the marker lists compared.
     pairs
         Extra contrasts ``(label_a, label_b)`` (a vs b); both labels need ``min_cells`` cells on both sides.
-    min_cells
-        Labels with fewer real or generated cells are not tested.
+    min_cells, labels_to_score
+        Labels with fewer real or generated cells are not tested; ``labels_to_score`` restricts the tested
+        labels (as in :func:`~scdiffusion.metrics.count_properties.compare_count_properties`).
     alpha
         Significance level defining the real DE genes for the sign agreement.
-    labels_to_score
-        Score only these labels (the others are listed in ``skipped_labels``); ``None``: every label with
-        enough cells.
 
     Returns
     -------

@@ -57,23 +57,19 @@ def pca_distances(
     ----------
     real_log, gen_log
         log1p-normalised expression, cells x genes, same genes.
-    real_labels, gen_labels
-        Optional labels (both or neither); without them all cells form one group.
+    real_labels, gen_labels, min_cells, labels_to_score
+        Optional labels and which of them are scored, as in
+        :func:`~scdiffusion.metrics.count_properties.compare_count_properties`.
     n_comps
         Principal components, at most one per :data:`CELLS_PER_COMPONENT` real cells (fitted cells spread
         more along the components than projected ones; with few cells per component that dominates).
     k
         Neighbour rank of the PRDC balls.
-    min_cells
-        Labels with fewer real or generated cells are left out.
     max_cells
         Cells per side and label for the transport problems and per side for PRDC (random subsample; exact
         transport and the PRDC distance matrix grow quadratically).
     seed
         Seed of the PCA solver and the subsampling.
-    labels_to_score
-        Score only these labels (the others are listed in ``skipped_labels``); ``None``: every label with
-        enough cells.
 
     Returns
     -------
