@@ -1,6 +1,6 @@
 #' Evaluate generated cells against real cells
 #'
-#' Runs the metric suite of the Python core (\code{scdiffusion.metrics.evaluate}):
+#' Runs the metric suite of the Python core (\code{scdiffusion.evaluation.evaluate}):
 #' Spearman correlation of gene means, gene-gene correlation error, MMD,
 #' iLISI, random-forest and kNN real-vs-generated AUCs, 1-NN accuracy,
 #' zero-fraction gap, mean-variance agreement and, with labels, per-label

@@ -93,7 +93,7 @@ def main(argv=None) -> dict:
     p.add_argument("--guidance-scale", type=float, default=2.0)
     args = C.finish_args(p.parse_args(argv), NAME)
     t_start = time.perf_counter()
-    from scdiffusion.metrics import diffusion_pseudotime, ilisi, mmd_rbf
+    from scdiffusion.metrics import diffusion_pseudotime, fit_annotator, ilisi, mmd_rbf
     from scdiffusion.plotting import plot_interpolation_pseudotime
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
@@ -136,7 +136,8 @@ def main(argv=None) -> dict:
     mean48 = x48.mean(0)
     # does a state look more like 24 h or 72 h? logistic regression trained on the real 24 h vs 72 h cells
     is_end = (hours == "24") | (hours == "72")
-    predict = C.fit_annotator(real.X[is_end], hours[is_end], "logistic_regression", seed=args.seed)
+    predict = fit_annotator(real.X[is_end], hours[is_end], "logistic_regression", seed=args.seed,
+                            max_iter=500)
 
     def score(x: np.ndarray) -> dict:
         return {"mmd_to_48h": mmd_rbf(x48, x, seed=args.seed),

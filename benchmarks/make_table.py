@@ -78,12 +78,81 @@ def unconditional(d: dict) -> list[str]:
         st = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
         if st:
             losses.append(f"Training of {name}: {st}.")
-    side = d["details"].get("scDiffusion", {}).get("one_nn_accuracy_by_side")
+    for name, res in d["details"].items():
+        failed = [UNCOND[c][0] for c in cols if res.get(c, {}).get("pass") is False]
+        losses.append(f"Against the real-vs-real control (matched values, as in the second table) {name} "
+                      + (f"fails {', '.join(failed)}." if failed else "passes every column."))
+    default = d["meta"].get("default_row", "scDiffusion")
+    side = d["details"].get(default, {}).get("one_nn_accuracy_by_side")
     if side:
-        losses.append(f"1-NN accuracy by side for scDiffusion: real cells {side['real_side']:.2f}, generated "
+        losses.append(f"1-NN accuracy by side for {default}: real cells {side['real_side']:.2f}, generated "
                       f"cells {side['generated_side']:.2f} (an overall value near 0.5 can hide generated "
                       "cells that are every cell's nearest neighbour).")
-    return lines + [""] + [f"- {x}" for x in losses] + [""]
+    return lines + [""] + [f"- {x}" for x in losses] + [""] + verdict_table(d)
+
+
+#: Short names of the second table's rows (entries of the evaluation suite).
+PROPERTY_LABELS = {
+    "library_size": "library size", "tmm_factor": "TMM factor", "effective_library_size": "effective library size",
+    "cell_zero_fraction": "zeros per cell", "gene_mean": "gene mean", "gene_variance": "gene variance",
+    "gene_scaled_variance": "gene scaled variance", "gene_zero_fraction": "zeros per gene",
+    "library_size_vs_zero_fraction": "library size vs zeros", "mean_vs_variance": "mean vs variance",
+    "mean_vs_zero_fraction": "mean vs zeros", "cell_correlation": "cell–cell correlation",
+    "gene_correlation": "gene–gene correlation", "de_lfc_correlation": "DE: log2FC correlation ↑",
+    "de_top20_recall": "DE: top-20 marker recall ↑", "de_top50_recall": "DE: top-50 marker recall ↑",
+    "de_top100_recall": "DE: top-100 marker recall ↑", "de_sign_agreement": "DE: sign agreement ↑",
+    "wasserstein1": "W1 per type (real PCs)", "wasserstein2": "W2 per type (real PCs)",
+    "mmd_rbf_per_label": "MMD² per type (real PCs)", "precision": "precision →1", "recall": "recall →1",
+    "density": "density →1", "coverage": "coverage →1"}
+
+
+def verdict_table(d: dict) -> list[str]:
+    """Count properties, DE fidelity and real-PCA distances: one row per measure, one column per method."""
+    props = d.get("properties")
+    if not props:
+        return []
+    ctrl = d["meta"].get("control", {})
+    names = list(props)
+    # the control does not depend on the generated cells (only on their number): one column for all rows
+    control = {c: next((props[n][c]["control"] for n in names if props[n][c].get("control") is not None), None)
+               for c in d["property_columns"]}
+    differ = [n for n in names for c in d["property_columns"]
+              if props[n][c].get("control") is not None and props[n][c]["control"] != control[c]]
+
+    def cell(entry: dict) -> str:
+        if entry.get("skipped"):
+            return "skipped"
+        if entry.get("error"):
+            return "error"
+        mark = {True: " ✓", False: " ✗"}.get(entry.get("pass"), "")
+        return f"{f(entry.get('matched'))}{mark}"
+
+    lines = ["#### Count properties, differential-expression fidelity and distances on the real PCs", "",
+             f"Each value compares {ctrl.get('n_compared_cells')} generated cells (drawn with the real label counts) "
+             f"with {ctrl.get('n_reference_cells')} held-out reference cells; the control column compares "
+             f"{ctrl.get('n_compared_cells')} other held-out real cells with the same reference cells (mean of "
+             f"{ctrl.get('n_repeats')} random splits, per label). ✓/✗: {ctrl.get('rule')}. Count properties are KS "
+             "statistics (joint ones: kernel-density L2), per cell type weighted by the types' shares; lower is "
+             "better unless marked.", ""]
+    rows = []
+    for c in d["property_columns"]:
+        rows.append([PROPERTY_LABELS.get(c, c)] + [cell(props[n][c]) for n in names] + [f(control[c])])
+    lines += md_table(["measure"] + [f"**{n}**" if n.startswith("scDiffusion") else n for n in names]
+                      + ["real vs real (control)"], rows)
+    summary = []
+    for n in names:
+        verdicts = [props[n][c].get("pass") for c in d["property_columns"]]
+        judged = [v for v in verdicts if v is not None]
+        if judged:
+            summary.append(f"{n}: {sum(judged)} of {len(judged)} pass")
+        skipped = {props[n][c]["skipped"] for c in d["property_columns"] if props[n][c].get("skipped")}
+        if skipped:
+            summary.append(f"{n}: skipped {sum(1 for c in d['property_columns'] if props[n][c].get('skipped'))} "
+                           f"({'; '.join(sorted(skipped))})")
+    lines += [f"- {x}" for x in summary]
+    if differ:
+        lines.append(f"- Note: the control differs for {', '.join(sorted(set(differ)))} (fewer generated cells).")
+    return lines + [""]
 
 
 def conditional(d: dict) -> list[str]:
@@ -214,7 +283,8 @@ def build(results: Path) -> str:
     for name, fn in SECTIONS:
         path = results / name / "results.json"
         if not path.exists():
-            parts += [f"### {name}", "", f"No results yet (`{path.relative_to(HERE.parent)}` missing).", ""]
+            shown = path.relative_to(HERE.parent) if HERE.parent in path.parents else path
+            parts += [f"### {name}", "", f"No results yet (`{shown}` missing).", ""]
             continue
         parts += fn(json.loads(path.read_text()))
         figs = json.loads(path.read_text()).get("figures", {})

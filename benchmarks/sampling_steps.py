@@ -55,18 +55,18 @@ def main(argv=None) -> dict:
     t_begin = time.perf_counter()
     import torch
 
-    from scdiffusion.metrics import mmd_rbf, rf_auc
+    from scdiffusion.metrics import fit_annotator, mmd_rbf, rf_auc
 
     seeds = [int(s) for s in args.seeds.split(",")][: 2 if args.quick else None]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     train, test = C.pbmc_split(args.seed)
-    model, train_info = C.train_model(train, [C.PBMC_LABELS], args, "pbmc_bulk_labels_nb", likelihood="nb")
+    model, train_info = C.train_model(train, [C.PBMC_LABELS], args, "pbmc_bulk_labels", likelihood="nb")
     genes = model.genes
     real_test = C.log_norm(model, test)
     real_train = C.log_norm(model, train)
     z_test = model.get_latent_representation(test)
-    annotate = C.fit_annotator(real_train.X, train.obs[C.PBMC_LABELS].astype(str).to_numpy(),
-                               "logistic_regression", seed=args.seed)
+    annotate = fit_annotator(real_train.X, train.obs[C.PBMC_LABELS].astype(str).to_numpy(),
+                             "logistic_regression", seed=args.seed, max_iter=500)
     n_gen = 60 if args.quick else 2 * test.n_obs
     test_labels = test.obs[C.PBMC_LABELS].astype(str).to_numpy()
     rng = np.random.default_rng(args.seed)

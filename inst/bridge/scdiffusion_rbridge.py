@@ -160,6 +160,6 @@ def interpolate(model_dir, sce, labels_key, start, end, **options):
 def evaluate(real, generated, **options):
     """``evaluateGeneration()``: the metric suite's JSON."""
     from scdiffusion.data.sce import _builtin, decode_sce
-    from scdiffusion.metrics import evaluate as run_evaluation
+    from scdiffusion.evaluation import evaluate as run_evaluation
 
     return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), **options)))

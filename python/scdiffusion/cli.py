@@ -277,15 +277,26 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
 @declared(EVALUATE, *(o.name for o in EVALUATE.on("cli")),
           real={"type": click.Path(dir_okay=False), "help": "Real cells (.h5ad or .rds)."},
           generated={"type": click.Path(dir_okay=False), "help": "Generated cells (.h5ad or .rds)."},
-          train={"type": click.Path(dir_okay=False), "help": "Training cells, .h5ad or .rds (memorisation check)."})
+          train={"type": click.Path(dir_okay=False), "help": "Training cells, .h5ad or .rds (memorisation check)."},
+          de_pairs={"metavar": "A:B"})
 @click.option("--model-dir", default=None, type=click.Path(file_okay=False), help="Model (for loss curves).")
 @click.option("--output-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True)
 def evaluate(model_dir, output_dir, overwrite, **opts):
-    """Compare generated with real cells: metrics.json, figures and report.md in --output-dir."""
+    """Compare generated with real cells, each metric judged against a real-vs-real control: metrics.json,
+    figures and report.md (with pass/fail per metric) in --output-dir."""
     _setup_logging(True)
     from .data.io import read_anndata
-    from .metrics.report import write_report
+    from .evaluation import write_report
+
+    pairs = []
+    for p in opts.pop("de_pairs"):
+        a, sep, b = p.partition(":")
+        if not sep or not a or not b:
+            raise click.BadParameter(f"{p!r} is not A:B", param_hint="--de-pair")
+        pairs.append((a, b))
+    for side in ("real_counts_layer", "generated_counts_layer"):
+        opts[side] = None if str(opts[side]).lower() == "none" else opts[side]
 
     def work():
         real, gen = read_anndata(opts.pop("real")), read_anndata(opts.pop("generated"))
@@ -297,12 +308,14 @@ def evaluate(model_dir, output_dir, overwrite, **opts):
             history = json.loads(hist_file.read_text()) if hist_file.exists() else None
         try:
             return write_report(real, gen, output_dir, history=history, overwrite=overwrite, train=train_cells,
-                                **opts)
-        except (ValueError, FileExistsError) as err:
-            raise InputError(str(err)) from err
+                                de_pairs=pairs or None, **opts)
+        except (ValueError, KeyError, FileExistsError) as err:
+            raise InputError(str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)) from err
 
     path = _run(work)
-    click.echo(f"Wrote evaluation report to {path}")
+    meta = json.loads((Path(path) / "metrics.json").read_text()).get("meta", {})
+    click.echo(f"Wrote evaluation report to {path}: {meta.get('n_passed', '?')} metrics passed, "
+               f"{meta.get('n_failed', '?')} failed against the real-vs-real control.")
 
 
 @main.command()

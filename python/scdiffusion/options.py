@@ -365,12 +365,25 @@ EVALUATE = Operation("evaluate", (
     Option("generated", "path", None, "Generated cells, same genes.", required=True),
     LABELS_KEY,
     Option("train", "path", None, "Training cells (for the memorisation check).", surfaces=_PY_CLI),
+    SEED,
+    Option("quick", "bool", False, "Cheaper settings: fewer trees and cells, one control split, no kernel-density "
+           "statistics or UMAP; the report lists what was skipped and why."),
+    Option("max_cells", "int", None, "Cap on cells per side (default 2000 with quick, else 10000).", low=1),
     Option("use_celltypist", "bool", None, "Annotate with CellTypist (default: when it is installed).",
            surfaces=("python",)),
-    Option("quick", "bool", False, "Cheaper settings: fewer trees, at most 2000 cells per side."),
-    Option("max_cells", "int", None, "Cap on cells per side (default 2000 with quick, else 10000).", low=1),
     Option("n_comps", "int", 50, "Principal components of the PCA-space metrics.", low=2),
-    SEED,
+    Option("real_counts_layer", "str", "auto", "Where the real cells' raw counts are: auto (layers['counts'], else "
+           "an integer X), X, a layer name, or none (count-level metrics skipped).", surfaces=_PY_CLI),
+    Option("generated_counts_layer", "str", "auto", "Where the generated cells' raw counts are (as for the real "
+           "cells).", surfaces=_PY_CLI),
+    Option("de_pairs", "pairs", None, "Label pairs A:B tested against each other (besides every label against "
+           "the rest).", surfaces=_PY_CLI, cli_flag="--de-pair"),
+    Option("min_cells_per_label", "int", 10, "Labels with fewer real or generated cells are left out of the "
+           "per-label metrics.", low=2, surfaces=_PY_CLI),
+    Option("n_control_repeats", "int", None, "Random real-vs-real splits per metric (default 3, 1 with quick).",
+           low=1, surfaces=_PY_CLI),
+    Option("pass_factor", "float", 2.0, "A metric passes when it is at most this many times as far from its ideal "
+           "as the real-vs-real control.", low=1, surfaces=_PY_CLI),
 ))
 
 OPERATIONS = {op.name: op for op in (TRAIN, GENERATE, INTERPOLATE, EVALUATE)}

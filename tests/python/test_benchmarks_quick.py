@@ -53,3 +53,11 @@ def test_training_speed_quick_mode(tmp_path):
         assert stage["fit_seconds_per_step"] > 0 and stage["bare_seconds_per_step"] > 0
         assert stage["ratio"] == pytest.approx(stage["fit_seconds_per_step"] / stage["bare_seconds_per_step"])
     assert set(res["time_to_loss"]) == {"autoencoder", "diffusion", "classifier:bulk_labels"}
+
+
+def test_evaluate_speed_quick_mode(tmp_path):
+    res = _run_quick("evaluate_speed", tmp_path)
+    assert res["n_cells"] == 200 and res["cli_seconds"] > 0 and res["evaluate_seconds"] > 0
+    assert res["report_lists_skipped"] and "kde (1-D count properties)" in res["skipped"]
+    assert "comparison.png" in res["figures"] and "umap.png" not in res["figures"]
+    assert res["seconds_per_group"]["count_properties"] > 0

@@ -294,11 +294,14 @@ def test_write_report_creates_files_and_refuses_overwrite(tmp_path, pbmc_split, 
                           use_celltypist=False)
     assert path == out.resolve()
     files = {p.name for p in out.iterdir()}
-    assert {"metrics.json", "report.md", "umap.png", "qq.png", "violins.png", "loss.png"} <= files
+    assert {"metrics.json", "report.md", "qq.png", "violins.png", "loss.png", "fold_changes.png"} <= files
+    assert "umap.png" not in files  # quick mode leaves the UMAP out and says so
+    md = (out / "report.md").read_text()
+    assert "figure umap.png: quick mode" in md
+    assert "figure comparison.png: needs raw counts" in md  # log-normalised inputs have no counts
     metrics = json.loads((out / "metrics.json").read_text())
     assert "mmd_rbf" in metrics
-    md = (out / "report.md").read_text()
-    assert "| mmd_rbf |" in md and "![" in md and "umap.png" in md
+    assert "| mmd_rbf |" in md and "![" in md and "qq.png" in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.tmp")]
 
     with pytest.raises(FileExistsError, match="overwrite=True"):
@@ -310,7 +313,7 @@ def test_write_report_creates_files_and_refuses_overwrite(tmp_path, pbmc_split, 
 
 
 # --------------------------------------------------------------------------- import hygiene
-def test_metrics_and_plotting_do_not_import_torch():
+def test_metrics_plotting_and_evaluation_do_not_import_torch():
     """Import the subpackages under a bare parent package and check torch stays unloaded."""
     src = Path(M.__file__).resolve().parents[2]
     code = textwrap.dedent(f"""
@@ -318,7 +321,7 @@ def test_metrics_and_plotting_do_not_import_torch():
         pkg = types.ModuleType("scdiffusion")
         pkg.__path__ = [{str(src / "scdiffusion")!r}]
         sys.modules["scdiffusion"] = pkg
-        import scdiffusion.metrics, scdiffusion.plotting
+        import scdiffusion.metrics, scdiffusion.plotting, scdiffusion.evaluation
         assert "torch" not in sys.modules, "torch was imported"
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

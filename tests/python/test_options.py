@@ -23,7 +23,7 @@ PYTHON = {
     "train": [ScDiffusion.__init__, ScDiffusion.train],
     "generate": [ScDiffusion.generate],
     "interpolate": [ScDiffusion.interpolate],
-    "evaluate": ["scdiffusion.metrics:evaluate"],
+    "evaluate": ["scdiffusion.evaluation:evaluate"],
 }
 PYTHON_ONLY = {"self", "adata"}  # the data argument of the constructor
 CLI = {"train": cli.train, "generate": cli.generate, "interpolate": cli.interpolate, "evaluate": cli.evaluate}

@@ -27,6 +27,11 @@ MatrixLike = Union[np.ndarray, sp.spmatrix, "sp.sparray", Any]
 ZERO_THRESHOLD = 1e-8
 
 
+class TooFewCells(ValueError):
+    """A metric cannot be computed because a side (or every label) has too few cells; the evaluation suite
+    reports it as skipped, with this message, rather than as an error."""
+
+
 def is_anndata(obj: Any) -> bool:
     """Return ``True`` if ``obj`` looks like an :class:`anndata.AnnData`.
 
@@ -204,3 +209,58 @@ def as_labels(labels: Any, n: int, name: str) -> np.ndarray:
             "Pass e.g. `adata.obs['cell_type'].values`."
         )
     return arr
+
+
+def label_groups(
+    real_labels: np.ndarray | None,
+    gen_labels: np.ndarray | None,
+    min_cells: int,
+    n_real: int,
+    n_generated: int,
+    only: Any = None,
+) -> tuple[list[tuple[str, np.ndarray, np.ndarray, float]], dict[str, str]]:
+    """Cells of each label on both sides, weighted by the label's share of the real cells.
+
+    Parameters
+    ----------
+    real_labels, gen_labels
+        One label per real / generated cell, or both ``None`` (one group, "all cells").
+    min_cells
+        A label is scored only with at least this many real and this many generated cells.
+    n_real, n_generated
+        Numbers of cells (used for the single group when there are no labels).
+    only
+        Score only these labels (e.g. the labels scored in another comparison); ``None``: all.
+
+    Returns
+    -------
+    tuple
+        ``(groups, skipped)``: ``groups`` is a list of ``(label, real_idx, gen_idx, weight)`` with weights
+        summing to 1 over the scored labels; ``skipped`` maps every other label to the reason.
+    """
+    if real_labels is None or gen_labels is None:
+        if (real_labels is None) != (gen_labels is None):
+            raise ValueError("Pass labels for both sides or for neither.")
+        return [("all cells", np.arange(n_real), np.arange(n_generated), 1.0)], {}
+    groups, skipped = [], {}
+    for label in sorted(set(real_labels) | set(gen_labels)):
+        if only is not None and label not in only:
+            skipped[str(label)] = "not scored in this comparison"
+            continue
+        ri, gi = np.flatnonzero(real_labels == label), np.flatnonzero(gen_labels == label)
+        if ri.size < min_cells or gi.size < min_cells:
+            skipped[str(label)] = (f"{ri.size} real and {gi.size} generated cells; at least {min_cells} "
+                                   "on each side are needed")
+            continue
+        groups.append((str(label), ri, gi, float(ri.size)))
+    total = sum(g[3] for g in groups)
+    return [(lab, ri, gi, w / total) for lab, ri, gi, w in groups], skipped
+
+
+def weighted_mean(values: list[float | None], weights: list[float]) -> float | None:
+    """Weighted mean of the finite values (weights renormalised over them); ``None`` if there are none."""
+    pairs = [(v, w) for v, w in zip(values, weights) if v is not None and np.isfinite(v)]
+    if not pairs:
+        return None
+    total = sum(w for _, w in pairs)
+    return float(sum(v * w for v, w in pairs) / total) if total > 0 else None

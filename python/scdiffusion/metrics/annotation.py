@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._utils import as_labels, check_pair, make_rng, to_dense
+from ._utils import as_labels, check_pair, to_dense
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["celltypist_accuracy", "label_classifier_accuracy", "CELLTYPIST_INSTALL_HINT"]
+__all__ = ["celltypist_accuracy", "label_classifier_accuracy", "fit_annotator", "CELLTYPIST_INSTALL_HINT"]
 
 CELLTYPIST_INSTALL_HINT = "pip install celltypist==1.7.1 'scikit-learn<1.8'"
 
@@ -49,18 +49,92 @@ def _prepare(real_adata: Any, generated_adata: Any, labels_key: str):
 
 
 def _split(y: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified index split (labels with a single cell go to the training set)."""
+    """Stratified ``(train, held-out)`` indices; labels with a single cell go to the training set."""
+    from ..data.split import stratified_split
+
     if not 0 < train_fraction < 1:
         raise ValueError(f"`train_fraction` must be in (0, 1), got {train_fraction}.")
-    rng = make_rng(seed)
-    train_idx, test_idx = [], []
-    for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        n_train = len(idx) if len(idx) < 2 else min(len(idx) - 1,
-                                                     max(1, int(round(train_fraction * len(idx)))))
-        train_idx.append(idx[:n_train])
-        test_idx.append(idx[n_train:])
-    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+    return stratified_split(y, 1.0 - train_fraction, seed)
+
+
+def fit_annotator(x_train: np.ndarray, y_train: np.ndarray, kind: str = "logistic_regression", seed: int = 0,
+                  max_iter: int = 200, genes: np.ndarray | None = None) -> Predictor:
+    """Train a cell annotator on real log-normalised cells; returns ``predict(x) -> labels``.
+
+    Parameters
+    ----------
+    x_train, y_train
+        log1p-normalised (1e4) cells x genes and their labels (at least two distinct labels).
+    kind
+        ``"celltypist"``: CellTypist logistic regression (``use_SGD=False``, ``n_jobs=1``,
+        ``check_expression=False``, no feature selection), applied with the model's own scaler and classifier
+        (``celltypist.annotate`` in best-match mode without the expression check, which generated cells need
+        not pass exactly); ``"logistic_regression"``: standard-scaled genes clipped at 10 (as CellTypist
+        does) into scikit-learn's multinomial logistic regression (no CellTypist needed).
+    seed
+        Seed of the solver.
+    max_iter
+        Maximum solver iterations.
+    genes
+        Gene names for CellTypist (default ``g0, g1, ...``).
+
+    Returns
+    -------
+    callable
+        Maps a cells x genes matrix (same genes) to an array of predicted labels.
+
+    Raises
+    ------
+    ImportError
+        For ``kind="celltypist"`` without CellTypist.
+    ValueError
+        For an unknown ``kind`` or fewer than two labels.
+    """
+    import warnings
+
+    x_train = np.asarray(x_train, dtype=np.float64)
+    y_train = np.asarray(y_train).astype(str)
+    if np.unique(y_train).size < 2:
+        raise ValueError("An annotator needs at least two distinct labels in the real training cells.")
+    if kind == "celltypist":
+        try:
+            import celltypist
+        except ImportError as exc:  # pragma: no cover - depends on environment
+            raise ImportError(
+                "The CellTypist annotator needs the optional CellTypist package. Install it with: "
+                f"{CELLTYPIST_INSTALL_HINT} (CellTypist 1.7.1 is incompatible with scikit-learn >= 1.8). "
+                "Alternatively use kind='logistic_regression', which needs only scikit-learn."
+            ) from exc
+        names = np.asarray(genes if genes is not None else [f"g{i}" for i in range(x_train.shape[1])]).astype(str)
+        model = celltypist.train(x_train, labels=y_train, genes=names, check_expression=False, use_SGD=False,
+                                 feature_selection=False, max_iter=max_iter, n_jobs=1, random_state=seed)
+        position = {g: i for i, g in enumerate(names)}
+        feat_idx = np.array([position[str(f)] for f in model.features], dtype=int)
+        scaler = model.scaler
+        mean = scaler.mean_ if scaler.with_mean else 0.0
+
+        def predict_ct(x: np.ndarray) -> np.ndarray:
+            z = (np.asarray(x, dtype=np.float64)[:, feat_idx] - mean) / scaler.scale_
+            z[z > 10] = 10
+            return np.asarray(model.predict_labels_and_prob(z)[2]).astype(str)
+
+        return predict_ct
+    if kind != "logistic_regression":
+        raise ValueError(f"Unknown annotator {kind!r}; use 'celltypist' or 'logistic_regression'.")
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    std = StandardScaler().fit(x_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(max_iter=max_iter, random_state=seed).fit(
+            np.minimum(std.transform(x_train), 10.0), y_train)
+
+    def predict_lr(x: np.ndarray) -> np.ndarray:
+        return np.asarray(clf.predict(np.minimum(std.transform(np.asarray(x, dtype=np.float64)), 10.0))).astype(str)
+
+    return predict_lr
 
 
 def _score(
@@ -146,34 +220,9 @@ def celltypist_accuracy(
     ImportError
         If CellTypist is not installed.
     """
-    try:
-        import celltypist
-    except ImportError as exc:  # pragma: no cover - depends on environment
-        raise ImportError(
-            "celltypist_accuracy needs the optional CellTypist package. Install it with: "
-            f"{CELLTYPIST_INSTALL_HINT} (CellTypist 1.7.1 is incompatible with "
-            "scikit-learn >= 1.8). Alternatively use `label_classifier_accuracy`, which "
-            "needs only scikit-learn."
-        ) from exc
-
     xr, xg, yr, yg, genes = _prepare(real_adata, generated_adata, labels_key)
     tr, te = _split(yr, train_fraction, seed)
-    if len(np.unique(yr[tr])) < 2:
-        raise ValueError("CellTypist needs at least two distinct labels in the real data.")
-    model = celltypist.train(
-        xr[tr], labels=yr[tr], genes=genes, check_expression=False, use_SGD=False,
-        feature_selection=False, max_iter=max_iter, n_jobs=1, random_state=seed,
-    )
-    position = {g: i for i, g in enumerate(genes)}
-    feat_idx = np.array([position[str(f)] for f in model.features], dtype=int)
-    scaler = model.scaler
-    mean = scaler.mean_ if scaler.with_mean else 0.0
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        z = (x[:, feat_idx] - mean) / scaler.scale_
-        z[z > 10] = 10
-        return np.asarray(model.predict_labels_and_prob(z)[2]).astype(str)
-
+    predict = fit_annotator(xr[tr], yr[tr], "celltypist", seed=seed, max_iter=max_iter, genes=genes)
     return _score(predict, xr[te], yr[te], xg, yg, yr[tr], "celltypist")
 
 
@@ -201,26 +250,7 @@ def label_classifier_accuracy(
         Same structure as :func:`celltypist_accuracy` with
         ``"classifier": "logistic_regression"``.
     """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     xr, xg, yr, yg, _ = _prepare(real_adata, generated_adata, labels_key)
     tr, te = _split(yr, train_fraction, seed)
-    if len(np.unique(yr[tr])) < 2:
-        raise ValueError("The label classifier needs at least two distinct labels in the real data.")
-    scaler = StandardScaler().fit(xr[tr])
-
-    def scale(x: np.ndarray) -> np.ndarray:
-        return np.minimum(scaler.transform(x), 10.0)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = LogisticRegression(max_iter=max_iter, random_state=seed).fit(scale(xr[tr]), yr[tr])
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(clf.predict(scale(x))).astype(str)
-
+    predict = fit_annotator(xr[tr], yr[tr], "logistic_regression", seed=seed, max_iter=max_iter)
     return _score(predict, xr[te], yr[te], xg, yg, yr[tr], "logistic_regression")

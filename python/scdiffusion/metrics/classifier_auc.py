@@ -23,7 +23,18 @@ from ._utils import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["rf_auc", "knn_auc", "knn_auc_per_label", "one_nn_accuracy"]
+__all__ = ["rf_auc", "knn_auc", "knn_auc_per_label", "one_nn_accuracy", "auc_null_sd"]
+
+
+def auc_null_sd(n_pos: float, n_neg: float) -> float:
+    """Standard deviation of the ROC AUC of a score that does not separate the classes.
+
+    The AUC is the Mann-Whitney statistic divided by ``n_pos x n_neg``; without ties and with identically
+    distributed classes its variance is ``(n_pos + n_neg + 1) / (12 n_pos n_neg)``. This is the chance
+    scatter of the classifier AUCs here around 0.5 for test sets of these sizes.
+    """
+    n_pos, n_neg = max(float(n_pos), 1.0), max(float(n_neg), 1.0)
+    return float(np.sqrt((n_pos + n_neg + 1.0) / (12.0 * n_pos * n_neg)))
 
 
 def _stack(r: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -204,11 +204,7 @@ class ScDiffusion:
         checkpoint_dir
             Folder for resumable checkpoints (written every ``checkpoint_every`` steps and after each stage).
             Calling ``train`` again with the same folder, on the same data and settings, resumes where an
-            interrupted run stopped, losing at most ``checkpoint_every`` steps.
-
-        Returns
-        -------
-        ``self``, trained.
+            interrupted run stopped, losing at most ``checkpoint_every`` steps. Returns ``self``, trained.
         """
         if self.data is None:
             raise InputError("This model was loaded from disk without training data; it can generate but not train.")

@@ -3,6 +3,8 @@
 scanpy is imported lazily inside the functions that need it.
 """
 
+from .comparison import plot_count_comparison
+from .fold_changes import plot_fold_changes
 from .loss import plot_loss_curves
 from .pseudotime import plot_interpolation_pseudotime
 from .qq import plot_qq
@@ -16,4 +18,6 @@ __all__ = [
     "select_markers",
     "plot_loss_curves",
     "plot_interpolation_pseudotime",
+    "plot_count_comparison",
+    "plot_fold_changes",
 ]
