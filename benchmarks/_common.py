@@ -53,8 +53,10 @@ def parser(description: str, *, full_time: float = 480.0, full_steps: int = 100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-time", type=float, default=None,
                    help=f"training wall-time budget in seconds (default {full_time:g}; 20 with --quick)")
-    p.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp", "dpmpp-sde"], default="dpmpp-sde",
-                   help="the package default, stochastic DPM-Solver++; ddpm is the paper's ancestral sampler")
+    from scdiffusion.diffusion.samplers import SAMPLERS, describe_samplers
+    from scdiffusion.options import GENERATE
+
+    p.add_argument("--sampler", choices=list(SAMPLERS), default=GENERATE.defaults.sampler, help=describe_samplers())
     p.add_argument("--n-steps", type=int, default=None,
                    help="sampling steps (default: the sampler's own: 25 for dpmpp-sde/dpmpp, 1000 for ddpm, "
                         f"{full_steps} for ddim)")

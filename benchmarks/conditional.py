@@ -1,8 +1,10 @@
-"""Benchmark 2: cell-type-conditional generation of PBMC68k-reduced cells with classifier guidance.
+"""Benchmark 2: cell-type-conditional generation of PBMC68k-reduced cells: classifier, classifier-free and both.
 
 Same data and 80/20 split as ``unconditional.py`` (and the same cached model when both run with the same
 seed and budget). For every ``bulk_labels`` type (including the rare CD34+) as many cells are generated as
-there are held-out real cells of that type (at least 20), guided by the model's classifier (γ = 2).
+there are held-out real cells of that type (at least 20), once per kind of guidance: the model's classifier
+(``--guidance-scale``, γ), the label-conditioned denoiser (classifier-free, ``--cfg-scale``, w), and both;
+the per-type table is for the package default (``guidance="auto"``).
 
 Scores, generated vs held-out real cells:
 
@@ -12,7 +14,7 @@ Scores, generated vs held-out real cells:
 * kNN AUC per type (5-NN real-vs-generated, 0.5 = indistinguishable) against the held-out cells of the type
   (types with < 10 held-out cells are also scored against the training cells of the type, flagged);
 * MMD² (50 pooled PCs) per type with >= 10 held-out cells, control: as many real training cells of the type;
-* reference: *unguided* cells from the same initial noise (guidance scale 0) labelled with the same intended
+* reference: *unguided* cells from the same initial noise (no condition) labelled with the same intended
   types - the accuracy guidance has to beat.
 
     OMP_NUM_THREADS=1 python benchmarks/conditional.py [--quick] [--output-dir DIR]
@@ -27,12 +29,16 @@ import time
 import numpy as np
 
 NAME = "conditional"
-GUIDANCE = 2.0
 
 
 def main(argv=None) -> dict:
+    from scdiffusion.options import GENERATE
+
     p = C.parser(__doc__.splitlines()[0])
-    p.add_argument("--guidance-scale", type=float, default=GUIDANCE)
+    p.add_argument("--guidance-scale", type=float, default=GENERATE.defaults.guidance_scale,
+                   help="classifier guidance weight γ")
+    p.add_argument("--cfg-scale", type=float, default=GENERATE.defaults.cfg_scale,
+                   help="classifier-free guidance weight w")
     args = C.finish_args(p.parse_args(argv), NAME)
     t_start = time.perf_counter()
     from scdiffusion.metrics import fit_annotator, knn_auc_per_label
@@ -48,17 +54,27 @@ def main(argv=None) -> dict:
     n_per = {t: max(min_n, int((y_test == t).sum())) for t in types}
     wanted = np.concatenate([[t] * n_per[t] for t in types])
 
-    t0 = time.perf_counter()
-    guided = model.generate(len(wanted), {C.PBMC_LABELS: list(wanted)}, guidance_scale=args.guidance_scale,
-                            seed=args.seed, progress=False, **C.sampling(args))
-    t_guided = round(time.perf_counter() - t0, 1)
-    unguided = model.generate(len(wanted), {C.PBMC_LABELS: list(wanted)}, guidance_scale=0.0,
-                              seed=args.seed, progress=False, **C.sampling(args))
+    kinds_of_guidance = {"classifier": {"guidance": "classifier", "guidance_scale": args.guidance_scale}}
+    if model.module.classifier_free:
+        kinds_of_guidance.update({
+            "classifier-free": {"guidance": "classifier-free", "cfg_scale": args.cfg_scale},
+            "both": {"guidance": "both", "guidance_scale": args.guidance_scale, "cfg_scale": args.cfg_scale}})
+    default_kind = "classifier-free" if model.module.classifier_free else "classifier"
+    generated, seconds = {}, {}
+    for kind, kw in kinds_of_guidance.items():
+        t0 = time.perf_counter()
+        generated[kind] = model.generate(len(wanted), {C.PBMC_LABELS: list(wanted)}, seed=args.seed, progress=False,
+                                         **kw, **C.sampling(args))
+        seconds[kind] = round(time.perf_counter() - t0, 1)
+    guided = generated[default_kind]
+    t_guided = seconds[default_kind]
+    unguided = model.generate(len(wanted), seed=args.seed, progress=False, **C.sampling(args))
     import torch
 
     z = torch.from_numpy(model.get_latent_representation(test, scaled=True))
     recon = model.module.decode_mean(z).numpy().astype(np.float32)
-    sets = {"guided": np.asarray(guided.X), "unguided (same noise)": np.asarray(unguided.X)}
+    sets = {"guided": np.asarray(guided.X), "unguided (same noise)": np.asarray(unguided.X),
+            **{f"guided: {k}": np.asarray(g.X) for k, g in generated.items() if k != default_kind}}
 
     kinds, ct_note = C.annotator_kinds()
     if ct_note:
@@ -104,8 +120,19 @@ def main(argv=None) -> dict:
         if (y_test == t).sum() >= 10:
             tr_idx = np.flatnonzero(y_train == t)
             tr_idx = np.sort(rng.choice(tr_idx, size=min(len(tr_idx), n_per[t]), replace=False))
-            mmd[t] = {"guided": mmd_rbf(real_test.X[y_test == t], sets["guided"][wanted == t], seed=args.seed),
-                      "control_train": mmd_rbf(real_test.X[y_test == t], real_train.X[tr_idx], seed=args.seed)}
+            mmd[t] = {name: mmd_rbf(real_test.X[y_test == t], x[wanted == t], seed=args.seed)
+                      for name, x in sets.items() if name.startswith("guided")}
+            mmd[t]["control_train"] = mmd_rbf(real_test.X[y_test == t], real_train.X[tr_idx], seed=args.seed)
+    kind_rows = {}  # one summary row per kind of guidance
+    for kind in kinds_of_guidance:
+        name = "guided" if kind == default_kind else f"guided: {kind}"
+        ratios = [mmd[t][name] / mmd[t]["control_train"] for t in mmd if mmd[t]["control_train"] > 0]
+        kind_rows[kind] = {**{f"{k}_accuracy": annot[k][name]["overall"] for k in kinds},
+                           "min_type_accuracy_ge10_train": min(annot[kinds[0]][name]["per_type"][t] for t in types
+                                                                if (y_train == t).sum() >= 10),
+                           "mmd_mean": float(np.mean([mmd[t][name] for t in mmd])),
+                           "mmd_ratio_to_control_max": float(np.max(ratios)) if ratios else None,
+                           "generate_seconds": seconds[kind], **kinds_of_guidance[kind]}
 
     # one row per type: the main table
     main_kind = kinds[0]
@@ -124,23 +151,24 @@ def main(argv=None) -> dict:
             "mmd_vs_heldout": mmd[t]["guided"] if t in mmd else None,
             "mmd_control_train_vs_heldout": mmd[t]["control_train"] if t in mmd else None,
         }
-    overall = {kind: {k: annot[kind][k]["overall"] for k in ("guided", "unguided (same noise)", "heldout_real",
-                                                             "AE reconstruction of held-out (reference)")}
-               for kind in kinds}
+    overall = {kind: {k: v["overall"] for k, v in annot[kind].items()} for kind in kinds}
     for name in sets:
         vals = [v["auc"] for v in knn[name]["vs_heldout"].values() if v["auc"] is not None]
         overall.setdefault("knn_auc_mean_vs_heldout", {})[name] = float(np.mean(vals)) if vals else None
 
     cols = list(next(iter(per_type.values())))
-    table = C.print_table(per_type, cols, f"{NAME}: per type ({main_kind} annotator; guidance {args.guidance_scale})")
+    table = C.print_table(per_type, cols, f"{NAME}: per type ({main_kind} annotator; default guidance: "
+                                          f"{default_kind})")
     print("overall:", overall, flush=True)
+    C.print_table(kind_rows, list(next(iter(kind_rows.values()))), f"{NAME}: per kind of guidance")
 
     figures = {"accuracy": str(_figure(per_type, types, main_kind, args.output_dir / "accuracy_per_type.png"))}
     out = {"meta": C.meta(args, t_start, data="scanpy pbmc68k_reduced exact counts, 80/20 split stratified by "
                           "bulk_labels", training=train_info, guidance_scale=args.guidance_scale,
+                          cfg_scale=args.cfg_scale, default_guidance=default_kind,
                           generate_seconds_guided=t_guided, annotators=kinds, celltypist_note=ct_note,
                           n_generated=int(len(wanted))),
-           "overall": overall, "per_type": per_type, "one_nn_by_side": one_nn, "mmd_per_type": mmd,
+           "overall": overall, "per_kind_of_guidance": kind_rows, "per_type": per_type, "one_nn_by_side": one_nn, "mmd_per_type": mmd,
            "note_knn": "1nn_acc_real_side near 0 = held-out real cells' nearest neighbour is a generated cell "
                        "(generated cells are hubs, e.g. over-smooth); kNN AUC is then ~0.5 without the sets "
                        "being alike", "annotation": annot, "knn_auc_per_label": knn,
