@@ -127,9 +127,15 @@ def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str,
     """
     from scdiffusion import ScDiffusion
 
-    # package defaults unless the caller chooses (e.g. likelihood="mse", the paper's decoder); the decoder is
-    # part of the cache key
-    key = f"{cache_key}_{model_kwargs.get('likelihood', 'nb')}_seed{args.seed}_t{int(args.max_time)}"
+    # package defaults unless the caller chooses (e.g. likelihood="mse", the paper's decoder); the cache key holds
+    # the decoder and a hash of every training default and option, so a changed default trains afresh
+    import hashlib
+
+    from scdiffusion.options import TRAIN
+
+    settings = json.dumps({**vars(TRAIN.defaults), **model_kwargs}, sort_keys=True, default=str)
+    digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
+    key = f"{cache_key}_{model_kwargs.get('likelihood', 'nb')}_{digest}_seed{args.seed}_t{int(args.max_time)}"
     cache = MODEL_CACHE / key
     use_cache = not (args.quick or args.no_cache)
     t0 = time.perf_counter()

@@ -270,7 +270,7 @@ GUIDANCE = Option(
     "classifier-free (the label-conditioned denoiser), both, or auto (the model's default: classifier-free when "
     "it was trained with classifier_free, else classifier).",
     choices=("auto", "classifier", "classifier-free", "both"), surfaces=_PY_CLI)
-CFG_SCALE = Option("cfg_scale", "scale", 2.0, "Classifier-free guidance weight (1: the conditional model; larger "
+CFG_SCALE = Option("cfg_scale", "scale", 4.0, "Classifier-free guidance weight (1: the conditional model; larger "
                    "sharpens), or one weight per condition column.", low=0, high=1000, surfaces=_PY_CLI)
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
