@@ -7,8 +7,10 @@ pyreadr is missing or fails, ``Rscript`` exports them as CSV into a temporary fo
 Preparation (documented in the JSON): FPKM → integer pseudo-counts (each cell scaled to 1e4 and rounded,
 :func:`scdiffusion.data.pseudo_counts`); the 2000 most variable genes (scanpy ``seurat`` flavour on the
 log-normalised pseudo-counts) are chosen **without the 48 h cells**. The model is trained on 0/24/72 h with
-``labels_keys=["Hours"]`` (strings) and interpolates 24 h → 72 h in 5 states (t_start 600, γ 2), starting
-from real 24 h training cells.
+``labels_keys=["Hours"]`` (strings) and interpolates 24 h → 72 h in 5 states (t_start 600), starting from
+real 24 h training cells, once per kind of guidance: Gradient Interpolation with the classifier (weights
+γ(1−w), γw), its classifier-free analogue (the denoiser's conditional predictions mixed with weights
+w_cfg(1−w), w_cfg w) and both.
 
 Each state is compared with the held-out real 48 h cells: MMD (50 pooled PCs), iLISI, Pearson correlation
 of gene means, and diffusion pseudotime placed on the real trajectory (DPT on all real cells rooted at 0 h;
@@ -90,7 +92,10 @@ def main(argv=None) -> dict:
     p.add_argument("--n-cells", type=int, default=100, help="cells per interpolation state")
     p.add_argument("--n-genes", type=int, default=2000)
     p.add_argument("--t-start", type=int, default=600)
-    p.add_argument("--guidance-scale", type=float, default=2.0)
+    from scdiffusion.options import INTERPOLATE
+
+    p.add_argument("--guidance-scale", type=float, default=INTERPOLATE.defaults.guidance_scale)
+    p.add_argument("--cfg-scale", type=float, default=INTERPOLATE.defaults.cfg_scale)
     args = C.finish_args(p.parse_args(argv), NAME)
     t_start = time.perf_counter()
     from scdiffusion.metrics import diffusion_pseudotime, fit_annotator, ilisi, mmd_rbf
@@ -106,18 +111,23 @@ def main(argv=None) -> dict:
     real = C.log_norm(model, counts)
     x48 = real.X[hours == "48"]
     n_cells = 20 if args.quick else args.n_cells
-    t0 = time.perf_counter()
-    interp = model.interpolate(train, KEY, "24", "72", n_states=args.n_states, n_cells=n_cells,
-                               t_start=args.t_start, guidance_scale=args.guidance_scale, seed=args.seed,
-                               progress=False, **C.sampling(args))
-    t_interp = round(time.perf_counter() - t0, 1)
+    kinds_of_guidance = {"classifier": {"guidance": "classifier"}}
+    if model.module.classifier_free:
+        kinds_of_guidance.update({"classifier-free": {"guidance": "classifier-free"}, "both": {"guidance": "both"}})
+    states, t_interp = {}, {}
+    for kind, kw in kinds_of_guidance.items():
+        t0 = time.perf_counter()
+        interp = model.interpolate(train, KEY, "24", "72", n_states=args.n_states, n_cells=n_cells,
+                                   t_start=args.t_start, guidance_scale=args.guidance_scale,
+                                   cfg_scale=args.cfg_scale, seed=args.seed, progress=False, **kw, **C.sampling(args))
+        t_interp[kind] = round(time.perf_counter() - t0, 1)
+        states[f"scDiffusion ({kind})"] = [np.asarray(interp.X[interp.obs["interpolation_state"].to_numpy() == i])
+                                           for i in range(args.n_states)]
     w = np.linspace(0, 1, args.n_states)
 
     rng = np.random.default_rng(args.seed)
     x24, x72 = real.X[hours == "24"], real.X[hours == "72"]
-    states = {"scDiffusion": [np.asarray(interp.X[interp.obs["interpolation_state"].to_numpy() == i])
-                              for i in range(args.n_states)],
-              "linear": []}
+    states["linear"] = []
     for wi in w:
         a, b = x24[rng.integers(0, len(x24), n_cells)], x72[rng.integers(0, len(x72), n_cells)]
         states["linear"].append(((1 - wi) * a + wi * b).astype(np.float32))
@@ -155,6 +165,7 @@ def main(argv=None) -> dict:
         "ilisi_vs_48h": ilisi(x48[half[len(half) // 2:]], x48[half[: len(half) // 2]], n_neighbors=10,
                               seed=args.seed)}
     closest = {m: {"by_mmd": int(np.argmin([s["mmd_to_48h"] for s in v])),
+                   "best_mmd_to_48h": float(np.min([s["mmd_to_48h"] for s in v])),
                    "by_pseudotime": int(np.argmin([abs(s["median_pseudotime"] - real_pt["48"]) for s in v]))}
                for m, v in per_state.items()}
 
@@ -183,7 +194,8 @@ def main(argv=None) -> dict:
                           "computed without the 48 h cells", n_cells={h: int((hours == h).sum()) for h in
                                                                       ["0", "24", "48", "72"]},
                           training=train_info, n_states=args.n_states, n_cells_per_state=n_cells,
-                          interpolation_t_start=args.t_start, guidance_scale=args.guidance_scale, interpolate_seconds=t_interp,
+                          interpolation_t_start=args.t_start, guidance_scale=args.guidance_scale,
+                          cfg_scale=args.cfg_scale, interpolate_seconds=t_interp,
                           interpolation_sampling_steps=int(interp.uns["scdiffusion"]["n_steps"]),
                           pseudotime="DPT (scanpy) on all real cells rooted at the 0 h medoid; generated cells "
                           "placed by the mean pseudotime of their 10 nearest real cells (50 real PCs)"),

@@ -226,7 +226,8 @@ def interpolation(d: dict) -> list[str]:
         lines += [f"(Interpolation denoises from t_start, so the sampler visits "
                   f"{m['interpolation_t_start'] + 1} of its steps.)", ""]
     lines += [f"Cells: {m['n_cells']}; {m['preprocessing']}. {m['n_states']} states × {m['n_cells_per_state']} "
-              f"cells, t_start {m['interpolation_t_start']}, γ {m['guidance_scale']}. Pseudotime: {m['pseudotime']}; "
+              f"cells, t_start {m['interpolation_t_start']}, γ {m['guidance_scale']}, classifier-free w "
+              f"{m.get('cfg_scale', '–')}. Pseudotime: {m['pseudotime']}; "
               f"real medians {', '.join(f'{h} h {v:.3f}' for h, v in d['real_median_pseudotime'].items())}.", ""]
     cols = ["mmd_to_48h", "ilisi_vs_48h", "mean_corr_48h", "median_pseudotime", "frac_called_72h"]
     rows = []
@@ -250,17 +251,23 @@ def interpolation(d: dict) -> list[str]:
             txt += (f", by fraction called 72 h (real 48 h: {r48:.2f}) = w₇₂ {st[i]['weight_72h']:.2f} "
                     f"({st[i]['frac_called_72h']:.2f})")
         notes.append(txt + ".")
-    sd, lin = d["per_state"].get("scDiffusion"), d["per_state"].get("linear")
-    if sd and lin:
-        lost = []
+    lin = d["per_state"].get("linear")
+    sds = {k: v for k, v in d["per_state"].items() if k.startswith("scDiffusion")}
+    for method, sd in sds.items():
+        if not lin:
+            break
+        lost, won = [], []
         for c, name, direction in [("mmd_to_48h", "best-state MMD", "low"), ("ilisi_vs_48h", "best-state iLISI", "high"),
                                    ("mean_corr_48h", "best-state gene-mean r", "high")]:
             pick = min if direction == "low" else max
             a, b = pick(s[c] for s in sd), pick(s[c] for s in lin)
-            if better(b, a, direction):
-                lost.append(f"{name} ({a:.3f} vs {b:.3f})")
+            (lost if better(b, a, direction) else won).append(f"{name} ({a:.3f} vs {b:.3f})")
         if lost:
-            notes.append("**scDiffusion loses to linear interpolation on:** " + ", ".join(lost) + ".")
+            notes.append(f"**{method} loses to linear interpolation on:** " + ", ".join(lost) + "."
+                         + (f" It wins on {', '.join(won)}." if won else ""))
+        else:
+            notes.append(f"**{method} beats linear interpolation on** " + ", ".join(won) + ".")
+    if sds and lin:
         rp = d["real_median_pseudotime"]
         spread = max(rp["24"], rp["48"], rp["72"]) - min(rp["24"], rp["48"], rp["72"])
         if spread < 0.1 or not rp["24"] < rp["48"] < rp["72"]:

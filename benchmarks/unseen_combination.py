@@ -2,8 +2,9 @@
 
 Data: PBMC68k-reduced exact counts; the 80/20 split of the other PBMC benchmarks. All cells of one
 ``bulk_labels`` x ``phase`` combination (default: Dendritic & S, the largest S group, 44 cells) are removed
-from training; the model is trained with classifiers on both columns and asked for the combination with
-guidance on both (γ = 2 each).
+from training; the model is trained with classifiers on both columns (and its denoiser on both labels) and
+asked for the combination with guidance on both columns: classifier guidance (γ each), classifier-free guidance
+(w each: the per-column score differences add up) and both.
 
 Scores (log-normalised space over the model's genes):
 
@@ -34,7 +35,12 @@ def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--cell-type", default="Dendritic")
     p.add_argument("--phase", default="S")
-    p.add_argument("--guidance-scale", type=float, default=2.0)
+    from scdiffusion.options import GENERATE
+
+    p.add_argument("--guidance-scale", type=float, default=GENERATE.defaults.guidance_scale,
+                   help="classifier guidance weight γ of each column")
+    p.add_argument("--cfg-scale", type=float, default=GENERATE.defaults.cfg_scale,
+                   help="classifier-free guidance weight w of each column")
     p.add_argument("--n-cells", type=int, default=100, help="generated cells per variant")
     args = C.finish_args(p.parse_args(argv), NAME)
     t_start = time.perf_counter()
@@ -61,15 +67,18 @@ def main(argv=None) -> dict:
     x_combo = real_all.X[is_combo]
 
     n = 30 if args.quick else args.n_cells
-    g = args.guidance_scale
-    variants = {
-        "type+phase guided": model.generate(n, {C.PBMC_LABELS: args.cell_type, PHASE: args.phase},
-                                            guidance_scale={C.PBMC_LABELS: g, PHASE: g}, seed=args.seed,
-                                            progress=False, **C.sampling(args)),
-        "type-only guided": model.generate(n, {C.PBMC_LABELS: args.cell_type}, guidance_scale=g,
-                                           seed=args.seed, progress=False, **C.sampling(args)),
-        "unguided": model.generate(n, seed=args.seed, progress=False, **C.sampling(args)),
-    }
+    g, w = args.guidance_scale, args.cfg_scale
+    both_columns = {C.PBMC_LABELS: args.cell_type, PHASE: args.phase}
+    kinds_of_guidance = {"classifier": {"guidance": "classifier", "guidance_scale": g}}
+    if model.module.classifier_free:
+        kinds_of_guidance.update({"classifier-free": {"guidance": "classifier-free", "cfg_scale": w},
+                                  "both": {"guidance": "both", "guidance_scale": g, "cfg_scale": w}})
+    variants = {f"type+phase guided ({kind})": model.generate(n, both_columns, seed=args.seed, progress=False,
+                                                              **kw, **C.sampling(args))
+                for kind, kw in kinds_of_guidance.items()}
+    variants["type-only guided (default)"] = model.generate(n, {C.PBMC_LABELS: args.cell_type}, seed=args.seed,
+                                                            progress=False, **C.sampling(args))
+    variants["unguided"] = model.generate(n, seed=args.seed, progress=False, **C.sampling(args))
     xs = {k: np.asarray(v.X) for k, v in variants.items()}
 
     kinds, ct_note = C.annotator_kinds()
@@ -141,7 +150,7 @@ def main(argv=None) -> dict:
     figures = {"mmd": str(_figure(mmd, target_name, args.output_dir / "mmd_to_combinations.png"))}
     out = {"meta": C.meta(args, t_start, data="scanpy pbmc68k_reduced exact counts; training = the 80 % split "
                           f"of the other PBMC benchmarks minus every {target_name} cell", target=target_name,
-                          n_target_cells=m, n_generated=n, guidance_scale=g, training=train_info,
+                          n_target_cells=m, n_generated=n, guidance_scale=g, cfg_scale=w, training=train_info,
                           annotators=kinds, celltypist_note=ct_note,
                           note_phase="phase labels of pbmc68k_reduced are scanpy score_genes_cell_cycle calls; "
                           "the phase annotator's accuracy on real cells bounds what can be measured"),
