@@ -267,8 +267,8 @@ ETA = Option("eta", "float", None, "Noise of the samplers that take it (DDIM: 0,
 GUIDANCE = Option(
     "guidance", "choice", "auto",
     "How conditions steer generation: classifier (noise-aware classifiers' gradients, the paper's method), "
-    "classifier-free (the label-conditioned denoiser), both, or auto (the model's default: classifier-free when "
-    "it was trained with classifier_free, else classifier).",
+    "classifier-free (the label-conditioned denoiser), both, or auto (for a model trained with classifier_free: "
+    "both when generating, classifier when interpolating, as measured best; otherwise classifier).",
     choices=("auto", "classifier", "classifier-free", "both"), surfaces=_PY_CLI)
 CFG_SCALE = Option("cfg_scale", "scale", 4.0, "Classifier-free guidance weight (1: the conditional model; larger "
                    "sharpens), or one weight per condition column.", low=0, high=1000, surfaces=_PY_CLI)

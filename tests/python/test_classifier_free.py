@@ -91,14 +91,19 @@ def test_classifier_free_guidance_steers_to_each_label_and_to_an_unseen_combinat
     assert block(combo, liver) > block(lung0, liver) + 0.25
 
 
-def test_guidance_weight_zero_is_unconditional_and_auto_picks_classifier_free(cfg_model):
+def test_guidance_weight_zero_is_unconditional_and_auto_picks_the_measured_default(cfg_model, cfg_data):
     plain = cfg_model.generate(10, seed=4, **GEN)
     zero = cfg_model.generate(10, {"cell_type": "type2"}, guidance="classifier-free", cfg_scale=0.0, seed=4, **GEN)
     np.testing.assert_allclose(zero.obsm["X_scdiffusion"], plain.obsm["X_scdiffusion"], atol=1e-6)
     auto = cfg_model.generate(5, {"cell_type": "type2"}, seed=4, **GEN)
-    assert auto.uns["scdiffusion"]["guidance"] == "classifier-free"
+    assert auto.uns["scdiffusion"]["guidance"] == "both"
     both = cfg_model.generate(5, {"cell_type": "type2"}, guidance="both", seed=4, **GEN)
-    assert not np.allclose(both.obsm["X_scdiffusion"], auto.obsm["X_scdiffusion"])
+    free = cfg_model.generate(5, {"cell_type": "type2"}, guidance="classifier-free", seed=4, **GEN)
+    np.testing.assert_array_equal(both.obsm["X_scdiffusion"], auto.obsm["X_scdiffusion"])
+    assert not np.allclose(both.obsm["X_scdiffusion"], free.obsm["X_scdiffusion"])
+    _, real = cfg_data
+    path = cfg_model.interpolate(real, "cell_type", "type1", "type2", n_states=2, n_cells=3, seed=0, **GEN)
+    assert path.uns["scdiffusion"]["guidance"] == "classifier"
 
 
 def test_classifier_free_interpolation_moves_from_start_to_end(cfg_model, cfg_data):

@@ -46,7 +46,7 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         torch.randperm(len(z0), generator=gen)[:n_cells]
     noise = torch.randn((n_cells, z0.shape[1]), generator=gen)
     x_start = model.diffusion.q_sample(z0[pick], torch.full((n_cells,), v["t_start"]), noise)
-    mode = resolve_guidance(model.module, guidance)
+    mode = resolve_guidance(model.module, guidance, "interpolate")
     weights, w_end = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["guidance_scale"])
     free, _ = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["cfg_scale"])
     steer, free_steer = build_guidance(model.module, mode, {labels_key: weights}, {labels_key: free},

@@ -280,8 +280,8 @@ class ScDiffusion:
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         guidance
             ``"classifier"`` (the paper's noise-aware classifiers), ``"classifier-free"`` (the label-conditioned
-            denoiser; needs a model trained with ``classifier_free=True``), ``"both"``, or ``"auto"``
-            (classifier-free when the model has it, else classifier).
+            denoiser; needs a model trained with ``classifier_free=True``), ``"both"``, or ``"auto"`` (both when
+            the model has a label-conditioned denoiser, else classifier; see ``model/guidance.py``).
         cfg_scale
             Classifier-free guidance weight ``w`` (``1``: the conditional model), or ``{column: w}``; several
             columns compose (their score differences add), also for combinations never seen in training.
