@@ -35,7 +35,7 @@ NULL
 #' @format NULL
 #' @export
 scDiffusionEnv <- basilisk::BasiliskEnvironment(
-    envname = "scdiffusion_env_0_1_0",
+    envname = "scdiffusion_env_0_99_0",
     pkgname = "scDiffusion",
     packages = c("python==3.11.7"),
     pip = c(
