@@ -250,7 +250,8 @@ def _presets() -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------- shared options
 _PY_CLI = ("python", "cli")
 _PY_R = ("python", "r")
-SEED = Option("seed", "int", 0, "Random seed; the same seed on the same machine gives the same result.", low=0)
+SEED = Option("seed", "int", 0, "Random seed; the same seed on the same machine gives the same result (training: "
+              "unless max_time stops a stage).", low=0)
 PROGRESS = Option("progress", "bool", True, "Show progress bars.", surfaces=_PY_R, r_default="interactive()")
 LAYER = Option("layer", "str", None, "Layer (R: assay) holding raw counts; default X (R: 'counts').",
                r_name="assay", r_default='"counts"')
@@ -268,6 +269,12 @@ GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
                         "sampler and number of steps.", low=0, high="T")
 LABELS_KEY = Option("labels_key", "str", None, "obs (colData) column with the labels.", deprecated_r=("labels",))
+_R = ("r",)
+GENES = Option("genes", "strings", None, "Genes to return, in this order (default: the model's genes); genes the "
+               "model does not generate are zero rows, e.g. genes = rownames(x) to bind the result with x.",
+               surfaces=_R)
+PREFIX = Option("prefix", "str", None, "Prefix of the cell names, numbered from 1 (default: 'scd' and a hash of "
+                "the model and the parameters, so that other calls give other names).", surfaces=_R)
 
 # ---------------------------------------------------------------------------------------- operations
 TRAIN = Operation("train", (
@@ -302,7 +309,8 @@ TRAIN = Operation("train", (
     Option("preset", "choice", "cpu", "Training budgets: cpu (minutes for a few thousand cells) or gpu (the "
            "original code's scale).", choices=_presets),
     Option("max_time", "float", None, "Wall-time budget of the whole training in seconds, split 25/60/15 % over "
-           "the stages.", low=0, low_open=True),
+           "the stages. How many steps fit depends on the machine's speed and load: a stage it stops can train "
+           "differently with the same seed (max_steps repeats exactly).", low=0, low_open=True),
     Option("max_steps", "steps", None, "Optimiser steps: one number for every stage, or per stage "
            "(autoencoder, diffusion, classifier).", low=1),
     Option("autoencoder", "overrides", None, "Further options of the autoencoder stage (batch_size, lr, "
@@ -320,7 +328,7 @@ GENERATE = Operation("generate", (
     Option("condition", "condition", None,
            "Labels to guide to: {column: label}, several columns for a combination; a value may also be one "
            "label per cell."),
-    GUIDANCE_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE, PROGRESS,
+    GUIDANCE_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
 ))
 
 INTERPOLATE = Operation("interpolate", (
@@ -336,7 +344,7 @@ INTERPOLATE = Operation("interpolate", (
            "(paper: 600).", low=1, high="T-1"),
     Option("guidance_scale", "float", GUIDANCE_SCALE.default, "Guidance weight shared by the two labels.",
            low=0, high=1000),
-    SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS,
+    SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
 ))
 
 EVALUATE = Operation("evaluate", (

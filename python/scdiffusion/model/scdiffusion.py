@@ -200,7 +200,10 @@ class ScDiffusion:
             ``"gpu"``: the original code's scale (hundreds of thousands of steps).
         max_time
             Wall-time budget in seconds for the whole training, split 25 % / 60 % / 15 % over the stages
-            (each stage also stops early when its validation loss stops improving).
+            (each stage also stops early when its validation loss stops improving). How many steps fit
+            depends on the machine's speed and load, so the same ``seed`` repeats a training exactly only if
+            no stage reaches its share of ``max_time`` (``history[stage]["stopped"]`` says); ``max_steps``
+            repeats exactly.
         max_steps
             Optimiser steps of every stage, or ``{stage: steps}`` for some of ``autoencoder``, ``diffusion``,
             ``classifier``.
