@@ -63,37 +63,16 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
     assays <- .evaluation_assays(real, generated, real_assay, generated_assay)
     real_assay <- assays[["real"]]
     generated_assay <- assays[["generated"]]
-    if (is.null(rownames(real)) || is.null(rownames(generated))) {
-        stop("'real' and 'generated' need gene names (rownames).", call. = FALSE)
-    }
-    if (!setequal(rownames(real), rownames(generated))) {
-        common <- intersect(rownames(real), rownames(generated))
-        stop(sprintf("'real' and 'generated' have different genes (%d and %d, %d shared); ",
-            nrow(real), nrow(generated), length(common)),
-            "subset both to the same genes, e.g. real[rownames(generated), ].", call. = FALSE)
-    }
+    .check_same_genes(real, generated)
     if (!is.null(labels)) {
         labels <- .check_string(labels, "labels_key")
         .check_labels(real, labels, "labels_key")
         .check_labels(generated, labels, "labels_key")
     }
-    strip <- function(x, a) {
-        cd <- if (is.null(labels)) S4Vectors::make_zero_col_DFrame(ncol(x)) else {
-            d <- S4Vectors::DataFrame(as.character(SummarizedExperiment::colData(x)[[labels]]))
-            colnames(d) <- labels
-            d
-        }
-        y <- SummarizedExperiment::SummarizedExperiment(
-            assays = stats::setNames(list(SummarizedExperiment::assay(x, a, withDimnames = FALSE)), a),
-            colData = cd)
-        rownames(y) <- rownames(x)
-        colnames(y) <- make.unique(if (is.null(colnames(x))) paste0("c", seq_len(ncol(x))) else colnames(x))
-        .encode_sce(y, assays = a, row_data = FALSE, reduced_dims = FALSE)
-    }
     inputs <- .check_same_scale(real, real_assay, generated, generated_assay)
     opt <- function(arg, value) .check_option("evaluate", arg, value)
-    res <- .scd_call(.evaluate_worker, real = strip(real, real_assay),
-        generated = strip(generated, generated_assay), labels_key = labels,
+    res <- .scd_call(.evaluate_worker, real = .evaluation_cells(real, real_assay, labels),
+        generated = .evaluation_cells(generated, generated_assay, labels), labels_key = labels,
         quick = opt("quick", quick), max_cells = opt("max_cells", max_cells),
         n_comps = opt("n_comps", n_comps), seed = opt("seed", seed))
     res <- jsonlite::fromJSON(res, simplifyVector = FALSE)
@@ -113,6 +92,35 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
         row.names = names(res))
     S4Vectors::metadata(out) <- list(meta = meta, details = res, inputs = inputs)
     out
+}
+
+.check_same_genes <- function(real, generated) {
+    if (is.null(rownames(real)) || is.null(rownames(generated))) {
+        stop("'real' and 'generated' need gene names (rownames).", call. = FALSE)
+    }
+    if (!setequal(rownames(real), rownames(generated))) {
+        common <- intersect(rownames(real), rownames(generated))
+        stop(sprintf("'real' and 'generated' have different genes (%d and %d, %d shared); ",
+            nrow(real), nrow(generated), length(common)),
+            "subset both to the same genes, e.g. real[rownames(generated), ].", call. = FALSE)
+    }
+    invisible(TRUE)
+}
+
+## What the suite needs of one object, encoded for the bridge: the assay, the
+## gene and (unique) cell names, and the label column as character.
+.evaluation_cells <- function(x, assay, labels) {
+    cd <- if (is.null(labels)) S4Vectors::make_zero_col_DFrame(ncol(x)) else {
+        d <- S4Vectors::DataFrame(as.character(SummarizedExperiment::colData(x)[[labels]]))
+        colnames(d) <- labels
+        d
+    }
+    y <- SummarizedExperiment::SummarizedExperiment(
+        assays = stats::setNames(list(SummarizedExperiment::assay(x, assay, withDimnames = FALSE)), assay),
+        colData = cd)
+    rownames(y) <- rownames(x)
+    colnames(y) <- make.unique(if (is.null(colnames(x))) paste0("c", seq_len(ncol(x))) else colnames(x))
+    .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
 }
 
 ## The assays to compare: given ones are checked; by default both objects'

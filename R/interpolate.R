@@ -80,7 +80,15 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
         progress = opt("progress", progress))
-    assay <- .check_assay(x, assay)
+    enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
+    out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
+        labels_key = labels_key, start = start, end = end), args))
+    .generated_sce(out, model, genes = .check_genes(genes), prefix = .check_prefix(prefix))
+})
+
+## The cells of 'x' labelled 'start', checked and encoded for the bridge: the
+## counts assay and the label column only.
+.start_cells <- function(x, model, labels_key, start, assay) {
     lab <- as.character(SummarizedExperiment::colData(x)[[labels_key]])
     keep <- !is.na(lab) & lab == start
     if (!any(keep)) {
@@ -99,11 +107,8 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     cd <- S4Vectors::DataFrame(lab[keep], row.names = colnames(y))
     colnames(cd) <- labels_key
     SummarizedExperiment::colData(y) <- cd
-    enc <- .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
-    out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
-        labels_key = labels_key, start = start, end = end), args))
-    .generated_sce(out, model, genes = .check_genes(genes), prefix = .check_prefix(prefix))
-})
+    .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
+}
 
 #' @rdname interpolate
 #' @export
