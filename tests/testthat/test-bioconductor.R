@@ -52,6 +52,9 @@ test_that("generated cells have sparse counts, size factors and logcounts as scu
     gen <- generate(model, n_cells = 15, condition = c(cell_type = "B"), n_steps = 5, seed = 2)
     expect_identical(SummarizedExperiment::assayNames(gen), c("counts", "logcounts"))
     counts <- SummarizedExperiment::assay(gen, "counts")
+    # library_size: what the decoder's means were scaled to; the sampled totals scatter around it (?generate)
+    ratio <- Matrix::colSums(counts) / gen$library_size
+    expect_true(stats::median(ratio) > 0.5 && stats::median(ratio) < 2)
     expect_s4_class(counts, "dgCMatrix")
     expect_true(all(counts@x == round(counts@x)) && all(counts@x > 0))
     expect_s4_class(SummarizedExperiment::assay(gen, "logcounts"), "dgCMatrix")
