@@ -13,22 +13,6 @@ from ..errors import InputError
 from .schedule import GaussianDiffusion
 
 
-def _distinct_steps(steps: np.ndarray, t_start: int) -> np.ndarray:
-    """Ascending time steps from 0 to ``t_start`` made distinct, keeping their number.
-
-    Rounding (and, with log-SNR spacing, the steep λ near t = 0) maps several targets to one time step; each
-    such step is moved up by the fewest units that make the steps strictly increasing, within ``[0, t_start]``,
-    so that ``n_steps`` steps are taken exactly as requested (``len(steps) <= t_start + 1``).
-    """
-    out = np.asarray(steps, dtype=np.int64).copy()
-    n = len(out)
-    for i in range(1, n):
-        out[i] = max(out[i], out[i - 1] + 1)
-    for i in range(n - 1, -1, -1):
-        out[i] = min(out[i], t_start - (n - 1 - i))
-    return out
-
-
 class Sampler:
     """Base sampler over a :class:`GaussianDiffusion` schedule.
 
@@ -74,13 +58,13 @@ class Sampler:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
         n_steps = min(int(n_steps), t_start + 1)
         if spacing == "uniform" or n_steps == t_start + 1:
-            steps = np.round(np.linspace(0, t_start, n_steps)).astype(np.int64)
+            steps = np.unique(np.round(np.linspace(0, t_start, n_steps)).astype(np.int64))
         else:
             ac = self.diffusion.alphas_cumprod[: t_start + 1]
             lam = 0.5 * np.log(ac / (1.0 - ac))  # decreasing in t
             targets = np.linspace(lam[t_start], lam[0], n_steps)
-            steps = np.sort(np.abs(lam[None, :] - targets[:, None]).argmin(1).astype(np.int64))
-        self.timesteps = _distinct_steps(steps, t_start)[::-1].copy()
+            steps = np.unique(np.abs(lam[None, :] - targets[:, None]).argmin(1).astype(np.int64))
+        self.timesteps = steps[::-1].copy()
         self.reset()
         return self.timesteps
 
