@@ -12,8 +12,9 @@
 #' the same way (\code{log1p} of counts per 10,000, the suite's scale), so
 #' \code{evaluateGeneration(real, gen)} compares like with like whatever
 #' \code{logcounts} either holds. Otherwise the \code{logcounts} (or
-#' \code{log1pCP10k}) assays are compared, or those named by
-#' \code{real_assay} and \code{generated_assay}; an assay of raw counts is
+#' \code{log1pCP10k}) assays are compared, a \code{log1pCP10k} assay (of a
+#' model without counts) with the other object's counts, or the assays named
+#' by \code{real_assay} and \code{generated_assay}; an assay of raw counts is
 #' normalised as above, anything else is taken as log-normalised already. The
 #' scale of each assay is then checked against the object's counts:
 #' natural-log values (\code{log1p} of scaled counts, as the Python core and
@@ -124,18 +125,23 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
 }
 
 ## The assays to compare: given ones are checked; by default both objects'
-## counts when both have them, else each one's logcounts, log1pCP10k or counts.
+## counts when both have them, else each one's logcounts, log1pCP10k or
+## counts, where a natural-log log1pCP10k assay on one side is compared with
+## the other side's counts (which the suite normalises to that scale).
 .evaluation_assays <- function(real, generated, real_assay, generated_assay) {
-    both_counts <- all(vapply(list(real, generated), function(x)
-        "counts" %in% SummarizedExperiment::assayNames(x), logical(1)))
+    has <- function(x, a) a %in% SummarizedExperiment::assayNames(x)
+    own <- function(x) {
+        if (has(real, "counts") && has(generated, "counts")) return("counts")
+        intersect(c("logcounts", .LOG1P_ASSAY, "counts"), SummarizedExperiment::assayNames(x))[1L]
+    }
+    default <- c(real = own(real), generated = own(generated))
+    if (identical(default[["real"]], .LOG1P_ASSAY) && has(generated, "counts")) default[["generated"]] <- "counts"
+    if (identical(default[["generated"]], .LOG1P_ASSAY) && has(real, "counts")) default[["real"]] <- "counts"
     pick <- function(x, a, arg) {
-        if (is.null(a)) {
-            choices <- if (both_counts) "counts" else c("logcounts", .LOG1P_ASSAY, "counts")
-            a <- intersect(choices, SummarizedExperiment::assayNames(x))[1L]
-            if (is.na(a)) {
-                stop(sprintf("'%s' has no 'counts', 'logcounts' or '%s' assay; name the assay to compare ",
-                    arg, .LOG1P_ASSAY), sprintf("with '%s_assay'.", arg), call. = FALSE)
-            }
+        if (is.null(a)) a <- default[[arg]]
+        if (is.na(a)) {
+            stop(sprintf("'%s' has no 'counts', 'logcounts' or '%s' assay; name the assay to compare ",
+                arg, .LOG1P_ASSAY), sprintf("with '%s_assay'.", arg), call. = FALSE)
         }
         .check_assay(x, a)
     }
@@ -154,8 +160,8 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
     if (all(as_compared %in% c("ln", "log2")) && as_compared[[1L]] != as_compared[[2L]]) {
         stop(sprintf("assay '%s' of 'real' holds %s, but assay '%s' of 'generated' %s: ", real_assay,
             describe[[sc[["real"]]]], generated_assay, describe[[sc[["generated"]]]]), "they are not comparable. ",
-            "Compare counts, normalised alike: real_assay = \"counts\", generated_assay = \"counts\"; ",
-            "or put both on one scale, e.g. with scuttle::logNormCounts().", call. = FALSE)
+            "Compare raw counts, which are normalised alike (real_assay = \"counts\", generated_assay = ",
+            "\"counts\"), or put both on one scale, e.g. with scuttle::logNormCounts().", call. = FALSE)
     }
     unknown <- names(sc)[sc == "unknown"]
     if (length(unknown)) {

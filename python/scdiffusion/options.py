@@ -262,7 +262,9 @@ GUIDANCE_SCALE = Option(
     "guidance_scale", "scale", 2.0,
     "Classifier guidance weight (paper: 2), or one weight per condition column.", low=0, high=1000)
 SAMPLER = Option("sampler", "choice", "dpmpp-sde", lambda: "Sampler. " + _describe_samplers(), choices=_samplers)
-N_STEPS = Option("n_steps", "int", None, "Sampling steps (default: the sampler's own, see sampler).", low=1)
+N_STEPS = Option("n_steps", "int", None, "Sampling steps (default: the sampler's own, see sampler). The log-SNR "
+                 "samplers (dpmpp, dpmpp-sde) take fewer when steps coincide near t = 0 (many steps, or a low "
+                 "t_start); the parameters record n_steps taken and n_steps_requested.", low=1)
 ETA = Option("eta", "float", None, "Noise of the samplers that take it (DDIM: 0, deterministic, by default); "
              "an error with the others.", low=0)
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,

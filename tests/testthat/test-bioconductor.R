@@ -78,6 +78,9 @@ test_that("a model without counts returns log1pCP10k, not logcounts", {
     expect_null(SingleCellExperiment::sizeFactors(gen))
     expect_true(is.matrix(SummarizedExperiment::assay(gen, "log1pCP10k")))
     expect_true(all(SummarizedExperiment::assay(gen, "log1pCP10k") >= 0))
+    # evaluated against real counts, which the suite normalises to the same natural-log scale
+    expect_message(evaluateGeneration(sce[rownames(gen), ], gen, quick = TRUE, n_comps = 5),
+        "comparing assay 'counts' of 'real' with assay 'log1pCP10k' of 'generated'.*natural-log")
 })
 
 test_that("cell names are unique across calls, repeat for a repeated call and take a prefix", {
@@ -92,10 +95,16 @@ test_that("cell names are unique across calls, repeat for a repeated call and ta
     expect_error(run(prefix = c("a", "b")), "'prefix' must be a single string")
 })
 
-test_that("n_steps records the number of steps taken, which is the number asked for", {
+test_that("the parameters record the sampling steps asked for and those taken", {
     skip_if_no_python()
-    gen <- generate(tiny_model(), n_cells = 2, n_steps = 100)
-    expect_equal(S4Vectors::metadata(gen)$scDiffusion$params$n_steps, 100)
+    # log-SNR spacing: of 100 steps from t = 999, six fall on time steps already taken near t = 0
+    p <- S4Vectors::metadata(generate(tiny_model(), n_cells = 2, n_steps = 100))$scDiffusion$params
+    expect_equal(p$n_steps_requested, 100)
+    expect_equal(p$n_steps, 94)
+    p <- S4Vectors::metadata(generate(tiny_model(), n_cells = 2, n_steps = 10, sampler = "ddim"))$scDiffusion$params
+    expect_equal(c(p$n_steps_requested, p$n_steps), c(10, 10))
+    expect_match(paste(capture.output(tools::Rd2txt(tools::Rd_db("scDiffusion")[["generate.Rd"]])),
+        collapse = " "), "n_steps_requested")
 })
 
 ## 3. evaluateGeneration compares one scale
@@ -112,7 +121,7 @@ test_that("evaluateGeneration compares counts by default and refuses log2 agains
     # natural log (real) against log2 (generated logcounts): an error that says what to do
     expect_error(evaluateGeneration(real, gen, real_assay = "logcounts", generated_assay = "logcounts"),
         paste0("assay 'logcounts' of 'real' holds natural-log values.*'generated' log2 values.*",
-            "not comparable\\. Compare counts.*real_assay = \"counts\""))
+            "not comparable\\. Compare raw counts.*real_assay = \"counts\""))
     # raw counts are normalised to natural log, so they do not mix with log2 either
     expect_error(evaluateGeneration(real, gen, generated_assay = "logcounts"), "not comparable")
     skip_if_not_installed("scuttle")

@@ -61,7 +61,7 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
     params = {"mode": "interpolate", "labels_key": labels_key, "start": str(start), "end": str(end),
               "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "guidance_scale": scale,
               "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
-              "guidance_t_max": t_max, "seed": v["seed"]}
+              "n_steps_requested": s.n_steps_requested, "guidance_t_max": t_max, "seed": v["seed"]}
     # library sizes are drawn from training cells of the nearer label
     obs[labels_key] = pd.Categorical(np.where(w_end[state] < 0.5, str(start), str(end)))
     out = model._to_anndata(z, obs, params, gen)

@@ -199,11 +199,8 @@ class ScDiffusion:
             ``"cpu"``: budgets reaching good quality for a few thousand cells in minutes on 2 CPU cores;
             ``"gpu"``: the original code's scale (hundreds of thousands of steps).
         max_time
-            Wall-time budget in seconds for the whole training, split 25 % / 60 % / 15 % over the stages
-            (each stage also stops early when its validation loss stops improving). How many steps fit
-            depends on the machine's speed and load, so the same ``seed`` repeats a training exactly only if
-            no stage reaches its share of ``max_time`` (``history[stage]["stopped"]`` says); ``max_steps``
-            repeats exactly.
+            Wall-time budget (s) of the whole training, split 25 / 60 / 15 % over the stages, which also stop
+            early on their validation loss; the same ``seed`` repeats a training only if no stage reaches its share.
         max_steps
             Optimiser steps of every stage, or ``{stage: steps}`` for some of ``autoencoder``, ``diffusion``,
             ``classifier``.
@@ -342,7 +339,7 @@ class ScDiffusion:
                   "guidance_scale": (guidance_scale if isinstance(guidance_scale, (int, float))
                                      else dict(guidance_scale)),
                   "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
-                  "guidance_t_max": t_max, "seed": v["seed"]}
+                  "n_steps_requested": s.n_steps_requested, "guidance_t_max": t_max, "seed": v["seed"]}
         return self._to_anndata(z, obs, params, gen)
 
     def generate_to_file(self, path: str | os.PathLike, n_cells: int,
