@@ -35,7 +35,7 @@ NULL
 #' @format NULL
 #' @export
 scDiffusionEnv <- basilisk::BasiliskEnvironment(
-    envname = "scdiffusion_env_0_1_0",
+    envname = "scdiffusion_env_0_99_0",
     pkgname = "scDiffusion",
     packages = c("python==3.11.7"),
     pip = c(
@@ -67,11 +67,10 @@ scDiffusionPython <- function() {
     path <- path.expand(path)
     py <- file.path(path, "bin", "python")
     if (!dir.exists(path) || !file.exists(py)) {
-        stop(sprintf(paste0(
-            "The Python environment '%s' (from option 'scDiffusion.python' or ",
+        stop(sprintf("The Python environment '%s' (from option 'scDiffusion.python' or ", path),
             "SCDIFFUSION_PYTHON) does not exist or has no bin/python. Point it ",
             "to a virtualenv or conda environment where 'import scdiffusion' works, ",
-            "or unset it to use the basilisk environment."), path), call. = FALSE)
+            "or unset it to use the basilisk environment.", call. = FALSE)
     }
     normalizePath(path)
 }
@@ -173,9 +172,7 @@ scDiffusionPython <- function() {
 #' @return The version string of the Python package \code{scdiffusion} used by
 #' this package (it equals the R package's version).
 #' @examples
-#' \dontrun{
 #' scDiffusionPythonVersion()
-#' }
 #' @export
 scDiffusionPythonVersion <- function() {
     .scd_call(.version_worker)

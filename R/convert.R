@@ -71,8 +71,8 @@
     }
     if (!is.character(x)) {
         if (!is.null(dim(x)) || is.list(x) || is(x, "List")) {
-            stop(sprintf(paste0("column '%s' is not an atomic vector; only vectors ",
-                "and factors are converted. Drop it or turn it into a vector first."), name),
+            stop(sprintf("column '%s' is not an atomic vector; only vectors ", name),
+                "and factors are converted. Drop it or turn it into a vector first.",
                 call. = FALSE)
         }
         warning(sprintf("column '%s' of class '%s' is converted as character.",
@@ -250,9 +250,9 @@ rdsToPlain <- function(path) {
     .conditions_as_values({
         x <- readRDS(path)
         if (!is(x, "SummarizedExperiment")) {
-            stop(sprintf(paste0("'%s' holds a '%s', not a SingleCellExperiment. Save one with ",
-                "saveRDS(sce, file); convert other objects first (e.g. Seurat::as.SingleCellExperiment)."),
-                path, class(x)[1L]), call. = FALSE)
+            stop(sprintf("'%s' holds a '%s', not a SingleCellExperiment. ", path, class(x)[1L]),
+                "Save one with saveRDS(sce, file); convert other objects first ",
+                "(e.g. Seurat::as.SingleCellExperiment).", call. = FALSE)
         }
         list(sce = .encode_sce(x))
     })
@@ -275,12 +275,13 @@ plainToRds <- function(plain, path) {
 ## Evaluate 'expr' (lazily, inside the handlers); return its list value, or
 ## list(error = message), with $warnings holding the warnings' messages.
 .conditions_as_values <- function(expr) {
-    warns <- character(0)
+    warns <- new.env(parent = emptyenv())
+    warns$messages <- character(0)
     out <- tryCatch(withCallingHandlers(expr, warning = function(w) {
-        warns <<- c(warns, conditionMessage(w))
+        warns$messages <- c(warns$messages, conditionMessage(w))
         invokeRestart("muffleWarning")
     }), error = function(e) list(error = conditionMessage(e)))
-    out$warnings <- as.list(warns)
+    out$warnings <- as.list(warns$messages)
     out
 }
 
@@ -290,18 +291,22 @@ plainToRds <- function(plain, path) {
 #' with (assays become \code{X} and \code{layers}, \code{colData} becomes
 #' \code{obs}, \code{rowData} becomes \code{var}, reduced dimensions become
 #' \code{obsm}) and converts it back. Used to check that the conversion is
-#' exact; dense matrices, \code{dgCMatrix} assays, \code{colData} columns of
-#' type double, integer, logical, character and factor (with \code{NA}s),
-#' \code{rowData}, reduced dimensions and dimnames survive unchanged.
+#' exact for what AnnData holds: dense matrices, \code{dgCMatrix} assays,
+#' \code{colData} columns of type double, integer, logical, character and
+#' factor (with \code{NA}s), \code{rowData} columns, reduced dimensions and
+#' dimnames survive unchanged. What AnnData has no place for is not
+#' converted: alternative experiments (\code{altExps}), \code{metadata},
+#' \code{rowRanges}, \code{colPairs} and \code{rowPairs}.
 #'
 #' @param x A \linkS4class{SingleCellExperiment}.
 #' @param assays Names of the assays to convert (all by default).
 #' @return A \linkS4class{SingleCellExperiment} built from the AnnData object.
 #' @examples
-#' \dontrun{
-#' sce <- scuttle::mockSCE(ncells = 20, ngenes = 50)
-#' all.equal(sce, anndataRoundTrip(sce))
-#' }
+#' sce <- scDiffusionExampleData()[1:10, 1:20]
+#' sce$treated <- rep(c(TRUE, NA), 10)
+#' rt <- anndataRoundTrip(sce)
+#' identical(counts(rt), counts(sce))
+#' identical(colData(rt), colData(sce))
 #' @export
 anndataRoundTrip <- function(x, assays = SummarizedExperiment::assayNames(x)) {
     .check_sce(x)

@@ -3,8 +3,10 @@
 #' Generates cells from a trained \code{\linkS4class{ScDiffusionModel}},
 #' optionally guided towards labels (one label column for cells of one label,
 #' several for a combination of labels). Called on a
-#' \linkS4class{SingleCellExperiment} without a model, it first trains one on
-#' it (see \code{\link{trainScDiffusion}}) and then generates. Argument names,
+#' \linkS4class{SingleCellExperiment} (or any
+#' \linkS4class{SummarizedExperiment}, or a genes x cells count matrix)
+#' without a model, it first trains one on it (see
+#' \code{\link{trainScDiffusion}}) and then generates. Argument names,
 #' defaults and bounds are those of the Python core
 #' (\code{ScDiffusion.generate}) and of \code{scdiffusion generate}.
 #'
@@ -14,40 +16,84 @@
 #' masks the other; call \code{scDiffusion::generate(...)} to be sure to get
 #' this one.
 #'
-#' @param x A trained \code{\linkS4class{ScDiffusionModel}}, or a
-#' \linkS4class{SingleCellExperiment} with raw counts.
-#' @param ... For the \linkS4class{SingleCellExperiment} method: arguments of
-#' the \code{ScDiffusionModel} method (\code{guidance_scale}, \code{sampler},
-#' ...) and, when \code{model} is \code{NULL}, of
-#' \code{\link{trainScDiffusion}} (\code{max_time}, \code{max_steps},
-#' \code{hidden}, ...).
+#' @section Reproducibility:
+#' A trained model gives the same cells for the same \code{seed} on the same
+#' machine, also after \code{\link{saveScDiffusion}} and
+#' \code{\link{loadScDiffusion}}. The one-call form also trains, and training
+#' repeats exactly for a seed only when no stage is stopped by the wall-time
+#' budget \code{max_time}: how many steps fit in \code{max_time} depends on
+#' the machine's speed and load. When \code{max_time} stops a stage,
+#' \code{trainScDiffusion} says so in a message; train with \code{max_steps}
+#' instead for repeatable training, or keep the model
+#' (\code{metadata(gen)$scDiffusion$model}) and generate from it.
+#'
+#' @param x A trained \code{\linkS4class{ScDiffusionModel}}; or a
+#' \linkS4class{SingleCellExperiment} (any
+#' \linkS4class{SummarizedExperiment}) with raw counts to train on; or a
+#' genes x cells matrix of raw counts (dense, sparse or
+#' \code{DelayedArray}), for unconditional generation.
+#' @param ... For the \linkS4class{SummarizedExperiment} and matrix methods:
+#' arguments of the \code{ScDiffusionModel} method (\code{guidance_scale},
+#' \code{sampler}, ..., \code{genes}, \code{prefix}) and, when \code{model}
+#' is \code{NULL}, of \code{\link{trainScDiffusion}} (\code{max_time},
+#' \code{max_steps}, \code{hidden}, ...).
 #' @param n_cells Number of cells to generate.
-#' @param condition \code{NULL} (unconditional), or a named character vector
-#' or list \code{column = label}, e.g. \code{c(cell_type = "B")}; several
-#' entries ask for the combination of labels. A list entry may also hold one
-#' label per cell (\code{n_cells} labels).
+#' @param condition \code{NULL} (unconditional), or a named vector or list
+#' \code{column = label}, e.g. \code{c(cell_type = "B")}; several entries ask
+#' for the combination of labels. Labels may be character, factor, numeric
+#' or logical values of the \code{colData} column (e.g.
+#' \code{c(treated = TRUE)}, \code{c(hours = 24)}). A list entry may also hold
+#' one label per cell (\code{n_cells} labels).
 #' @eval .rd_params("generate", c("guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "seed",
-#'     "progress"))
-#' @param labels_keys For the \linkS4class{SingleCellExperiment} method without
-#' a model: \code{colData} columns to train classifiers on (defaults to the
-#' names of \code{condition}).
+#'     "progress", "genes", "prefix"))
+#' @param labels_keys For the \linkS4class{SummarizedExperiment} method
+#' without a model: \code{colData} columns to train classifiers on (defaults
+#' to the names of \code{condition}).
 #' @param assay Assay with raw counts (training only).
 #' @param model Optionally, a trained \code{\linkS4class{ScDiffusionModel}} to
-#' use instead of training one on \code{x}.
-#' @return A \linkS4class{SingleCellExperiment} with the generated cells: a
-#' \code{logcounts} assay (log1p of counts normalised to 1e4 per cell) over
-#' the model's genes (plus a \code{counts} assay of sampled counts when the
-#' model has a count likelihood), the condition columns in \code{colData}, the
-#' autoencoder latents as reduced dimension \code{"scDiffusion"}, and in
-#' \code{metadata(.)$scDiffusion} the generation parameters and the model.
+#' use instead of training one on \code{x}; training arguments are then an
+#' error.
+#' @return A \linkS4class{SingleCellExperiment} with the generated cells over
+#' the model's genes (or \code{genes}). With a count likelihood (the default,
+#' \code{likelihood = "nb"}): a sparse \code{counts} assay
+#' (\code{dgCMatrix} of sampled integer counts), \code{sizeFactors} (library
+#' size factors centred at 1) and \code{logcounts}, log2 of counts divided by
+#' the size factor plus 1, as \code{scuttle::logNormCounts()} computes them.
+#' Models without counts (\code{likelihood = "mse"}) give the decoder's
+#' expected expression as assay \code{log1pCP10k} (natural-log \code{log1p}
+#' of counts per 10,000, the Python core's scale). \code{colData} holds the
+#' condition columns and, with counts, \code{library_size}: the library size
+#' drawn from training cells of the same labels that the decoder's means were
+#' scaled to (\code{colSums(counts)} scatters around it, counting the model's
+#' genes only). The autoencoder latents are the reduced dimension
+#' \code{"scDiffusion"}; \code{metadata(.)$scDiffusion} holds the generation
+#' parameters and the model.
+#' @seealso \code{\link{trainScDiffusion}}, \code{\link{evaluateGeneration}},
+#' \code{\link{scDiffusionExampleModel}} (the model of the examples)
 #' @examples
-#' \dontrun{
-#' sce <- scuttle::mockSCE(ncells = 200, ngenes = 500)
-#' sce$cell_type <- sample(c("A", "B"), ncol(sce), replace = TRUE)
+#' model <- scDiffusionExampleModel()
+#' gen <- generate(model, n_cells = 20, condition = c(cell_type = "B"),
+#'     n_steps = 10, seed = 1)
+#' gen
+#' table(gen$cell_type)
+#' ## same seed, same cells; other parameters, other cell names
+#' again <- generate(model, n_cells = 20, condition = c(cell_type = "B"),
+#'     n_steps = 10, seed = 1)
+#' identical(gen, again)
+#' other <- generate(model, n_cells = 20, condition = c(cell_type = "C"),
+#'     n_steps = 10, seed = 1)
+#' ncol(cbind(gen, other))
+#' ## every gene of the training data, so that the result binds with it
+#' sce <- scDiffusionExampleData()
+#' gen_all <- generate(model, n_cells = 5, n_steps = 10,
+#'     genes = rownames(sce), prefix = "gen_")
+#' dim(cbind(counts(sce), counts(gen_all)))
+#' \donttest{
+#' ## train and generate in one call
 #' gen <- generate(sce, labels_keys = "cell_type", n_cells = 40,
-#'                 condition = c(cell_type = "B"), seed = 1, max_time = 30)
-#' model <- metadata(gen)$scDiffusion$model
-#' more <- generate(model, n_cells = 100, condition = c(cell_type = "A"))
+#'     condition = c(cell_type = "B"), seed = 1, max_steps = 200,
+#'     n_latent = 8, hidden = c(32, 32), denoiser_hidden = c(32, 16),
+#'     classifier_hidden = 16)
 #' }
 #' @include model.R
 #' @export
@@ -57,31 +103,28 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
     sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
-    progress = interactive()) {
+    progress = interactive(), genes = NULL, prefix = NULL) {
     .check_model(x, "x")
-    if (missing(n_cells)) {
-        stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
-    }
-    n_cells <- .check_count(n_cells, "n_cells")
+    n_cells <- .check_n_cells(n_cells)
     condition <- .check_condition(condition, modelLabels(x), n_cells)
-    T <- .model_timesteps(x)
-    opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = T)
+    genes <- .check_genes(genes)
+    prefix <- .check_prefix(prefix)
+    n_t <- .model_timesteps(x)
+    opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = n_t)
     enc <- .scd_call(.generate_worker, model_dir = x@path, n_cells = n_cells, condition = condition,
         guidance_scale = .check_guidance(guidance_scale, condition), sampler = opt("sampler", sampler),
-        n_steps = opt("n_steps", n_steps), eta = opt("eta", eta), guidance_t_max = opt("guidance_t_max", guidance_t_max),
-        seed = opt("seed", seed), progress = opt("progress", progress))
-    .generated_sce(enc, x)
+        n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        progress = opt("progress", progress))
+    .generated_sce(enc, x, genes = genes, prefix = prefix)
 })
 
 #' @rdname generate
 #' @export
-setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = NULL,
+setMethod("generate", "SummarizedExperiment", function(x, n_cells, condition = NULL,
     ..., labels_keys = names(condition), assay = "counts", model = NULL) {
     .check_sce(x)
-    if (missing(n_cells)) {
-        stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
-    }
-    n_cells <- .check_count(n_cells, "n_cells")
+    n_cells <- .check_n_cells(n_cells)
     dots <- list(...)
     if (length(dots) && (is.null(names(dots)) || any(!nzchar(names(dots))))) {
         stop("generate(): every argument after 'condition' must be named; see ?generate.", call. = FALSE)
@@ -90,36 +133,29 @@ setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = N
         labels_keys <- .renamed_args("train", dots["labels"], "generate")$labels_keys
         dots$labels <- NULL
     }
-    gen_args <- setdiff(names(.scd_options$generate), c("n_cells", "condition"))
-    train_formals <- setdiff(names(formals(trainScDiffusion)), c("x", "labels_keys", "assay", "..."))
-    unknown <- setdiff(names(dots), c(gen_args, train_formals))
+    gen_args <- setdiff(.r_options("generate"), c("n_cells", "condition"))
+    train_args <- setdiff(.r_options("train"), c("labels_keys", "assay"))
+    unknown <- setdiff(names(dots), c(gen_args, train_args))
     if (length(unknown)) {
         stop(sprintf("unknown argument(s) %s; see ?generate and ?trainScDiffusion.",
             paste0("'", unknown, "'", collapse = ", ")), call. = FALSE)
     }
     # check the generation arguments before spending time on training
-    for (a in intersect(names(dots), setdiff(gen_args, "guidance_scale"))) .check_option("generate", a, dots[[a]])
-    if (!is.null(dots$guidance_scale)) .check_guidance(dots$guidance_scale, .check_condition(condition))
+    for (a in intersect(names(dots), .r_options("generate"))) {
+        if (a == "guidance_scale") .check_guidance(dots[[a]], .check_condition(condition)) else
+            .check_option("generate", a, dots[[a]])
+    }
     if (is.null(model)) {
-        condition <- .check_condition(condition, n_cells = n_cells)
-        labels <- .check_labels(x, labels_keys)
-        missing_lab <- setdiff(names(condition), labels)
-        if (length(missing_lab)) {
-            stop(sprintf("condition column(s) %s must be among 'labels_keys'.",
-                paste0("'", missing_lab, "'", collapse = ", ")), call. = FALSE)
+        model <- .train_for_generation(x, condition, n_cells, labels_keys, assay,
+            dots[intersect(names(dots), train_args)])
+    } else {
+        given <- c(setdiff(intersect(names(dots), train_args), gen_args),
+            if (!missing(labels_keys)) "labels_keys", if (!missing(assay)) "assay")
+        if (length(given)) {
+            stop(sprintf("training argument(s) %s cannot be used with an existing 'model'; ",
+                paste0("'", given, "'", collapse = ", ")), "drop them, or drop 'model' to train a new one.",
+                call. = FALSE)
         }
-        for (k in names(condition)) {
-            known <- unique(as.character(SummarizedExperiment::colData(x)[[k]]))
-            unknown_lab <- setdiff(unique(condition[[k]]), known)
-            if (length(unknown_lab)) {
-                stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", unknown_lab[1L], k,
-                    paste(sort(known), collapse = ", ")), call. = FALSE)
-            }
-        }
-        targs <- dots[intersect(names(dots), train_formals)]
-        if ("seed" %in% names(dots)) targs$seed <- dots$seed
-        if ("progress" %in% names(dots)) targs$progress <- dots$progress
-        model <- do.call(trainScDiffusion, c(list(x = x, labels_keys = labels, assay = assay), targs))
     }
     .check_model(model)
     do.call(generate, c(list(x = model, n_cells = n_cells, condition = condition),
@@ -129,18 +165,34 @@ setMethod("generate", "SingleCellExperiment", function(x, n_cells, condition = N
 #' @rdname generate
 #' @export
 setMethod("generate", "ANY", function(x, ...) {
-    stop(sprintf(paste0("'x' must be a ScDiffusionModel (from trainScDiffusion() or loadScDiffusion()) ",
-        "or a SingleCellExperiment with raw counts to train on, not a %s. Wrap a genes x cells matrix ",
-        "of counts with SingleCellExperiment(assays = list(counts = m))."), class(x)[1L]), call. = FALSE)
+    sce <- .as_counts_sce(x, "x", "a ScDiffusionModel, ")
+    generate(sce, ...)
 })
 
-.generated_sce <- function(enc, model) {
-    sce <- .decode_sce(enc)  # X is "logcounts"; models with a count likelihood add "counts"
-    if ("X_scdiffusion" %in% SingleCellExperiment::reducedDimNames(sce)) {
-        SingleCellExperiment::reducedDimNames(sce)[
-            SingleCellExperiment::reducedDimNames(sce) == "X_scdiffusion"] <- "scDiffusion"
+## Train the model of generate()'s one-call form (checking the condition
+## against the data first).
+.train_for_generation <- function(x, condition, n_cells, labels_keys, assay, train_args) {
+    condition <- .check_condition(condition, n_cells = n_cells)
+    labels <- .check_labels(x, labels_keys)
+    missing_lab <- setdiff(names(condition), labels)
+    if (length(missing_lab)) {
+        stop(sprintf("condition column(s) %s must be among 'labels_keys'.",
+            paste0("'", missing_lab, "'", collapse = ", ")), call. = FALSE)
     }
-    params <- jsonlite::fromJSON(enc$params, simplifyVector = TRUE)
-    S4Vectors::metadata(sce)$scDiffusion <- list(params = params, model = model)
-    sce
+    for (k in names(condition)) {
+        known <- unique(as.character(SummarizedExperiment::colData(x)[[k]]))
+        unknown_lab <- setdiff(unique(condition[[k]]), known)
+        if (length(unknown_lab)) {
+            stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", unknown_lab[1L], k,
+                paste(sort(known), collapse = ", ")), call. = FALSE)
+        }
+    }
+    do.call(trainScDiffusion, c(list(x = x, labels_keys = labels, assay = assay), train_args))
+}
+
+.check_n_cells <- function(n_cells) {
+    if (missing(n_cells)) {
+        stop("'n_cells' is missing: how many cells should be generated?", call. = FALSE)
+    }
+    .check_count(n_cells, "n_cells")
 }

@@ -9,36 +9,54 @@
 #' the Python core (\code{ScDiffusion.interpolate}) and of
 #' \code{scdiffusion interpolate}.
 #'
+#' @section Reproducibility:
+#' The same model, start cells and \code{seed} give the same states on the
+#' same machine.
+#'
 #' @param model A trained \code{\linkS4class{ScDiffusionModel}}.
-#' @param x A \linkS4class{SingleCellExperiment} with raw counts and the
+#' @param x A \linkS4class{SingleCellExperiment} (any
+#' \linkS4class{SummarizedExperiment}) with raw counts and the
 #' \code{labels_key} column; its cells labelled \code{start} are the start
-#' cells.
+#' cells. A bare count matrix has no labels: wrap it as
+#' \code{SingleCellExperiment(assays = list(counts = m), colData =
+#' DataFrame(Hours = labels))}.
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
-#'     "guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay", "seed", "progress"))
+#'     "guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay", "seed", "progress", "genes",
+#'     "prefix"))
 #' @param ... Deprecated argument names of the previous release (\code{labels},
 #' \code{from}, \code{to}), accepted with a warning.
 #' @return A \linkS4class{SingleCellExperiment} with
-#' \code{n_states * n_cells} cells: \code{logcounts} assay, and in
-#' \code{colData} the columns \code{interpolation_state} (0 to
-#' \code{n_states - 1}), \code{weight_start}, \code{weight_end},
-#' \code{interpolation_start}, \code{interpolation_end} and
-#' \code{source_cell}; parameters in \code{metadata(.)$scDiffusion}.
+#' \code{n_states * n_cells} cells and the assays of \code{\link{generate}}
+#' (\code{counts}, \code{logcounts} and \code{sizeFactors} with a count
+#' likelihood, else \code{log1pCP10k}); in \code{colData} the columns
+#' \code{interpolation_state} (0 to \code{n_states - 1}),
+#' \code{weight_start}, \code{weight_end}, \code{interpolation_start},
+#' \code{interpolation_end} and \code{source_cell}; parameters in
+#' \code{metadata(.)$scDiffusion}.
+#' @seealso \code{\link{generate}}, \code{\link{scDiffusionExampleModel}}
 #' @examples
-#' \dontrun{
-#' path <- interpolate(model, sce, labels_key = "Hours", start = "24", end = "72",
-#'                     n_states = 5, n_cells = 100)
+#' model <- scDiffusionExampleModel()
+#' sce <- scDiffusionExampleData()
+#' path <- interpolate(model, sce, labels_key = "cell_type", start = "A",
+#'     end = "B", n_states = 3, n_cells = 10, t_start = 300, n_steps = 10)
 #' table(path$interpolation_state)
-#' }
+#' unique(colData(path)[, c("interpolation_state", "weight_start",
+#'     "weight_end")])
 #' @export
-interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n_states = 5L, n_cells = 100L,
-    t_start = 600L, guidance_scale = 2, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
-    guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), ...) {
-    old <- .renamed_args("interpolate", list(...), "interpolate", sys.call())
+setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate"), signature = "x")
+
+#' @rdname interpolate
+#' @export
+setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
+    n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, sampler = "dpmpp-sde", n_steps = NULL,
+    eta = NULL, guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), genes = NULL,
+    prefix = NULL, ...) {
+    old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
     for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
     .check_sce(x)
-    T <- .model_timesteps(model)
-    opt <- function(arg, value) .check_option("interpolate", arg, value, n_timesteps = T)
+    n_t <- .model_timesteps(model)
+    opt <- function(arg, value) .check_option("interpolate", arg, value, n_timesteps = n_t)
     labels_key <- opt("labels_key", .check_string(labels_key, "labels_key"))
     known <- modelLabels(model)
     if (!labels_key %in% names(known)) {
@@ -62,7 +80,15 @@ interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
         progress = opt("progress", progress))
-    assay <- .check_assay(x, assay)
+    enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
+    out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
+        labels_key = labels_key, start = start, end = end), args))
+    .generated_sce(out, model, genes = .check_genes(genes), prefix = .check_prefix(prefix))
+})
+
+## The cells of 'x' labelled 'start', checked and encoded for the bridge: the
+## counts assay and the label column only.
+.start_cells <- function(x, model, labels_key, start, assay) {
     lab <- as.character(SummarizedExperiment::colData(x)[[labels_key]])
     keep <- !is.na(lab) & lab == start
     if (!any(keep)) {
@@ -70,10 +96,10 @@ interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n
     }
     missing_genes <- setdiff(modelGenes(model), rownames(x))
     if (length(missing_genes)) {
-        stop(sprintf(paste0("'x' lacks %d of the model's %d genes, e.g. %s. Pass cells with the same ",
-            "gene names (rownames) as the training data; see modelGenes(model)."),
-            length(missing_genes), length(modelGenes(model)),
-            paste0("'", utils::head(missing_genes, 3L), "'", collapse = ", ")), call. = FALSE)
+        stop(sprintf("'x' lacks %d of the model's %d genes, e.g. %s. ", length(missing_genes),
+            length(modelGenes(model)), paste0("'", utils::head(missing_genes, 3L), "'", collapse = ", ")),
+            "Pass cells with the same gene names (rownames) as the training data; see modelGenes(model).",
+            call. = FALSE)
     }
     y <- x[, keep]
     .check_counts(y, assay)
@@ -81,8 +107,12 @@ interpolate <- function(model, x, labels_key = NULL, start = NULL, end = NULL, n
     cd <- S4Vectors::DataFrame(lab[keep], row.names = colnames(y))
     colnames(cd) <- labels_key
     SummarizedExperiment::colData(y) <- cd
-    enc <- .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
-    out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
-        labels_key = labels_key, start = start, end = end), args))
-    .generated_sce(out, model)
+    .encode_sce(y, assays = assay, row_data = FALSE, reduced_dims = FALSE)
 }
+
+#' @rdname interpolate
+#' @export
+setMethod("interpolate", "ANY", function(model, x, ...) {
+    sce <- .as_counts_sce(x)
+    interpolate(model, sce, ...)
+})

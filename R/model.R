@@ -18,11 +18,11 @@
 #' genes the model reads and generates, \code{modelLabels} a named list with
 #' the labels of each label column.
 #' @examples
-#' \dontrun{
-#' model <- trainScDiffusion(sce, labels_keys = "cell_type", max_time = 30)
+#' model <- scDiffusionExampleModel()
 #' model
 #' modelLabels(model)
-#' }
+#' head(modelGenes(model))
+#' file.exists(file.path(modelPath(model), "config.json"))
 #' @name ScDiffusionModel-class
 #' @aliases ScDiffusionModel show,ScDiffusionModel-method
 #' @exportClass ScDiffusionModel
@@ -93,9 +93,8 @@ modelLabels <- function(x) {
             arg, class(model)[1L]), call. = FALSE)
     }
     if (!file.exists(file.path(model@path, "config.json"))) {
-        stop(sprintf(paste0("The model directory '%s' no longer exists (temporary directories ",
-            "end with the R session). Save models with saveScDiffusion()."), model@path),
-            call. = FALSE)
+        stop(sprintf("The model directory '%s' no longer exists (temporary directories ", model@path),
+            "end with the R session). Save models with saveScDiffusion().", call. = FALSE)
     }
     invisible(TRUE)
 }
@@ -114,10 +113,13 @@ modelLabels <- function(x) {
 #' @return \code{saveScDiffusion}: the model now pointing to \code{dir},
 #' invisibly. \code{loadScDiffusion}: a \code{\linkS4class{ScDiffusionModel}}.
 #' @examples
-#' \dontrun{
-#' saveScDiffusion(model, "my_model")
-#' model <- loadScDiffusion("my_model")
-#' }
+#' model <- scDiffusionExampleModel()
+#' dir <- file.path(tempdir(), "my_model")
+#' saveScDiffusion(model, dir)
+#' list.files(dir)
+#' again <- loadScDiffusion(dir)
+#' identical(modelGenes(again), modelGenes(model))
+#' unlink(dir, recursive = TRUE)
 #' @export
 saveScDiffusion <- function(model, dir, overwrite = FALSE) {
     .check_model(model)

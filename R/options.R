@@ -23,7 +23,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Random seed; the same seed on the same machine gives the same result."),
+        help = "Random seed; the same seed on the same machine gives the same result (training: unless max_time stops a stage)."),
     progress = list(name = "progress",
         kind = "bool",
         default = "interactive()",
@@ -56,7 +56,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Sampling steps (default: the sampler's own, see sampler)."),
+        help = "Sampling steps (default: the sampler's own, see sampler). The log-SNR samplers (dpmpp, dpmpp-sde) take fewer when steps coincide near t = 0 (many steps, or a low t_start); the parameters record n_steps taken and n_steps_requested."),
     eta = list(name = "eta",
         kind = "float",
         default = "NULL",
@@ -78,7 +78,29 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the sampler and number of steps.")
+        help = "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the sampler and number of steps."),
+    genes = list(name = "genes",
+        kind = "strings",
+        default = "NULL",
+        low = NULL,
+        high = NULL,
+        low_open = FALSE,
+        high_open = FALSE,
+        choices = NULL,
+        required = FALSE,
+        deprecated = character(0),
+        help = "Genes to return, in this order (default: the model's genes); genes the model does not generate are zero rows, e.g. genes = rownames(x) to bind the result with x."),
+    prefix = list(name = "prefix",
+        kind = "str",
+        default = "NULL",
+        low = NULL,
+        high = NULL,
+        low_open = FALSE,
+        high_open = FALSE,
+        choices = NULL,
+        required = FALSE,
+        deprecated = character(0),
+        help = "Prefix of the cell names, numbered from 1 (default: 'scd' and a hash of the model and the parameters, so that other calls give other names).")
 )
 
 .scd_options <- list(
@@ -282,7 +304,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Wall-time budget of the whole training in seconds, split 25/60/15 % over the stages."),
+        help = "Wall-time budget of the whole training in seconds, split 25/60/15 % over the stages. How many steps fit depends on the machine's speed and load: a stage it stops can train differently with the same seed (max_steps repeats exactly)."),
         max_steps = list(name = "max_steps",
         kind = "steps",
         default = "NULL",
@@ -368,7 +390,9 @@
         eta = .scd_shared_options$eta,
         guidance_t_max = .scd_shared_options$guidance_t_max,
         seed = .scd_shared_options$seed,
-        progress = .scd_shared_options$progress
+        progress = .scd_shared_options$progress,
+        genes = .scd_shared_options$genes,
+        prefix = .scd_shared_options$prefix
     ),
     interpolate = list(
         x = list(name = "start_cells",
@@ -465,7 +489,9 @@
         guidance_t_max = .scd_shared_options$guidance_t_max,
         assay = .scd_shared_options$assay,
         seed = .scd_shared_options$seed,
-        progress = .scd_shared_options$progress
+        progress = .scd_shared_options$progress,
+        genes = .scd_shared_options$genes,
+        prefix = .scd_shared_options$prefix
     ),
     evaluate = list(
         real = list(name = "real",

@@ -8,8 +8,15 @@
 #' Python core through \pkg{basilisk}; see \code{\link{scDiffusionEnv}} for how
 #' to use an existing Python environment instead.
 #'
+#' Start with the vignette (\code{vignette("scDiffusion", package =
+#' "scDiffusion")}); \code{\link{scDiffusionExampleData}} and
+#' \code{\link{scDiffusionExampleModel}} give data and a tiny model to try
+#' the functions on.
+#'
 #' @import methods
 #' @importClassesFrom SingleCellExperiment SingleCellExperiment
+#' @importClassesFrom SummarizedExperiment SummarizedExperiment
+#' @importClassesFrom Matrix dgCMatrix
 #' @importFrom SummarizedExperiment assay assayNames colData rowData
 #' @keywords internal
 "_PACKAGE"

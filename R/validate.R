@@ -3,12 +3,27 @@
 
 .check_sce <- function(x, arg = "x") {
     if (!is(x, "SummarizedExperiment")) {
-        stop(sprintf(paste0("'%s' must be a SingleCellExperiment (or SummarizedExperiment), not a %s. ",
-            "Wrap a genes x cells matrix of counts with SingleCellExperiment(assays = list(counts = m))."),
-            arg, class(x)[1L]), call. = FALSE)
+        stop(sprintf("'%s' must be a SingleCellExperiment (or SummarizedExperiment), not a %s. ", arg,
+            class(x)[1L]), "Wrap a genes x cells matrix of counts with ",
+            "SingleCellExperiment(assays = list(counts = m)).", call. = FALSE)
     }
     invisible(TRUE)
 }
+
+## A genes x cells matrix of counts (dense, sparse or DelayedArray) as a
+## SingleCellExperiment with a 'counts' assay, for the matrix methods of
+## trainScDiffusion(), generate() and interpolate(); anything else is an error.
+.as_counts_sce <- function(x, arg = "x", also = "") {
+    if (!((is.matrix(x) && (is.numeric(x) || is.logical(x))) || is(x, "Matrix") || is(x, "DelayedArray"))) {
+        stop(sprintf("'%s' must be %sa SingleCellExperiment or SummarizedExperiment with raw counts, ", arg,
+            also), sprintf("or a genes x cells matrix of counts, not a %s. Wrap other tables with ", class(x)[1L]),
+            "SingleCellExperiment(assays = list(counts = as.matrix(m))).", call. = FALSE)
+    }
+    SingleCellExperiment::SingleCellExperiment(assays = list(counts = x))
+}
+
+## The R arguments declared for an operation (R/options.R).
+.r_options <- function(op) names(.scd_options[[op]])
 
 ## The stored values of an assay: the slot 'x' of a sparse matrix (explicit
 ## zeros included, in any order), every value of a dense one.
@@ -26,9 +41,9 @@
 ## core checks them again): not empty, finite, non-negative, whole numbers.
 .check_counts <- function(x, assay, arg = "x") {
     if (nrow(x) == 0L || ncol(x) == 0L) {
-        stop(sprintf(paste0("'%s' is empty (%d genes x %d cells). Pass a SingleCellExperiment ",
-            "with at least one gene and one cell (in practice hundreds of cells)."),
-            arg, nrow(x), ncol(x)), call. = FALSE)
+        stop(sprintf("'%s' is empty (%d genes x %d cells). ", arg, nrow(x), ncol(x)),
+            "Pass a SingleCellExperiment with at least one gene and one cell (in practice hundreds of cells).",
+            call. = FALSE)
     }
     what <- sprintf("assay '%s' of '%s'", assay, arg)
     v <- .assay_values(SummarizedExperiment::assay(x, assay, withDimnames = FALSE))
@@ -38,14 +53,14 @@
     }
     n_bad <- sum(!is.finite(v))
     if (n_bad) {
-        stop(sprintf(paste0("%s contains %d NA, NaN or infinite values. Remove or fix those cells ",
-            "or genes first, e.g. %s <- %s[, is.finite(colSums(assay(%s, \"%s\")))]."),
-            what, n_bad, arg, arg, arg, assay), call. = FALSE)
+        stop(sprintf("%s contains %d NA, NaN or infinite values. ", what, n_bad),
+            sprintf("Remove or fix those cells or genes first, e.g. %s <- %s[, is.finite(colSums(assay(%s, \"%s\")))].",
+                arg, arg, arg, assay), call. = FALSE)
     }
     if (length(v) && min(v) < 0) {
-        stop(sprintf(paste0("%s contains negative values (min %s); it looks scaled or batch-corrected. ",
-            "scDiffusion needs raw counts: pass the assay that holds them with 'assay ='."),
-            what, format(min(v), digits = 3)), call. = FALSE)
+        stop(sprintf("%s contains negative values (min %s); it looks scaled or batch-corrected. ", what,
+            format(min(v), digits = 3)),
+            "scDiffusion needs raw counts: pass the assay that holds them with 'assay ='.", call. = FALSE)
     }
     if (!length(v) || max(v) == 0) {
         stop(sprintf("%s holds no count (all zero): every cell is empty. Pass the assay with raw counts.",
@@ -140,11 +155,70 @@
     }
     missing <- setdiff(labels, colnames(SummarizedExperiment::colData(x)))
     if (length(missing)) {
-        stop(sprintf("colData has no column %s (columns: %s).",
-            paste0("'", missing, "'", collapse = ", "),
-            paste(colnames(SummarizedExperiment::colData(x)), collapse = ", ")), call. = FALSE)
+        cols <- colnames(SummarizedExperiment::colData(x))
+        stop(sprintf("colData has no column %s ", paste0("'", missing, "'", collapse = ", ")),
+            if (length(cols)) sprintf("(columns: %s).", paste(cols, collapse = ", ")) else
+                "(it has none). Give the cells their labels, e.g. SingleCellExperiment(assays = list(counts = m), colData = DataFrame(cell_type = labels)).",
+            call. = FALSE)
     }
     labels
+}
+
+## Label columns a classifier can learn: no NA, at least two labels.
+.check_label_columns <- function(x, labels) {
+    for (l in labels) {
+        v <- SummarizedExperiment::colData(x)[[l]]
+        if (anyNA(v)) {
+            stop(sprintf("colData column '%s' has NA labels; remove those cells or give them a label.", l),
+                call. = FALSE)
+        }
+        if (length(unique(as.character(v))) < 2L) {
+            stop(sprintf("colData column '%s' has a single label ('%s'); a classifier needs at ", l,
+                as.character(v[1L])), sprintf("least two. Drop '%s' from 'labels_keys' or use a column ", l),
+                "with several labels.", call. = FALSE)
+        }
+    }
+    invisible(TRUE)
+}
+
+## Layer sizes: positive whole numbers, as a list for Python.
+.check_sizes <- function(v, arg) {
+    if (!is.numeric(v) || !length(v) || anyNA(v) || any(v < 1) || any(v != round(v))) {
+        stop(sprintf("'%s' must be a vector of positive whole numbers (layer sizes).", arg), call. = FALSE)
+    }
+    as.list(as.integer(v))
+}
+
+## The training stages' option lists (autoencoder, diffusion, classifier).
+.check_stages <- function(stages) {
+    for (s in names(stages)) {
+        if (is.null(stages[[s]])) stages[[s]] <- list()
+        if (!is.list(stages[[s]]) || (length(stages[[s]]) && (is.null(names(stages[[s]])) ||
+            any(!nzchar(names(stages[[s]])))))) {
+            stop(sprintf("'%s' must be a named list of training options, e.g. list(batch_size = 64).", s),
+                call. = FALSE)
+        }
+    }
+    stages
+}
+
+## max_steps: one number for every stage, or a vector named by stage.
+.check_max_steps <- function(max_steps, stages) {
+    if (is.null(max_steps)) return(NULL)
+    if (is.null(names(max_steps))) {
+        if (length(max_steps) != 1L) {
+            stop("'max_steps' must be one number or a vector named by stage (autoencoder, diffusion, ",
+                "classifier).", call. = FALSE)
+        }
+        max_steps <- stats::setNames(rep(max_steps, length(stages)), stages)
+    }
+    bad <- setdiff(names(max_steps), stages)
+    if (length(bad)) {
+        stop(sprintf("'max_steps' has unknown stage(s) %s; use autoencoder, diffusion, classifier.",
+            paste0("'", bad, "'", collapse = ", ")), call. = FALSE)
+    }
+    lapply(stats::setNames(names(max_steps), names(max_steps)),
+        function(s) .check_count(max_steps[[s]], sprintf("max_steps[['%s']]", s)))
 }
 
 ## condition: named list or named vector, column = label; a list entry may hold
@@ -157,8 +231,8 @@
     if (is.factor(condition)) condition <- stats::setNames(as.character(condition), names(condition))
     nms <- names(condition)
     if (is.null(nms) || any(!nzchar(nms)) || anyNA(nms)) {
-        stop(paste0("'condition' must be named by label column, e.g. ",
-            "condition = c(cell_type = \"B\") or list(cell_type = \"B\", tissue = \"lung\")."),
+        stop("'condition' must be named by label column, e.g. ",
+            "condition = c(cell_type = \"B\") or list(cell_type = \"B\", tissue = \"lung\").",
             call. = FALSE)
     }
     if (anyDuplicated(nms)) {
@@ -216,7 +290,7 @@
 ## diffusion steps) are resolved with 'n_timesteps' (skipped when NULL).
 .check_option <- function(op, arg, value, n_timesteps = NULL) {
     o <- .scd_options[[op]][[arg]]
-    if (is.null(o)) stop(sprintf("internal error: '%s' is not a declared option of %s.", arg, op))
+    if (is.null(o)) stop(sprintf("'%s' is not a declared option of %s (a bug in scDiffusion).", arg, op))
     if (is.null(value)) {
         if (isTRUE(o$required)) stop(sprintf("'%s' is required.", arg), call. = FALSE)
         return(NULL)

@@ -23,8 +23,8 @@ if ! .venv/bin/python -c 'import rpy2, sys; sys.exit(not rpy2.__version__.starts
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[r]"
 fi
 
-# the R package scDiffusion, staged like tools/run-r-tests.sh does (configure copies the Python core into
-# inst/python of the copy; the working tree stays clean)
+# the R package scDiffusion, from a copy of its sources as git sees them (inst/python/scdiffusion is a symbolic
+# link to python/scdiffusion, which R CMD INSTALL follows; the working tree stays clean)
 SCDIFFUSION_R_LIBRARY="${SCDIFFUSION_R_LIBRARY:-}"
 LIB="${SCDIFFUSION_R_LIBRARY%%:*}"
 if [ -z "$LIB" ]; then
@@ -33,7 +33,13 @@ if [ -z "$LIB" ]; then
 fi
 mkdir -p "$LIB"
 SOURCES=(DESCRIPTION NAMESPACE LICENSE R man inst configure configure.win python/scdiffusion)
-HASH="$(git ls-files -co --exclude-standard -z -- "${SOURCES[@]}" | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+# files by content, symbolic links by target (sha256sum cannot read a link to a folder)
+hash_sources() {
+  while IFS= read -r -d '' f; do
+    if [ -L "$f" ]; then echo "link $f -> $(readlink "$f")"; elif [ -f "$f" ]; then sha256sum "$f"; fi
+  done
+}
+HASH="$(git ls-files -co --exclude-standard -z -- "${SOURCES[@]}" | sort -z | hash_sources | sha256sum | cut -c1-64)"
 STAMP="$LIB/scDiffusion/SCDIFFUSION_SOURCES_SHA256"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
   echo "R package scDiffusion is up to date in $LIB"

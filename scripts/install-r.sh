@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS="r-base-core r-base-dev r-bioc-singlecellexperiment r-bioc-basilisk r-cran-reticulate r-cran-testthat
 r-cran-knitr r-cran-rmarkdown pandoc r-bioc-hsmmsinglecell r-bioc-scuttle r-bioc-biocstyle r-cran-roxygen2
-libopenblas0-pthread r-cran-jsonlite r-cran-matrix"
+libopenblas0-pthread r-cran-jsonlite r-cran-matrix r-bioc-bioccheck"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

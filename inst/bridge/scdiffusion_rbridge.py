@@ -29,6 +29,12 @@ def _r_call(fn):
         handler = _ListHandler(records)
         logger = logging.getLogger("scdiffusion")
         logger.addHandler(handler)
+        # R shows warnings as R warnings; informational logging stays out of the R console (CellTypist, once
+        # imported, prints INFO lines with emoji through the root logger it configures)
+        quiet = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        propagate, logger.propagate = logger.propagate, False
         try:
             # Inside R, numpy/scipy/torch matrix products may resolve to R's BLAS (OpenBLAS with its own
             # threads): one BLAS thread avoids oversubscription with OpenMP (torch, scikit-learn).
@@ -42,8 +48,7 @@ def _r_call(fn):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     result = fn(**kwargs)
-                records.extend(f"{w.category.__name__}: {w.message}" for w in caught
-                               if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)))
+                records.extend(f"{w.category.__name__}: {w.message}" for w in caught if _for_r(w))
                 return {"result": result, "warnings": _unique(records)}
             finally:
                 if limits is not None:
@@ -57,8 +62,26 @@ def _r_call(fn):
                     "traceback": "" if user else traceback.format_exc(), "warnings": _unique(records)}
         finally:
             logger.removeHandler(handler)
+            logger.propagate = propagate
+            for name, level in quiet.items():
+                logging.getLogger(name).setLevel(level)
 
     return run
+
+
+#: Loggers of other packages that print informational lines during a call.
+_QUIET_LOGGERS = ("celltypist",)
+
+
+def _for_r(w: warnings.WarningMessage) -> bool:
+    """Whether R shows a caught warning: all but notices about Python APIs that R users cannot act on
+    (``DeprecationWarning``, and ``FutureWarning`` raised outside scdiffusion, e.g. CellTypist reading
+    ``scanpy.__version__``)."""
+    if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+        return False
+    if issubclass(w.category, FutureWarning):
+        return "scdiffusion" in os.path.normpath(str(w.filename)).split(os.sep)
+    return True
 
 
 class _ListHandler(logging.Handler):
@@ -103,10 +126,35 @@ def _load(model_dir):
     return _MODEL_CACHE[key]
 
 
-def _generated(adata):
+#: Assay of the decoder's expected expression (models without counts): natural-log log1p of counts per 10,000.
+LOG1P_ASSAY = "log1pCP10k"
+
+
+def _generated(adata, model):
+    """Generated cells for R, which gives them Bioconductor's layout (``.generated_sce()`` in R/generate.R).
+
+    With a count likelihood only the sampled counts travel (sparse); R derives ``sizeFactors`` and log2
+    ``logcounts`` from them as ``scuttle::logNormCounts`` does. Otherwise the decoder's expected
+    ``log1p(counts per target_sum)`` travels as assay ``log1pCP10k``, rescaled to 10,000 counts per cell.
+    """
+    import anndata as ad
+    import numpy as np
+    import scipy.sparse as sp
+
     from scdiffusion.data.sce import encode_adata
 
-    return encode_adata(adata, x_name="logcounts", params=dict(adata.uns.get("scdiffusion", {})))
+    params = dict(adata.uns.get("scdiffusion", {}))
+    if "counts" in adata.layers:
+        out = ad.AnnData(obs=adata.obs, var=adata.var, layers={"counts": sp.csr_matrix(adata.layers["counts"])})
+    else:
+        x = np.asarray(adata.X, dtype=np.float64)
+        target_sum = float(model.preprocessor.target_sum)
+        if target_sum != 1e4:
+            x = np.log1p(np.expm1(x) * (1e4 / target_sum))
+        out = ad.AnnData(obs=adata.obs, var=adata.var, layers={LOG1P_ASSAY: x})
+    for k in adata.obsm.keys():
+        out.obsm[k] = adata.obsm[k]
+    return encode_adata(out, params=params)
 
 
 # ---------------------------------------------------------------------------------------------- operations
@@ -145,7 +193,8 @@ def load(model_dir):
 @_r_call
 def generate(model_dir, n_cells, condition, **options):
     """``generate()``: ``options`` are the declared generate options that exist in R."""
-    return _generated(_load(model_dir).generate(n_cells, condition or None, **options))
+    model = _load(model_dir)
+    return _generated(model.generate(n_cells, condition or None, **options), model)
 
 
 @_r_call
@@ -153,7 +202,8 @@ def interpolate(model_dir, sce, labels_key, start, end, **options):
     """``interpolate()``: the start cells arrive as an encoded SingleCellExperiment (counts in ``X``)."""
     from scdiffusion.data.sce import decode_sce
 
-    return _generated(_load(model_dir).interpolate(decode_sce(sce), labels_key, start, end, **options))
+    model = _load(model_dir)
+    return _generated(model.interpolate(decode_sce(sce), labels_key, start, end, **options), model)
 
 
 @_r_call

@@ -1,3 +1,3 @@
 """The package version (one place; equal to the R package's, checked by ``configure``)."""
 
-__version__ = "0.1.0"
+__version__ = "0.99.0"

@@ -35,9 +35,9 @@ CLI_ONLY = {
 }
 CLI_FROM_TRAIN = {"device", "mixed_precision"}  # generate / interpolate load the model: the train options' concepts
 R_FUNCTIONS = {
-    "train": ("R/train.R", r"trainScDiffusion <- function\("),
+    "train": ("R/train.R", r'setMethod\("trainScDiffusion", "SummarizedExperiment", function\('),
     "generate": ("R/generate.R", r'setMethod\("generate", "ScDiffusionModel", function\('),
-    "interpolate": ("R/interpolate.R", r"interpolate <- function\("),
+    "interpolate": ("R/interpolate.R", r'setMethod\("interpolate", "SummarizedExperiment", function\('),
     "evaluate": ("R/evaluate.R", r"evaluateGeneration <- function\("),
 }
 R_ONLY = {"...": "deprecated argument names", "model": "interpolate's model object (Python: self)",

@@ -162,3 +162,16 @@ def test_sde_dpm_solver_samples_the_data_distribution_with_few_steps():
     assert float(x0.std()) == pytest.approx(0.3, rel=0.03)
     again = sample_loop(den, s, x_T.clone(), generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(x0, again)  # same seed, same cells
+
+
+def test_samplers_record_the_steps_requested_and_take_distinct_ones():
+    """Log-SNR spacing maps several targets to one time step near t = 0: 100 steps asked from T - 1 give 94
+    distinct ones. The request is kept (generated cells record both)."""
+    from scdiffusion.diffusion import make_sampler
+
+    d = GaussianDiffusion()
+    s = make_sampler("dpmpp-sde", d, n_steps=100)
+    assert s.n_steps_requested == 100 and len(s.timesteps) == 94
+    assert np.all(np.diff(s.timesteps) < 0)
+    s = make_sampler("ddim", d, n_steps=100)
+    assert s.n_steps_requested == 100 and len(s.timesteps) == 100

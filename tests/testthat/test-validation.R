@@ -1,6 +1,6 @@
 test_that("arguments are checked in R with clear messages", {
     sce <- sim_sce(n_cells = 30, n_genes = 20)
-    expect_error(trainScDiffusion(matrix(1, 2, 2)), "must be a SingleCellExperiment")
+    expect_error(trainScDiffusion("counts"), "must be a SingleCellExperiment .* or a genes x cells matrix")
     expect_error(trainScDiffusion(sce, labels_keys = "nope"), "colData has no column 'nope'")
     expect_error(trainScDiffusion(sce, assay = "raw"), "assay 'raw' is not in the object")
     expect_error(trainScDiffusion(sce, max_steps = c(encoder = 5)), "unknown stage")

@@ -35,7 +35,7 @@ R_LIBRARY_ENV = "SCDIFFUSION_R_LIBRARY"
 R_SUPPORT_HINT = ("pip install 'scdiffusion-ldm[r]' (rpy2<3.6) and R with SingleCellExperiment; "
                   "see README, section 'SingleCellExperiment .rds files'")
 _INSTALL_HINT = ("install it from the scDiffusion repository with `bash scripts/install-r-support.sh` "
-                 "(or `sh configure && R CMD INSTALL .`), or set SCDIFFUSION_R_LIBRARY to the R library that "
+                 "(or `R CMD INSTALL .`), or set SCDIFFUSION_R_LIBRARY to the R library that "
                  "holds it")
 
 _R: dict[str, Any] = {}  # the started R session: the R package's entry points

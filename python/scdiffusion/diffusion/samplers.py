@@ -45,7 +45,9 @@ class Sampler:
 
         Returns
         -------
-        The descending time steps the sampler will visit.
+        The descending time steps the sampler will visit. With log-SNR spacing, targets that fall on the same
+        time step near t = 0 count once, so there may be fewer than ``n_steps`` (kept as
+        :attr:`n_steps_requested`; the number taken is ``len(timesteps)``).
         """
         spacing = self.spacing if spacing is None else spacing
         if spacing not in ("uniform", "logsnr"):
@@ -56,6 +58,7 @@ class Sampler:
             raise ValueError(f"t_start must be in [0, {T - 1}], got {t_start}.")
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+        self.n_steps_requested = int(n_steps)
         n_steps = min(int(n_steps), t_start + 1)
         if spacing == "uniform" or n_steps == t_start + 1:
             steps = np.unique(np.round(np.linspace(0, t_start, n_steps)).astype(np.int64))

@@ -26,10 +26,11 @@ def generate_to_file(model, path: str | os.PathLike, n_cells: int,
                      condition: Mapping[str, str | Sequence[str]] | None = None, *, chunk_size: int = 20_000,
                      overwrite: bool = False, **kwargs) -> Path:
     """:meth:`ScDiffusion.generate_to_file <scdiffusion.ScDiffusion.generate_to_file>` (see there)."""
-    unknown = set(kwargs) - {o.name for o in GENERATE.options} - {"progress"}
+    python_options = GENERATE.on("python")
+    unknown = set(kwargs) - {o.name for o in python_options} - {"progress"}
     if unknown:
         raise TypeError(f"generate_to_file() got unexpected keyword arguments {sorted(unknown)}")
-    opts = {o.name: kwargs.get(o.name, o.default) for o in GENERATE.options if o.name not in ("n_cells", "condition")}
+    opts = {o.name: kwargs.get(o.name, o.default) for o in python_options if o.name not in ("n_cells", "condition")}
     v = GENERATE.check({"n_cells": n_cells, "seed": opts["seed"], "n_steps": opts["n_steps"], "eta": opts["eta"],
                         "guidance_t_max": opts["guidance_t_max"], "batch_size": opts["batch_size"]},
                        n_timesteps=model.diffusion.n_timesteps)

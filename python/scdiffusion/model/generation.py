@@ -37,7 +37,7 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
         obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
     params = {"mode": "generate", "n_cells": v["n_cells"], "condition": _shown(condition), "guidance": mode,
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
-              "n_steps": int(len(s.timesteps)), **s.used_options(),
+              "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
     return cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
                             library=model.library, registries=model.registries, generator=gen)

@@ -68,6 +68,7 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
               "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "guidance": mode,
               "guidance_scale": scale, "cfg_scale": v["cfg_scale"],
               "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
+              "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
     # library sizes are drawn from training cells of the nearer label
     obs[labels_key] = pd.Categorical(np.where(w_end[state] < 0.5, str(start), str(end)))

@@ -193,8 +193,8 @@ class ScDiffusion:
             ``"cpu"``: budgets reaching good quality for a few thousand cells in minutes on 2 CPU cores;
             ``"gpu"``: the original code's scale (hundreds of thousands of steps).
         max_time
-            Wall-time budget in seconds for the whole training, split 25 % / 60 % / 15 % over the stages
-            (each stage also stops early when its validation loss stops improving).
+            Wall-time budget (s) of the whole training, split 25 / 60 / 15 % over the stages, which also stop
+            early on their validation loss; the same ``seed`` repeats a training only if no stage reaches its share.
         max_steps
             Optimiser steps of every stage, or ``{stage: steps}`` for some of ``autoencoder``, ``diffusion``,
             ``classifier``.
