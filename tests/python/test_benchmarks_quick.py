@@ -53,3 +53,21 @@ def test_training_speed_quick_mode(tmp_path):
         assert stage["fit_seconds_per_step"] > 0 and stage["bare_seconds_per_step"] > 0
         assert stage["ratio"] == pytest.approx(stage["fit_seconds_per_step"] / stage["bare_seconds_per_step"])
     assert set(res["time_to_loss"]) == {"autoencoder", "diffusion", "classifier:bulk_labels"}
+
+
+@pytest.mark.parametrize("name", ["decoder", "simulated"])
+def test_decoder_benchmarks_quick_mode(name, tmp_path):
+    res = _run_quick(name, tmp_path)
+    rows = res["summary"]
+    assert {"real train (control)", "decoder ceiling", "recon. held-out", "generated"} <= set(rows)
+    for row in rows.values():
+        assert set(res["columns"]) <= set(row)
+        assert 0.0 <= row["rf_auc_genes"]["mean"] <= 1.0 and row["mmd_rbf"]["mean"] >= 0.0
+    seed = next(iter(res["seeds"].values()))
+    top = seed["diagnostics"]["decoder ceiling"]["rf_top_genes"]
+    assert len(top) == 10 and top[0]["importance"] >= top[-1]["importance"]
+    assert {"metrics", "genes", "depth_zeros"} <= set(res["figures"])
+    assert all((tmp_path / Path(f).name).exists() for f in res["figures"].values())
+    if name == "simulated":
+        assert {"true μ, learned θ", "decoded μ, true θ"} <= set(rows)
+        assert res["truth"]["theta_true_median"] > 0 and -1 <= res["truth"]["mean_error_vs_counting_noise_r"] <= 1

@@ -90,6 +90,14 @@ class NBLikelihood(OutputLikelihood):
     def log_prob(self, params: torch.Tensor, counts: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
         return nb_log_prob(counts, self._mu(params, library), self.log_theta.exp())
 
+    def expected_counts(self, params: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
+        """Expected counts of cells with library sizes ``library``."""
+        return self._mu(params, library)
+
+    def dispersion(self, params: torch.Tensor) -> torch.Tensor:
+        """Inverse dispersion ``θ`` of every cell and gene (the NB part, for ZINB)."""
+        return self.log_theta.exp().expand_as(params)
+
     def loss(self, params, batch):
         # mean negative log-likelihood per gene, so its scale does not grow with the number of genes
         return -self.log_prob(params, batch["counts"], batch["library"]).mean()
@@ -122,6 +130,9 @@ class ZINBLikelihood(NBLikelihood):
     def mean(self, params):
         keep = torch.sigmoid(-self.pi_logits)
         return torch.log1p(torch.softmax(params, dim=-1) * keep * self.target_sum)
+
+    def expected_counts(self, params, library):
+        return super().expected_counts(params, library) * torch.sigmoid(-self.pi_logits)
 
     def sample(self, params, library, generator=None):
         counts = super().sample(params, library, generator)
