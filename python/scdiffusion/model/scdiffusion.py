@@ -49,6 +49,8 @@ GPU_DIFFUSION = replace(DEFAULT_DIFFUSION, max_steps=500_000, batch_size=1024, l
 GPU_CLASSIFIER = replace(DEFAULT_CLASSIFIER, max_steps=50_000, eval_every=1000, patience=10)
 PRESETS = {"cpu": (DEFAULT_AUTOENCODER, DEFAULT_DIFFUSION, DEFAULT_CLASSIFIER),
            "gpu": (GPU_AUTOENCODER, GPU_DIFFUSION, GPU_CLASSIFIER)}
+#: How a count likelihood's dispersion is fitted (see ``ScDiffusion``).
+NOISE_FITS = ("joint", "eval-train", "eval-validation")
 #: Backed (out-of-core) training holds out at most this many validation cells (read once into memory).
 BACKED_VALIDATION_CELLS = 2000
 
@@ -100,6 +102,10 @@ class ScDiffusion:
         negative binomial over raw counts, generated cells get integer counts), ``"zinb"``, or ``"mse"``
         (the paper's regression of log-normalised expression; on held-out PBMCs its cells are trivially
         separable from real ones, see ``benchmarks/README.md``).
+    noise_fit
+        How a count likelihood's dispersion is fitted: ``"joint"`` (with the network, under dropout),
+        ``"eval-train"`` (refitted after training with the network in eval mode on the training cells) or
+        ``"eval-validation"`` (the same on the validation cells); see ``benchmarks/results/decoder/``.
     min_cells, min_counts, target_sum
         Preprocessing (paper defaults).
     min_cells_per_label
@@ -128,7 +134,8 @@ class ScDiffusion:
     def __init__(self, adata: ad.AnnData | str | os.PathLike | None, labels_keys: Sequence[str] | str | None = None,
                  layer: str | None = None, *, pretrained: str | os.PathLike | None = None, n_latent: int = 128,
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
-                 likelihood: str = "nb", min_cells: int = 3, min_counts: int = 10, target_sum: float = 1e4,
+                 likelihood: str = "nb", noise_fit: str = "joint", min_cells: int = 3, min_counts: int = 10,
+                 target_sum: float = 1e4,
                  min_cells_per_label: int = 5, validation_fraction: float = 0.1, n_timesteps: int = 1000,
                  device: str = "auto", seed: int = 0, backed: bool = False):
         self.device = resolve_device(device)
@@ -157,9 +164,11 @@ class ScDiffusion:
             raise InputError(f"labels_keys has duplicates: {labels_keys}.")
         self.layer = layer
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
-                     "input_dropout": float(input_dropout), "likelihood": likelihood}
+                     "input_dropout": float(input_dropout), "likelihood": likelihood, "noise_fit": noise_fit}
         if likelihood not in OUTPUT_LIKELIHOODS:
             raise InputError(f"Unknown likelihood {likelihood!r}; available: {sorted(OUTPUT_LIKELIHOODS)}.")
+        if noise_fit not in NOISE_FITS:
+            raise InputError(f"Unknown noise_fit {noise_fit!r}; choose one of {list(NOISE_FITS)}.")
         if not 0.0 <= validation_fraction < 0.5:
             raise InputError(f"validation_fraction must be in [0, 0.5), got {validation_fraction}.")
 
@@ -458,6 +467,9 @@ class ScDiffusion:
         model, hist = fit(ae, ae.loss, train_data, cfg, val_fn=val_fn if len(x_val) else None, generator=gen,
                           desc="autoencoder", progress=progress, checkpoint=ckpt)
         self.autoencoder = model.eval()
+        fit_on = {"eval-train": train_data, "eval-validation": val_data}.get(self.arch.get("noise_fit", "joint"))
+        if fit_on is not None and self.models_counts and len(fit_on[0]):
+            hist["noise_refit_nll"] = self.autoencoder.refit_noise(*fit_on)
         self.history["autoencoder"] = hist
 
     @torch.no_grad()
