@@ -104,7 +104,8 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
     recon_test, _, _ = E.reconstruct(model, test, seed + 1)
     rows[RECON_TEST] = _cells(recon_test, genes, test.obs[labels_key])
     extra = {"pick": pick, "train_recon": recon, "train_recon_mean": mean_train, "train_recon_theta": theta_train,
-             "seconds": {}}
+             "seconds": {}, "latents": {"held-out": model.get_latent_representation(test),
+                                        CONTROL: model.get_latent_representation(sub)}}
     x_train = E.as_log(train, genes)
     annotate = C.fit_annotator(x_train, train.obs[labels_key].astype(str).to_numpy(), "logistic_regression",
                                seed=seed)
@@ -113,6 +114,7 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
         g = model.generate(n, seed=seed, progress=False, **C.sampling(args))
         extra["seconds"]["generate"] = round(time.perf_counter() - t0, 2)
         rows[GENERATED] = _cells(g, genes, annotate(E.as_log(g, genes)), counts=np.asarray(g.layers["counts"]))
+        extra["latents"][GENERATED] = np.asarray(g.obsm["X_scdiffusion"])
     if args.scvi:
         s, info = C.scvi_samples(train, genes, labels_key, n, seed, max_epochs=20 if args.quick else 400,
                                  max_time=8 if args.quick else 600)
@@ -122,23 +124,31 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
     return real, rows, extra
 
 
-def score(real: Cells, rows: dict[str, Cells], genes: list[str], args, seed: int) -> dict:
-    """Two-sample rows, per-label rows and diagnostics of one seed."""
+def score(real: Cells, rows: dict[str, Cells], genes: list[str], args, seed: int,
+          latents: dict[str, np.ndarray] | None = None) -> dict:
+    """Two-sample rows, per-label rows and diagnostics of one seed; with ``latents`` (``"held-out"`` and
+    rows), the MMD² of every row's unit-norm latents to the held-out cells' (the diffusion's own error)."""
+    from scdiffusion.metrics import mmd_rbf
+
     out = {"rows": {}, "per_label": {}}
+    if latents:
+        ref = latents["held-out"]
+        out["latent_mmd"] = {k: mmd_rbf(ref, v, seed=seed) for k, v in latents.items() if k != "held-out"}
     for name, cells in rows.items():
         t0 = time.perf_counter()
         out["rows"][name] = E.two_sample(real.x, cells.x, seed, quick=args.quick)
         out["per_label"][name] = E.per_label(real.x, real.labels, cells.x, cells.labels, seed)
         C.logger.info("seed %d %-22s %s (%.0f s)", seed, name,
                       {k: round(v, 3) for k, v in out["rows"][name].items()}, time.perf_counter() - t0)
+    out["one_nn_by_side"] = {k: C.one_nn_sides(real.x, v.x, seed=seed) for k, v in rows.items()}
     out["diagnostics"] = E.diagnostics(real.x, real.library, {k: (v.x, v.library) for k, v in rows.items()},
                                        genes, seed, trees=50 if args.quick else 300)
     return out
 
 
 def markdown_rows(summary: dict[str, dict[str, dict]], label: str = "") -> str:
-    """Mean ± sd rows (markdown) of :func:`_decoder_eval.summarize`, for experiments.md."""
-    lines = []
+    """Mean ± sd rows (markdown, with a header) of :func:`_decoder_eval.summarize`."""
+    lines = ["| data | row | " + " | ".join(E.COLUMNS) + " |", "|---|---|" + "---|" * len(E.COLUMNS)]
     for row, cols in summary.items():
         cells = []
         for c in E.COLUMNS:

@@ -56,7 +56,7 @@ def main(argv=None) -> dict:
         train, test, key = load_data(args.data, seed, args.quick)
         model, info = R.train_model(train, key, args, seed)
         real, rows, extra = R.build_rows(model, train, test, key, args, seed)
-        scored = R.score(real, rows, model.genes, args, seed)
+        scored = R.score(real, rows, model.genes, args, seed, extra["latents"])
         scored.update(training=info, n_heldout=int(test.n_obs), n_per_row={k: len(v.x) for k, v in rows.items()},
                       theta_median=float(np.median(extra["train_recon_theta"])), seconds=extra["seconds"],
                       scvi=extra.get("scvi"))
@@ -78,7 +78,9 @@ def main(argv=None) -> dict:
                                              f"Per-label MMD² ({tag})")),
     }
     table = C.print_table(E.means(summary), E.COLUMNS, f"{NAME} ({args.data}): mean over seeds {args.seeds}")
-    print(R.markdown_rows(summary, args.data), flush=True)
+    md = R.markdown_rows(summary, args.data)
+    (args.output_dir / "table.md").write_text(md + "\n")
+    print(md, flush=True)
     out = {"meta": C.meta(args, t_start, data=args.data, seeds=args.seeds, model_kwargs=args.model_kwargs,
                           train_kwargs=args.train_kwargs, ae_only=args.ae_only,
                           rows_note=R.__doc__),

@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
         labels = rows[R.CONTROL].labels
         for name, counts in oracle.items():
             rows[name] = R.Cells(E.log_normalized(counts), counts.sum(1), labels)
-        scored = R.score(real, rows, model.genes, args, seed)
+        scored = R.score(real, rows, model.genes, args, seed, extra["latents"])
         scored.update(training=info, truth=diag, n_per_row={k: len(v.x) for k, v in rows.items()},
                       seconds=extra["seconds"], scvi=extra.get("scvi"))
         C.logger.info("seed %d truth: %s", seed, {k: round(v, 3) for k, v in diag.items()})
@@ -117,7 +117,9 @@ def main(argv=None) -> dict:
                                          f"Zero fraction vs library size ({tag})")),
     }
     table = C.print_table(E.means(summary), E.COLUMNS, f"{NAME}: mean over seeds {args.seeds}")
-    print(R.markdown_rows(summary, "sim"), flush=True)
+    md = R.markdown_rows(summary, "sim")
+    (args.output_dir / "table.md").write_text(md + "\n")
+    print(md, flush=True)
     print("truth:", {k: round(v, 3) for k, v in truth_summary.items()}, flush=True)
     out = {"meta": C.meta(args, t_start, data="simulated NB counts (_simulation.CountModel)",
                           simulation={"n_cells": args.n_cells, "n_test": args.n_test, "n_genes": args.n_genes,
