@@ -93,7 +93,7 @@ scDiffusionPython <- function() {
 ## One basilisk worker per operation. Each takes and returns plain R objects and
 ## passes its arguments to the bridge function of the same name under the same
 ## names (basilisk runs them in this R session or in a separate process).
-.version_worker <- function(core) .scd_bridge(core)$version()
+.version_worker <- function(core, ...) .scd_bridge(core)$version(...)
 .roundtrip_worker <- function(core, ...) .scd_bridge(core)$roundtrip(...)
 .train_worker <- function(core, ...) .scd_bridge(core)$train(...)
 .load_worker <- function(core, ...) .scd_bridge(core)$load(...)
@@ -106,7 +106,7 @@ scDiffusionPython <- function() {
 .scd_call <- function(worker, ...) {
     core <- list(bridge = system.file("bridge", package = "scDiffusion"),
         python = system.file("python", package = "scDiffusion"))
-    res <- .scd_run(worker, core = core, ...)
+    res <- .scd_run(worker, core = core, threads = .scd_threads(), ...)
     for (w in unlist(res$warnings)) warning(w, call. = FALSE)
     if (!is.null(res$error)) {
         msg <- res$error
@@ -116,6 +116,19 @@ scDiffusionPython <- function() {
         stop(msg, call. = FALSE)
     }
     res$result
+}
+
+## CPU threads of the Python core: options(scDiffusion.threads = N) fixes them;
+## NULL (the default) lets the core adapt to the cores this process may use and
+## to other load (see the README, "threads").
+.scd_threads <- function() {
+    n <- getOption("scDiffusion.threads")
+    if (is.null(n)) return(NULL)
+    if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 1 || n != round(n)) {
+        stop("option 'scDiffusion.threads' must be one positive whole number (or NULL for the adaptive ",
+            "policy), e.g. options(scDiffusion.threads = 2).", call. = FALSE)
+    }
+    as.integer(n)
 }
 
 ## Run 'fun' in the package's basilisk environment, or in the override

@@ -44,8 +44,8 @@
 #' or logical values of the \code{colData} column (e.g.
 #' \code{c(treated = TRUE)}, \code{c(hours = 24)}). A list entry may also hold
 #' one label per cell (\code{n_cells} labels).
-#' @eval .rd_params("generate", c("guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "seed",
-#'     "progress", "genes", "prefix"))
+#' @eval .rd_params("generate", c("guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta",
+#'     "guidance_t_max", "seed", "progress", "genes", "prefix"))
 #' @param labels_keys For the \linkS4class{SummarizedExperiment} method
 #' without a model: \code{colData} columns to train classifiers on (defaults
 #' to the names of \code{condition}).
@@ -102,7 +102,7 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @rdname generate
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
-    sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
+    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
     progress = interactive(), genes = NULL, prefix = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)
@@ -112,7 +112,8 @@ setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
     n_t <- .model_timesteps(x)
     opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = n_t)
     enc <- .scd_call(.generate_worker, model_dir = x@path, n_cells = n_cells, condition = condition,
-        guidance_scale = .check_guidance(guidance_scale, condition), sampler = opt("sampler", sampler),
+        guidance_scale = .check_guidance(guidance_scale, condition), guidance = opt("guidance", guidance),
+        cfg_scale = .check_guidance(cfg_scale, condition, "cfg_scale"), sampler = opt("sampler", sampler),
         n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
         progress = opt("progress", progress))
@@ -142,7 +143,7 @@ setMethod("generate", "SummarizedExperiment", function(x, n_cells, condition = N
     }
     # check the generation arguments before spending time on training
     for (a in intersect(names(dots), .r_options("generate"))) {
-        if (a == "guidance_scale") .check_guidance(dots[[a]], .check_condition(condition)) else
+        if (a %in% c("guidance_scale", "cfg_scale")) .check_guidance(dots[[a]], .check_condition(condition), a) else
             .check_option("generate", a, dots[[a]])
     }
     if (is.null(model)) {

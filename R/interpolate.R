@@ -21,8 +21,8 @@
 #' \code{SingleCellExperiment(assays = list(counts = m), colData =
 #' DataFrame(Hours = labels))}.
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
-#'     "guidance_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay", "seed", "progress", "genes",
-#'     "prefix"))
+#'     "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
+#'     "seed", "progress", "genes", "prefix"))
 #' @param ... Deprecated argument names of the previous release (\code{labels},
 #' \code{from}, \code{to}), accepted with a warning.
 #' @return A \linkS4class{SingleCellExperiment} with
@@ -48,7 +48,8 @@ setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate")
 #' @rdname interpolate
 #' @export
 setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
-    n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, sampler = "dpmpp-sde", n_steps = NULL,
+    n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto", cfg_scale = 4,
+    sampler = "dpmpp-sde", n_steps = NULL,
     eta = NULL, guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), genes = NULL,
     prefix = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
@@ -77,6 +78,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     }
     args <- list(n_states = opt("n_states", n_states), n_cells = opt("n_cells", n_cells),
         t_start = opt("t_start", t_start), guidance_scale = opt("guidance_scale", guidance_scale),
+        guidance = opt("guidance", guidance), cfg_scale = opt("cfg_scale", cfg_scale),
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
         progress = opt("progress", progress))

@@ -8,10 +8,11 @@
 #' (\code{scdiffusion train}).
 #'
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
-#' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "n_latent", "hidden",
-#'     "denoiser_hidden", "classifier_hidden", "dropout", "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
-#'     "validation_fraction", "n_timesteps", "device", "seed", "preset", "max_time", "max_steps",
-#'     "autoencoder", "diffusion", "classifier", "progress"))
+#' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "noise_fit", "n_latent",
+#'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "dropout",
+#'     "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
+#'     "validation_fraction", "n_timesteps", "device", "mixed_precision", "seed", "preset", "max_time",
+#'     "max_steps", "autoencoder", "diffusion", "classifier", "progress"))
 #' @param ... Deprecated argument names of the previous release (\code{labels}
 #' for \code{labels_keys}), accepted with a warning.
 #' @return A \code{\linkS4class{ScDiffusionModel}}; its directory is a
@@ -33,10 +34,12 @@ setGeneric("trainScDiffusion", function(x, ...) standardGeneric("trainScDiffusio
 #' @rdname trainScDiffusion
 #' @export
 setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = NULL, assay = "counts",
-    pretrained = NULL, likelihood = "nb", n_latent = 128L, hidden = c(1024L, 1024L, 1024L),
-    denoiser_hidden = c(512L, 512L, 256L, 128L), classifier_hidden = c(512L, 512L, 256L), dropout = 0.2,
+    pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", n_latent = 128L,
+    hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
+    classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,
-    validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", seed = 0L, preset = "cpu", max_time = NULL,
+    validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = 0L,
+    preset = "cpu", max_time = NULL,
     max_steps = NULL, autoencoder = NULL, diffusion = NULL, classifier = NULL, progress = interactive(), ...) {
     old <- .renamed_args("train", list(...), "trainScDiffusion", sys.call(-1))
     if (!is.null(old$labels_keys)) labels_keys <- old$labels_keys
@@ -47,7 +50,10 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     stages <- .check_stages(list(autoencoder = autoencoder, diffusion = diffusion, classifier = classifier))
     max_steps <- .check_max_steps(max_steps, names(stages))
     model_args <- list(pretrained = if (is.null(pretrained)) NULL else normalizePath(opt("pretrained", pretrained)),
-        likelihood = opt("likelihood", likelihood), n_latent = opt("n_latent", n_latent),
+        likelihood = opt("likelihood", likelihood), noise_fit = opt("noise_fit", noise_fit),
+        n_latent = opt("n_latent", n_latent), classifier_free = opt("classifier_free", classifier_free),
+        label_dropout = opt("label_dropout", label_dropout),
+        mixed_precision = opt("mixed_precision", mixed_precision),
         hidden = .check_sizes(hidden, "hidden"), denoiser_hidden = .check_sizes(denoiser_hidden, "denoiser_hidden"),
         classifier_hidden = .check_sizes(classifier_hidden, "classifier_hidden"), dropout = opt("dropout", dropout),
         input_dropout = opt("input_dropout", input_dropout), min_cells = opt("min_cells", min_cells),

@@ -267,21 +267,21 @@
     out
 }
 
-.check_guidance <- function(guidance_scale, condition) {
+.check_guidance <- function(guidance_scale, condition, arg = "guidance_scale") {
     if (is.list(guidance_scale) || (!is.null(names(guidance_scale)) && length(guidance_scale) >= 1L)) {
         g <- as.list(guidance_scale)
         if (is.null(names(g)) || any(!nzchar(names(g)))) {
-            stop("a per-column 'guidance_scale' must be named by condition column.", call. = FALSE)
+            stop(sprintf("a per-column '%s' must be named by condition column.", arg), call. = FALSE)
         }
         extra <- setdiff(names(g), names(condition))
         if (length(extra)) {
-            stop(sprintf("'guidance_scale' names columns without a condition: %s.",
+            stop(sprintf("'%s' names columns without a condition: %s.", arg,
                 paste(extra, collapse = ", ")), call. = FALSE)
         }
-        for (k in names(g)) g[[k]] <- .check_number(g[[k]], sprintf("guidance_scale[['%s']]", k), 0, 1000)
+        for (k in names(g)) g[[k]] <- .check_number(g[[k]], sprintf("%s[['%s']]", arg, k), 0, 1000)
         return(g)
     }
-    .check_number(guidance_scale, "guidance_scale", 0, 1000)
+    .check_number(guidance_scale, arg, 0, 1000)
 }
 
 ## Check argument 'arg' of operation 'op' against its declaration in R/options.R

@@ -24,7 +24,8 @@ def _r_call(fn):
     """Run ``fn`` with BLAS limited to one thread, collecting warnings and turning errors into values."""
 
     @functools.wraps(fn)
-    def run(**kwargs):
+    def run(threads=None, **kwargs):
+        """``threads``: R's ``getOption("scDiffusion.threads")`` (``None``: the adaptive policy)."""
         records: list[str] = []
         handler = _ListHandler(records)
         logger = logging.getLogger("scdiffusion")
@@ -45,6 +46,9 @@ def _r_call(fn):
             except Exception:  # noqa: BLE001 - threadpoolctl is optional
                 limits = None
             try:
+                from scdiffusion.runtime import set_threads
+
+                set_threads(None if threads is None else int(threads))
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     result = fn(**kwargs)

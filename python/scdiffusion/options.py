@@ -70,9 +70,9 @@ GUIDANCE = Option(
     "How conditions steer generation: classifier (noise-aware classifiers' gradients, the paper's method), "
     "classifier-free (the label-conditioned denoiser), both, or auto (for a model trained with classifier_free: "
     "both when generating, classifier when interpolating, as measured best; otherwise classifier).",
-    choices=("auto", "classifier", "classifier-free", "both"), surfaces=_PY_CLI)
+    choices=("auto", "classifier", "classifier-free", "both"))
 CFG_SCALE = Option("cfg_scale", "scale", 4.0, "Classifier-free guidance weight (1: the conditional model; larger "
-                   "sharpens), or one weight per condition column.", low=0, high=1000, surfaces=_PY_CLI)
+                   "sharpens), or one weight per condition column.", low=0, high=1000)
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
                         "sampler and number of steps.", low=0, high="T")
@@ -94,6 +94,11 @@ TRAIN = Operation("train", (
     Option("likelihood", "choice", "nb",
            "Decoder output: nb (negative binomial over counts; generated cells get counts), zinb, or mse (the "
            "paper's regression of log-normalised expression).", choices=_likelihoods),
+    Option("noise_fit", "choice", "eval-train",
+           "How a count likelihood's dispersion is fitted: eval-train (refitted after training, the network in "
+           "eval mode, on up to 10,000 training cells; measured best, benchmarks/results/decoder), eval-validation "
+           "(the same on the validation cells) or joint (learned with the network only, release 0.1).",
+           choices=("eval-train", "eval-validation", "joint")),
     Option("n_latent", "int", 128, "Latent size of the autoencoder (SCimilarity: 128).", low=2),
     Option("hidden", "ints", (1024, 1024, 1024), "Hidden layer sizes of the encoder (reversed for the decoder).",
            low=1),
@@ -101,10 +106,9 @@ TRAIN = Operation("train", (
            "widths by default; smaller ones train faster on small data).", low=1),
     Option("classifier_hidden", "ints", (512, 512, 256), "Hidden layers of each noise-aware classifier.", low=1),
     Option("classifier_free", "bool", True, "Condition the denoiser on the labels too (label embeddings, each "
-           "column dropped at random in training), so generation can use classifier-free guidance.",
-           surfaces=_PY_CLI),
+           "column dropped at random in training), so generation can use classifier-free guidance."),
     Option("label_dropout", "float", 0.3, "Probability that training drops a label column to the null label "
-           "(classifier-free denoiser).", low=0, high=1, high_open=True, surfaces=_PY_CLI),
+           "(classifier-free denoiser).", low=0, high=1, high_open=True),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),
@@ -117,7 +121,7 @@ TRAIN = Operation("train", (
     Option("n_timesteps", "int", 1000, "Diffusion steps T (paper: 1000).", low=10),
     DEVICE,
     Option("mixed_precision", "bool", False, "bfloat16 autocast of the networks' forward passes (GPUs; likelihoods "
-           "and samplers stay float32).", surfaces=_PY_CLI),
+           "and samplers stay float32)."),
     Option("threads", "int", None, "CPU threads (default: adaptive, every usable core while no other process "
            "needs them); CLI: scdiffusion --threads N, R: options(scDiffusion.threads = N).", low=1,
            surfaces=("python",)),
@@ -165,7 +169,7 @@ INTERPOLATE = Operation("interpolate", (
            "labels.", low=0, high=1000),
     GUIDANCE,
     Option("cfg_scale", "float", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels.",
-           low=0, high=1000, surfaces=_PY_CLI),
+           low=0, high=1000),
     SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
 ))
 

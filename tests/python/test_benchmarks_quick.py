@@ -61,3 +61,21 @@ def test_evaluate_speed_quick_mode(tmp_path):
     assert res["report_lists_skipped"] and "kde (1-D count properties)" in res["skipped"]
     assert "comparison.png" in res["figures"] and "umap.png" not in res["figures"]
     assert res["seconds_per_group"]["count_properties"] > 0
+
+
+@pytest.mark.parametrize("name", ["decoder", "simulated"])
+def test_decoder_benchmarks_quick_mode(name, tmp_path):
+    res = _run_quick(name, tmp_path)
+    rows = res["summary"]
+    assert {"real train (control)", "decoder ceiling", "recon. held-out", "generated"} <= set(rows)
+    for row in rows.values():
+        assert set(res["columns"]) <= set(row)
+        assert 0.0 <= row["rf_auc_genes"]["mean"] <= 1.0 and row["mmd_rbf"]["mean"] >= 0.0
+    seed = next(iter(res["seeds"].values()))
+    top = seed["diagnostics"]["decoder ceiling"]["rf_top_genes"]
+    assert len(top) == 10 and top[0]["importance"] >= top[-1]["importance"]
+    assert {"metrics", "genes", "depth_zeros"} <= set(res["figures"])
+    assert all((tmp_path / Path(f).name).exists() for f in res["figures"].values())
+    if name == "simulated":
+        assert {"true μ, learned θ", "decoded μ, true θ"} <= set(rows)
+        assert res["truth"]["theta_true_median"] > 0 and -1 <= res["truth"]["mean_error_vs_counting_noise_r"] <= 1

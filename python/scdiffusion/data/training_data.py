@@ -101,6 +101,17 @@ class TrainingData:
         """``(x, [counts, library])`` of the validation cells (empty rows when there are none)."""
         return tuple(self.split(t)[1] for t in self._tensors())
 
+    def sample_training_cells(self, max_cells: int, seed: int) -> tuple[torch.Tensor, ...]:
+        """``(x, [counts, library])`` of at most ``max_cells`` training cells drawn at random (seeded)."""
+        rows = self._some_training_cells(max_cells, seed)
+        return tuple(t[torch.from_numpy(rows).to(t.device)] for t in self._tensors())
+
+    def _some_training_cells(self, max_cells: int, seed: int) -> np.ndarray:
+        rows = np.asarray(self.train_idx)
+        if len(rows) > max_cells:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_cells, replace=False))
+        return rows
+
     def iter_log_normalized(self, progress: bool = False) -> Iterator[torch.Tensor]:
         """Log-normalised expression of every kept cell, in order, chunk by chunk."""
         yield self.x
@@ -180,6 +191,12 @@ class BackedTrainingData(TrainingData):
             rows = np.flatnonzero(self._scan.cell_mask)[self.val_idx]
             self._val = source.read_file_rows(rows) if len(rows) else ()
         return self._val
+
+    def sample_training_cells(self, max_cells: int, seed: int) -> tuple[torch.Tensor, ...]:
+        source = BackedBatchSource(self._file, self._scan, self.train_idx, self._preprocessor.target_sum,
+                                   with_counts=self.with_counts, device=self.device)
+        rows = np.flatnonzero(self._scan.cell_mask)[self._some_training_cells(max_cells, seed)]
+        return source.read_file_rows(rows) if len(rows) else ()
 
     def iter_log_normalized(self, progress: bool = True) -> Iterator[torch.Tensor]:
         t0, n = time.perf_counter(), 0

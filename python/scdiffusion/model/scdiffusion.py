@@ -58,6 +58,8 @@ class ScDiffusion:
         Autoencoder (SCimilarity layout by default). ``likelihood``: ``"nb"`` (default; negative binomial over
         counts, generated cells get integer counts), ``"zinb"``, or ``"mse"`` (the paper's regression of
         log-normalised expression; its cells are trivially separable from real ones, ``benchmarks/README.md``).
+    noise_fit
+        How a count likelihood's dispersion is fitted (default ``"eval-train"``: refitted after training).
     denoiser_hidden, classifier_hidden
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
     classifier_free, label_dropout
@@ -93,17 +95,17 @@ class ScDiffusion:
                  denoiser_hidden: Sequence[int] = _T.denoiser_hidden,
                  classifier_hidden: Sequence[int] = _T.classifier_hidden,
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
-                 dropout: float = _T.dropout,
-                 input_dropout: float = _T.input_dropout, likelihood: str = _T.likelihood,
+                 dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
+                 likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
-                 min_cells_per_label: int = _T.min_cells_per_label,
-                 validation_fraction: float = _T.validation_fraction, n_timesteps: int = _T.n_timesteps,
+                 min_cells_per_label: int = _T.min_cells_per_label, validation_fraction: float = _T.validation_fraction,
+                 n_timesteps: int = _T.n_timesteps,
                  device: str = _T.device, mixed_precision: bool = _T.mixed_precision,
-                 threads: int | None = _T.threads, seed: int = _T.seed,
-                 backed: bool = _T.backed):
-        checked = TRAIN.check({"likelihood": likelihood, "n_latent": n_latent, "dropout": dropout,
-                               "input_dropout": input_dropout, "min_cells": min_cells, "min_counts": min_counts,
-                               "target_sum": target_sum, "min_cells_per_label": min_cells_per_label,
+                 threads: int | None = _T.threads, seed: int = _T.seed, backed: bool = _T.backed):
+        checked = TRAIN.check({"likelihood": likelihood, "noise_fit": noise_fit, "n_latent": n_latent,
+                               "dropout": dropout, "input_dropout": input_dropout, "min_cells": min_cells,
+                               "min_counts": min_counts, "target_sum": target_sum,
+                               "min_cells_per_label": min_cells_per_label,
                                "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed,
                                "classifier_free": classifier_free, "label_dropout": label_dropout,
                                "mixed_precision": mixed_precision})
@@ -133,7 +135,8 @@ class ScDiffusion:
         self.library: LibrarySizes = self.data.library
         self.n_train_cells = self.data.n_cells
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
-                "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"]}
+                "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
+                "noise_fit": checked["noise_fit"]}
         widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
                   "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden"),
                   "classifier_free": checked["classifier_free"] and bool(self.registries),

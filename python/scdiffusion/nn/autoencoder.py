@@ -96,6 +96,22 @@ class Autoencoder(nn.Module):
         with torch.autocast(device_type=params.device.type, enabled=False):
             return self.likelihood.loss(params, {"x": x, "counts": counts, "library": library})
 
+    def refit_noise(self, x: torch.Tensor, counts: torch.Tensor, library: torch.Tensor,
+                    batch_size: int = 4096) -> float:
+        """Refit the output likelihood's noise parameters (NB dispersion) with the network in eval mode.
+
+        Training fits the dispersion to decoder outputs perturbed by dropout; at inference the decoder's
+        mean has no dropout noise, so the jointly learned dispersion over-disperses decoded counts. Encoder
+        and decoder weights are unchanged. Returns the mean negative log-likelihood after the fit.
+        """
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            params = torch.cat([self.decoder(self.encoder(b)) for b in torch.split(x, batch_size)])
+        nll = self.likelihood.fit_noise(params, counts, library)
+        self.train(was_training)
+        return nll
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Expected log-normalised expression for latents ``z``."""
         return self.likelihood.mean(self.decoder(z).float())

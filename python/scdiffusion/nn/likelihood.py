@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dispersion import fit_log_theta
+
 
 class OutputLikelihood(nn.Module):
     """Interface of a decoder output likelihood (a module: it may own per-gene parameters)."""
@@ -36,6 +38,15 @@ class OutputLikelihood(nn.Module):
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Expected log-normalised expression."""
         raise NotImplementedError
+
+    def fit_noise(self, params: torch.Tensor, counts: torch.Tensor, library: torch.Tensor,
+                  chunk_size: int = 2048) -> float:
+        """Refit the likelihood's dispersion (per-gene NB ``θ``) for fixed decoder outputs ``params``.
+
+        The decoder's mean (and a ZINB's zero probability) is not changed. Returns the mean negative
+        log-likelihood after the fit.
+        """
+        raise NotImplementedError(f"the '{self.name}' likelihood has no noise parameters to refit")
 
     def sample(self, params: torch.Tensor, library: torch.Tensor,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -90,6 +101,29 @@ class NBLikelihood(OutputLikelihood):
     def log_prob(self, params: torch.Tensor, counts: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
         return nb_log_prob(counts, self._mu(params, library), self.log_theta.exp())
 
+    def expected_counts(self, params: torch.Tensor, library: torch.Tensor) -> torch.Tensor:
+        """Expected counts of cells with library sizes ``library``."""
+        return self._mu(params, library)
+
+    def count_log_prob(self, counts: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Log-probability of counts for NB means ``mu`` and inverse dispersions ``theta`` (other parameters
+        of the likelihood as they are)."""
+        return nb_log_prob(counts, mu, theta)
+
+    @torch.no_grad()
+    def fit_noise(self, params, counts, library, chunk_size=2048):
+        # per-gene maximum likelihood of log θ for the fixed means (profile-likelihood grid search)
+        mu = [self._mu(p, lib) for p, lib in zip(torch.split(params, chunk_size), torch.split(library, chunk_size))]
+        x = list(torch.split(counts, chunk_size))
+        self.log_theta.copy_(fit_log_theta(self.count_log_prob, mu, x))
+        theta = self.log_theta.exp()
+        return float(sum(-self.count_log_prob(c, m, theta.expand_as(m)).sum() for m, c in zip(mu, x))
+                     / counts.numel())
+
+    def dispersion(self, params: torch.Tensor) -> torch.Tensor:
+        """Inverse dispersion ``θ`` of every cell and gene (the NB part, for ZINB)."""
+        return self.log_theta.exp().expand_as(params)
+
     def loss(self, params, batch):
         # mean negative log-likelihood per gene, so its scale does not grow with the number of genes
         return -self.log_prob(params, batch["counts"], batch["library"]).mean()
@@ -122,6 +156,12 @@ class ZINBLikelihood(NBLikelihood):
     def mean(self, params):
         keep = torch.sigmoid(-self.pi_logits)
         return torch.log1p(torch.softmax(params, dim=-1) * keep * self.target_sum)
+
+    def expected_counts(self, params, library):
+        return super().expected_counts(params, library) * torch.sigmoid(-self.pi_logits)
+
+    def count_log_prob(self, counts, mu, theta):
+        return zinb_log_prob(counts, mu, theta, self.pi_logits.expand_as(mu))
 
     def sample(self, params, library, generator=None):
         counts = super().sample(params, library, generator)

@@ -1,4 +1,5 @@
-"""Training plan of the autoencoder: reconstruction loss of the decoder's likelihood, on log-normalised cells."""
+"""Training plan of the autoencoder: reconstruction loss of the decoder's likelihood, on log-normalised cells,
+then (``noise_fit``) the count likelihood's dispersion refitted for the trained decoder in eval mode."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from .loop import BatchSource, TrainConfig, fit
 
 def train_autoencoder(autoencoder: nn.Module, batches: tuple[torch.Tensor, ...] | BatchSource,
                       validation: tuple[torch.Tensor, ...], config: TrainConfig, *, generator: torch.Generator,
-                      progress: bool = True, checkpoint: Checkpointer | None = None) -> tuple[nn.Module, dict]:
+                      progress: bool = True, checkpoint: Checkpointer | None = None,
+                      noise_fit: str = "joint", noise_cells: tuple[torch.Tensor, ...] = ()) -> tuple[nn.Module, dict]:
     """Fit the autoencoder on ``(x, [counts, library])`` rows; return the best weights (eval mode) and the history.
 
     ``validation`` holds the same tensors for the validation cells (empty: select on the training loss).
+
+    ``noise_fit``: ``"joint"`` keeps the dispersion learned with the network. ``"eval-train"`` and
+    ``"eval-validation"`` then refit it by maximum likelihood for the decoder's means with the network in eval
+    mode, on ``noise_cells`` (training cells) or on the validation cells. The jointly learned dispersion is fitted
+    to outputs perturbed by dropout and barely leaves its initial value with the network's learning rate, so
+    decoded counts are over-dispersed: refitting on training cells moved the decoder ceiling and generated cells
+    most (``benchmarks/results/decoder/experiments.md``).
     """
     has_val = len(validation) > 0 and len(validation[0]) > 0
 
@@ -27,4 +36,9 @@ def train_autoencoder(autoencoder: nn.Module, batches: tuple[torch.Tensor, ...] 
     ae = autoencoder.train()
     model, history = fit(ae, ae.loss, batches, config, val_fn=val_fn if has_val else None, generator=generator,
                          desc="autoencoder", progress=progress, checkpoint=checkpoint)
-    return model.eval(), history
+    model = model.eval()
+    cells = {"eval-train": noise_cells, "eval-validation": validation}.get(noise_fit, ())
+    if noise_fit != "joint" and model.likelihood.models_counts and len(cells) and len(cells[0]):
+        history["noise_refit_nll"] = model.refit_noise(*cells)
+        history["noise_refit_cells"] = int(len(cells[0]))
+    return model, history

@@ -20,6 +20,9 @@ from ..errors import InputError
 from ..runtime import seeded_generator
 from . import distributed
 from .autoencoder import train_autoencoder
+
+#: Training cells the dispersion is refitted on (``noise_fit='eval-train'``), drawn at random when there are more.
+NOISE_FIT_CELLS = 10_000
 from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .classifier import train_classifier
 from .diffusion import train_denoiser
@@ -118,8 +121,12 @@ def _set_network(module, name: str, net: nn.Module) -> None:
 def _run_stage(module, name: str, data: Data, z: torch.Tensor | None, configs: dict[str, TrainConfig],
                gen: torch.Generator, seed: int, progress: bool, ckpt: Checkpointer | None) -> dict:
     if name == "autoencoder":
+        noise_fit = module.arch.get("noise_fit", "joint")
         net, hist = train_autoencoder(module.autoencoder, data.autoencoder_batches(), data.validation_tensors(),
-                                      configs["autoencoder"], generator=gen, progress=progress, checkpoint=ckpt)
+                                      configs["autoencoder"], generator=gen, progress=progress, checkpoint=ckpt,
+                                      noise_fit=noise_fit,
+                                      noise_cells=data.sample_training_cells(NOISE_FIT_CELLS, seed + 4)
+                                      if noise_fit == "eval-train" and module.models_counts else ())
         if hasattr(data, "buffer_refills"):
             hist["buffer_refills"] = data.buffer_refills
     elif name == "diffusion":
