@@ -96,3 +96,20 @@ def test_knn_auc_warning_reaches_r_and_celltypist_prints_nothing(bridge, capfd):
     printed = out + err
     assert not any(ord(ch) > 0x2000 for ch in printed), printed[-500:]
     assert "Input data has" not in printed
+
+
+def test_r_threads_option_fixes_the_core_threads_and_null_restores_the_adaptive_policy(bridge):
+    import torch
+
+    from scdiffusion import runtime
+
+    try:
+        res = bridge.version(threads=1)
+        assert "error" not in res
+        assert torch.get_num_threads() == 1 and runtime.thread_policy().fixed == 1
+        bridge.version(threads=None)
+        assert runtime.thread_policy().fixed in (None, runtime.ThreadPolicy().fixed)  # env may fix it
+        bad = bridge.version(threads=0)
+        assert bad["user_error"] and "threads" in bad["error"]
+    finally:
+        runtime.set_threads(None)
