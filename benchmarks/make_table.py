@@ -334,7 +334,7 @@ def build(results: Path) -> str:
         seed_files = sorted((results / name).glob("seed*/results.json"))
         if seed_files:  # several seeds: details of the first, and a table over all of them
             runs = [json.loads(p.read_text()) for p in seed_files]
-            parts += fn(runs[0])
+            parts += fn(runs[0]) + _figures(runs[0])
             if name in SEED_SUMMARIES:
                 parts += seed_summary(name, runs)
             continue
@@ -343,12 +343,23 @@ def build(results: Path) -> str:
             shown = path.relative_to(HERE.parent) if HERE.parent in path.parents else path
             parts += [f"### {name}", "", f"No results yet (`{shown}` missing).", ""]
             continue
-        parts += fn(json.loads(path.read_text()))
-        figs = json.loads(path.read_text()).get("figures", {})
-        if figs:
-            parts += ["Figures: " + ", ".join(f"[{k}]({Path(v).relative_to(HERE) if Path(v).is_absolute() and HERE in Path(v).parents else v})"
-                                              for k, v in figs.items()), ""]
+        res = json.loads(path.read_text())
+        parts += fn(res) + _figures(res)
     return "\n".join(parts)
+
+
+def _link(path: str) -> str:
+    """A figure's path relative to benchmarks/ (results may hold absolute paths of another checkout)."""
+    parts = Path(path).parts
+    if "benchmarks" in parts:
+        return str(Path(*parts[len(parts) - parts[::-1].index("benchmarks"):]))
+    return path
+
+
+def _figures(res: dict) -> list[str]:
+    figs = res.get("figures") or {}
+    links = [f"[{k}](<{_link(v)}>)" if " " in _link(v) else f"[{k}]({_link(v)})" for k, v in figs.items()]
+    return ["Figures: " + ", ".join(links), ""] if figs else []
 
 
 def main(argv=None) -> None:
