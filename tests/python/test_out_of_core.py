@@ -173,3 +173,13 @@ def test_cli_backed_train_and_chunked_generate(h5ad_path, tmp_path):
     assert res.exit_code == 0, res.output
     gen = ad.read_h5ad(out)
     assert gen.n_obs == 25 and set(gen.obs["cell_type"].astype(str)) == {"type1"}
+
+
+def test_backed_and_in_memory_data_give_the_same_cells_for_the_dispersion_refit(h5ad_path, backed_model):
+    # noise_fit='eval-train' (the default) refits the NB dispersion on training cells read back from disk
+    assert 0 < backed_model.history["autoencoder"]["noise_refit_cells"] <= 240
+    backed = ScDiffusion(h5ad_path, labels_keys=["cell_type"], backed=True, device="cpu", seed=0, **SMALL_ARCH)
+    memory = ScDiffusion(h5ad_path, labels_keys=["cell_type"], device="cpu", seed=0, **SMALL_ARCH)
+    np.testing.assert_array_equal(backed.data.train_idx, memory.data.train_idx)
+    for a, b in zip(backed.data.sample_training_cells(50, seed=4), memory.data.sample_training_cells(50, seed=4)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
