@@ -107,8 +107,10 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
              "seconds": {}, "latents": {"held-out": model.get_latent_representation(test),
                                         CONTROL: model.get_latent_representation(sub)}}
     x_train = E.as_log(train, genes)
-    annotate = C.fit_annotator(x_train, train.obs[labels_key].astype(str).to_numpy(), "logistic_regression",
-                               seed=seed)
+    from scdiffusion.metrics import fit_annotator
+
+    annotate = fit_annotator(x_train, train.obs[labels_key].astype(str).to_numpy(), "logistic_regression",
+                             seed=seed)
     if not args.ae_only:
         t0 = time.perf_counter()
         g = model.generate(n, seed=seed, progress=False, **C.sampling(args))

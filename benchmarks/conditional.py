@@ -59,7 +59,9 @@ def main(argv=None) -> dict:
         kinds_of_guidance.update({
             "classifier-free": {"guidance": "classifier-free", "cfg_scale": args.cfg_scale},
             "both": {"guidance": "both", "guidance_scale": args.guidance_scale, "cfg_scale": args.cfg_scale}})
-    default_kind = "classifier-free" if model.module.classifier_free else "classifier"
+    from scdiffusion.model.guidance import resolve_guidance
+
+    default_kind = resolve_guidance(model.module, GENERATE.defaults.guidance)  # what generate() does by default
     generated, seconds = {}, {}
     for kind, kw in kinds_of_guidance.items():
         t0 = time.perf_counter()

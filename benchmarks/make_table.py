@@ -50,7 +50,7 @@ def header(meta: dict) -> list[str]:
     stages = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
     return [f"*Command:* `OMP_NUM_THREADS=1 {meta['command']}` · *date:* {meta['date']} · *machine:* "
             f"{meta['machine']} ({meta['threads']} thread) · *sampler:* {g.get('sampler')} "
-            f"{g.get('n_steps')} steps · *training budget:* {tr.get('max_time', '–')} s "
+            f"{g.get('n_steps') or 'its default number of'} steps · *training budget:* {tr.get('max_time', '–')} s "
             f"({stages or 'cached model'}) · *total:* {meta['total_seconds']:.0f} s"
             + (" · **quick mode (not a benchmark result)**" if meta.get("quick") else ""), ""]
 

@@ -30,6 +30,8 @@ def test_quickstart_writes_model_cells_and_summary(quickstart_dir):
     r = summary["realism_vs_heldout"]
     assert 0.8 < r["scc_gene_means"] <= 1.0
     assert 0.0 <= r["rf_auc_genes"] <= 1.0 and r["n_real_heldout"] == 142
+    # the distribution metrics compare generated cells of the held-out cells' label composition (twice over)
+    assert r["n_generated"] == 2 * 142
     assert "SCC of gene means" in (quickstart_dir / "summary.md").read_text()
 
 
