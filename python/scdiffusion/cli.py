@@ -52,8 +52,10 @@ def declared(op: Operation, *names: str, **overrides):
                     "required": o.required}
         if o.kind == "choice":
             kw["type"] = click.Choice(list(o.allowed()))
-        elif o.kind == "bool":
-            kw = {"help": o.text, "is_flag": True, "default": bool(o.default)}
+        elif o.kind == "bool":  # on by default: --x/--no-x, so that it can be turned off
+            kw = {"help": o.text, "default": bool(o.default), "show_default": bool(o.default)}
+            if not o.default:
+                kw["is_flag"] = True
         elif o.kind == "path":
             kw["type"] = click.Path()
         elif o.kind == "ints":  # comma-separated on the command line
@@ -67,7 +69,8 @@ def declared(op: Operation, *names: str, **overrides):
             kw.update(multiple=True, default=() if o.default is None else (str(o.default),),
                       help=o.text + " Repeatable.")
         kw.update(overrides.get(name, {}))
-        decorators.append(click.option(o.flag, name, **kw))
+        flag = f"{o.flag}/--no-{o.flag[2:]}" if o.kind == "bool" and o.default else o.flag
+        decorators.append(click.option(flag, name, **kw))
 
     def apply(f):
         for d in reversed(decorators):

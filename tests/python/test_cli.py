@@ -179,3 +179,21 @@ def test_generate_with_classifier_free_guidance_and_fixed_threads(trained, tmp_p
     assert res.exit_code == 0, res.output
     p = ad.read_h5ad(out).uns["scdiffusion"]
     assert p["guidance"] == "classifier-free" and p["cfg_scale"] == 3.0
+
+
+def test_options_on_by_default_can_be_turned_off_and_noise_fit_is_chosen(tmp_path):
+    import json
+
+    a = make_counts(n_cells=60, n_genes=30)
+    a.write_h5ad(tmp_path / "in.h5ad")
+    res = CliRunner().invoke(main, ["train", str(tmp_path / "in.h5ad"), "--model-dir", str(tmp_path / "m"),
+                                    "--labels-key", "cell_type", "--device", "cpu", "--max-steps", "3",
+                                    "--no-classifier-free", "--noise-fit", "joint", "--quiet"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["denoiser"]["conditioned_on"] == [] and config["autoencoder"]["noise_fit"] == "joint"
+    res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "3",
+                                    "--condition", "cell_type=type1", "--guidance", "classifier-free",
+                                    "--output", str(tmp_path / "g.h5ad"), "--quiet"])
+    assert res.exit_code != 0 and "classifier_free=False" in res.output
+    assert not (tmp_path / "g.h5ad").exists()
