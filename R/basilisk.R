@@ -100,6 +100,7 @@ scDiffusionPython <- function() {
 .generate_worker <- function(core, ...) .scd_bridge(core)$generate(...)
 .interpolate_worker <- function(core, ...) .scd_bridge(core)$interpolate(...)
 .evaluate_worker <- function(core, ...) .scd_bridge(core)$evaluate(...)
+.comparison_worker <- function(core, ...) .scd_bridge(core)$comparison(...)
 
 ## Run 'worker' with named arguments; Python errors become one R error, Python
 ## warnings R warnings.

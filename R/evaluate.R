@@ -3,8 +3,12 @@
 #' Runs the metric suite of the Python core (\code{scdiffusion.evaluation.evaluate}):
 #' Spearman correlation of gene means, gene-gene correlation error, MMD,
 #' iLISI, random-forest and kNN real-vs-generated AUCs, 1-NN accuracy,
-#' zero-fraction gap, mean-variance agreement and, with labels, per-label
-#' metrics.
+#' zero-fraction gap, mean-variance agreement; with raw counts on both sides
+#' SimBench's count-level properties; with labels per-label metrics,
+#' differential-expression fidelity and distances on the real cells'
+#' principal components. Every metric is marked pass or fail against a
+#' real-vs-real control. \code{\link{plotComparison}} draws the comparison
+#' panels.
 #'
 #' @section Scales:
 #' Both objects must be compared on one scale. By default, when both have a
@@ -39,12 +43,19 @@
 #' @param seed Random seed.
 #' @param ... Deprecated argument names of the previous release (\code{labels}
 #' for \code{labels_key}), accepted with a warning.
-#' @return A \code{\link[S4Vectors]{DataFrame}} with one row per metric and
-#' columns \code{value}, \code{ideal}, \code{better}, \code{space},
-#' \code{description} and \code{error} (why a metric could not be computed);
+#' @return A \code{\link[S4Vectors]{DataFrame}} with one row per metric, the
+#' table of the Python core (\code{scdiffusion.evaluation.results_table}) and
+#' of \code{scdiffusion evaluate}'s report: \code{group}, \code{value} (all
+#' cells), \code{matched} (generated cells against held-out reference cells
+#' at the control's sizes), \code{control} (other real cells against the
+#' same reference cells), \code{threshold} and \code{pass} (the verdict
+#' against the real-vs-real control; \code{NA} where there is none),
+#' \code{ideal}, \code{better}, \code{space}, \code{description},
+#' \code{skipped} and \code{error} (why a metric was not computed);
 #' the suite's input description is in \code{metadata(.)$meta}, the assays
 #' and scale compared in \code{metadata(.)$inputs}. Warnings of the suite
 #' (e.g. that a kNN AUC of 0.5 is uninformative) are R warnings.
+#' @seealso \code{\link{plotComparison}} (the comparison panels)
 #' @examples
 #' model <- scDiffusionExampleModel()
 #' sce <- scDiffusionExampleData()
@@ -52,7 +63,8 @@
 #'     n_steps = 10, seed = 1)
 #' real <- sce[rownames(gen), sce$cell_type == "B"]
 #' res <- evaluateGeneration(real, gen, quick = TRUE, n_comps = 10)
-#' res[c("scc_gene_means", "mmd_rbf", "knn_auc"), c("value", "ideal")]
+#' res[c("scc_gene_means", "mmd_rbf", "library_size"), c("value", "control", "pass")]
+#' table(res$group, res$pass, useNA = "ifany")
 #' @export
 evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
     generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L, ...) {
@@ -83,14 +95,13 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
         v <- e[[f]]
         if (is.null(v) || is.list(v) || length(v) != 1L) fun(NA) else fun(v)
     }
-    out <- S4Vectors::DataFrame(
-        value = vapply(res, field, numeric(1), f = "value", fun = as.numeric),
-        ideal = vapply(res, field, numeric(1), f = "ideal", fun = as.numeric),
-        better = vapply(res, field, character(1), f = "better", fun = as.character),
-        space = vapply(res, field, character(1), f = "space", fun = as.character),
-        description = vapply(res, field, character(1), f = "description", fun = as.character),
-        error = vapply(res, field, character(1), f = "error", fun = as.character),
-        row.names = names(res))
+    num <- function(f) vapply(res, field, numeric(1), f = f, fun = as.numeric)
+    chr <- function(f) vapply(res, field, character(1), f = f, fun = as.character)
+    out <- S4Vectors::DataFrame(group = chr("group"), value = num("value"), matched = num("matched"),
+        control = num("control"), threshold = num("threshold"),
+        pass = vapply(res, field, logical(1), f = "pass", fun = as.logical), ideal = num("ideal"),
+        better = chr("better"), space = chr("space"), description = chr("description"),
+        skipped = chr("skipped"), error = chr("error"), row.names = names(res))
     S4Vectors::metadata(out) <- list(meta = meta, details = res, inputs = inputs)
     out
 }
@@ -151,7 +162,7 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
 ## Refuse to compare assays on different scales (natural log vs log2, or raw
 ## counts, which the suite normalises to natural log, vs log2); warn when a
 ## scale cannot be checked; say what is compared. Returns that description.
-.check_same_scale <- function(real, real_assay, generated, generated_assay) {
+.check_same_scale <- function(real, real_assay, generated, generated_assay, caller = "evaluateGeneration") {
     sc <- c(real = .assay_scale(real, real_assay), generated = .assay_scale(generated, generated_assay))
     as_compared <- ifelse(sc == "counts", "ln", sc)
     describe <- c(counts = "raw counts", ln = "natural-log values, log1p of scaled counts",
@@ -165,13 +176,13 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
     }
     unknown <- names(sc)[sc == "unknown"]
     if (length(unknown)) {
-        warning(sprintf("evaluateGeneration(): cannot check the scale of %s (no raw counts in the object ",
+        warning(sprintf("%s(): cannot check the scale of %s (no raw counts in the object ", caller,
             paste0("'", unknown, "'", collapse = " and ")), "to compare with); make sure both ",
             "objects are on the same log-normalised scale, or compare counts.", call. = FALSE)
     }
     scale <- if (all(sc == "counts")) "log1p(counts per 10,000) of each object's counts" else
         paste(unique(describe[as_compared]), collapse = " / ")
-    message(sprintf("evaluateGeneration(): comparing assay '%s' of 'real' with assay '%s' of 'generated' ",
+    message(sprintf("%s(): comparing assay '%s' of 'real' with assay '%s' of 'generated' ", caller,
         real_assay, generated_assay), sprintf("on one scale: %s.", scale))
     list(real_assay = real_assay, generated_assay = generated_assay, real_scale = sc[["real"]],
         generated_scale = sc[["generated"]], scale = scale)

@@ -217,3 +217,16 @@ def evaluate(real, generated, **options):
     from scdiffusion.evaluation import evaluate as run_evaluation
 
     return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), **options)))
+
+
+@_r_call
+def comparison(real, generated, labels_key=None, max_cells=10000, seed=0):
+    """``plotComparison()``: the per-cell, per-gene and fold-change tables behind the comparison panels."""
+    from scdiffusion.data.sce import decode_sce
+    from scdiffusion.evaluation import comparison_data
+
+    data = comparison_data(decode_sce(real), decode_sce(generated), labels_key,
+                           max_cells=None if max_cells is None else int(max_cells), seed=int(seed))
+    tables = {k: (None if data[k] is None else {c: data[k][c].tolist() for c in data[k].columns})
+              for k in ("cells", "genes", "lfc")}
+    return json.dumps({**tables, "skipped": data["skipped"]})

@@ -113,3 +113,28 @@ def test_r_threads_option_fixes_the_core_threads_and_null_restores_the_adaptive_
         assert bad["user_error"] and "threads" in bad["error"]
     finally:
         runtime.set_threads(None)
+
+
+def test_comparison_tables_travel_to_r_as_columns(bridge):
+    import json
+
+    from scdiffusion.datasets import pbmc68k_counts
+
+    pbmc = pbmc68k_counts()
+    real, gen = pbmc[:350].copy(), pbmc[350:].copy()
+    enc = [encode_adata(a, x_name="counts") for a in (real, gen)]
+    for e in enc:  # as R's .encode_sce sends them
+        e["x_name"], e["r_meta"] = "counts", {}
+    res = bridge.comparison(real=enc[0], generated=enc[1], labels_key="bulk_labels", max_cells=None, seed=0)
+    assert "error" not in res, res
+    data = json.loads(res["result"])
+    cells, genes, lfc = data["cells"], data["genes"], data["lfc"]
+    assert len(cells["library_size"]) == pbmc.n_obs and set(cells["source"]) == {"real", "generated"}
+    real_lib = [v for v, s in zip(cells["library_size"], cells["source"]) if s == "real"]
+    np.testing.assert_allclose(sorted(real_lib), sorted(np.asarray(real.X.sum(1)).ravel()))
+    assert len(genes["gene"]) == 2 * pbmc.n_vars and set(genes["gene"]) == set(pbmc.var_names)
+    assert {"label", "gene", "lfc_real", "lfc_generated"} <= set(lfc) and len(lfc["gene"]) > 0
+    # without labels the fold changes are skipped with the reason
+    res = bridge.comparison(real=enc[0], generated=enc[1], labels_key=None, max_cells=None, seed=0)
+    data = json.loads(res["result"])
+    assert data["lfc"] is None and "labels" in data["skipped"]["lfc"]
