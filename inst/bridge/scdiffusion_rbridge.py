@@ -56,7 +56,11 @@ def _r_call(fn):
                 return {"result": result, "warnings": _unique(records)}
             finally:
                 if limits is not None:
+                    # an OpenMP-built OpenBLAS sets OpenMP's thread count too: torch's follows the policy again
                     limits.restore_original_limits()
+                    from scdiffusion.runtime import thread_policy
+
+                    thread_policy().apply()
         except Exception as exc:  # noqa: BLE001 - surfaced as an R error
             from scdiffusion.errors import InputError
 
