@@ -73,7 +73,7 @@ def test_classifier_free_guidance_steers_to_each_label_and_to_an_unseen_combinat
     m = cfg_model
     assert m.module.classifier_free and m.history["diffusion"]["label_dropout"] == 0.3
     called = lambda g, key, lab: np.mean(m.predict_labels(g, key, log_normalized=True) == lab)  # noqa: E731
-    plain = m.generate(60, seed=1, **GEN)
+    plain = m.generate(60, guidance="classifier", seed=1, **GEN)  # the null label, unguided
     for lab in ("type0", "type1", "type2"):
         g = m.generate(60, {"cell_type": lab}, guidance="classifier-free", seed=1, **GEN)
         assert called(g, "cell_type", lab) >= 0.9 > called(plain, "cell_type", lab) + 0.3
@@ -92,7 +92,7 @@ def test_classifier_free_guidance_steers_to_each_label_and_to_an_unseen_combinat
 
 
 def test_guidance_weight_zero_is_unconditional_and_auto_picks_the_measured_default(cfg_model, cfg_data):
-    plain = cfg_model.generate(10, seed=4, **GEN)
+    plain = cfg_model.generate(10, guidance="classifier", seed=4, **GEN)
     zero = cfg_model.generate(10, {"cell_type": "type2"}, guidance="classifier-free", cfg_scale=0.0, seed=4, **GEN)
     np.testing.assert_allclose(zero.obsm["X_scdiffusion"], plain.obsm["X_scdiffusion"], atol=1e-6)
     auto = cfg_model.generate(5, {"cell_type": "type2"}, seed=4, **GEN)
@@ -132,3 +132,25 @@ def test_classifier_free_needs_a_model_trained_for_it():
     with pytest.raises(InputError, match="classifier_free=False. Use guidance='classifier'"):
         m.generate(3, {"cell_type": "type0"}, guidance="classifier-free", **GEN)
     assert m.generate(3, {"cell_type": "type0"}, **GEN).uns["scdiffusion"]["guidance"] == "classifier"
+
+
+def test_unconditional_cells_draw_their_labels_from_the_training_cells(cfg_model, cfg_data):
+    # p(x) = sum over labels p(labels) p(x | labels): labels of random training cells, the conditional denoiser
+    g = cfg_model.generate(300, seed=5, **GEN)
+    params = g.uns["scdiffusion"]
+    assert params["condition"] == {} and "training cells" in params["labels"]
+    assert params["guidance"] == "classifier-free" and params["cfg_scale"] == 1.0
+    for key in ("cell_type", "tissue"):  # joint draws: every column recorded, at the training frequencies
+        freq = g.obs[key].value_counts(normalize=True)
+        real = cfg_data[0].obs[key].value_counts(normalize=True)
+        assert np.abs(freq.reindex(real.index, fill_value=0) - real).max() < 0.1
+    # the cells are those of their drawn labels: the model's classifier agrees with most of them
+    agree = np.mean(cfg_model.predict_labels(g, "cell_type", log_normalized=True) == g.obs["cell_type"].astype(str))
+    assert agree > 0.7
+    combos = set(zip(g.obs["cell_type"].astype(str), g.obs["tissue"].astype(str)))
+    assert ("type0", "liver") not in combos  # never seen together in training: never drawn
+    # same seed, same cells; guidance="classifier" keeps the null label and records no labels
+    again = cfg_model.generate(300, seed=5, **GEN)
+    np.testing.assert_array_equal(again.obsm["X_scdiffusion"], g.obsm["X_scdiffusion"])
+    null = cfg_model.generate(20, guidance="classifier", seed=5, **GEN)
+    assert "cell_type" not in null.obs and "labels" not in null.uns["scdiffusion"]

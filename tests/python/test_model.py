@@ -52,7 +52,7 @@ def test_same_seed_same_cells_and_different_seed_different_cells(small_model):
 def test_guidance_scale_zero_equals_unguided(small_model):
     for sampler in ("ddpm", "ddim"):
         kw = {**GEN, "sampler": sampler}
-        plain = small_model.generate(15, seed=7, **kw)
+        plain = small_model.generate(15, guidance="classifier", seed=7, **kw)  # the null label, unguided
         zero = small_model.generate(15, {"cell_type": "type2"}, guidance="classifier", guidance_scale=0.0, seed=7,
                                     **kw)
         # identical sampled cells (latents); the NB decoder then draws library sizes of the requested label
@@ -77,7 +77,7 @@ def test_guidance_steers_towards_the_label(small_model):
     for label in ("type0", "type1", "type2"):
         guided = small_model.generate(n, {"cell_type": label}, guidance="classifier", guidance_scale=4.0, seed=1,
                                       **GEN)
-        plain = small_model.generate(n, seed=1, **GEN)
+        plain = small_model.generate(n, guidance="classifier", seed=1, **GEN)
         f_guided = np.mean(small_model.predict_labels(guided, "cell_type", log_normalized=True) == label)
         f_plain = np.mean(small_model.predict_labels(plain, "cell_type", log_normalized=True) == label)
         assert f_guided > f_plain, (label, f_guided, f_plain)

@@ -47,7 +47,7 @@ def test_guided_cells_are_called_their_cell_type_by_a_classifier_on_real_cells(q
     x = model.preprocessor.transform(train)
     clf = LogisticRegression(max_iter=2000, C=0.1).fit(x, train.obs[LABELS_KEY].astype(str))
     kw = {"sampler": "ddpm", "n_steps": 200, "progress": False}
-    plain = clf.predict(model.generate(100, seed=11, **kw).X)
+    plain = clf.predict(model.generate(100, guidance="classifier", seed=11, **kw).X)
     for label in ("CD14+ Monocyte", "CD19+ B"):
         guided = clf.predict(model.generate(60, {LABELS_KEY: label}, seed=12, **kw).X)
         f_guided, f_plain = np.mean(guided == label), np.mean(plain == label)

@@ -24,6 +24,12 @@ class LibrarySizes:
         self.sizes = sizes.float().cpu()
         self.labels = {k: v.cpu() for k, v in labels.items()}
 
+    def draw_labels(self, n_cells: int, registries: dict[str, LabelRegistry],
+                    generator: torch.Generator | None) -> dict[str, list[str]]:
+        """The labels of ``n_cells`` training cells drawn at random: ``{column: labels}`` (joint over columns)."""
+        rows = torch.randint(0, len(self.sizes), (int(n_cells),), generator=generator)
+        return {k: registries[k].to_labels(self.labels[k][rows].numpy()) for k in registries}
+
     def sample(self, obs: pd.DataFrame, registries: dict[str, LabelRegistry],
                generator: torch.Generator | None) -> torch.Tensor:
         """A library size for every row of ``obs``, drawn from training cells that share its labels.

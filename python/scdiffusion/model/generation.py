@@ -21,11 +21,15 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
                         "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
     mode = resolve_guidance(model.module, guidance)
     n_classes = {k: r.n_classes for k, r in model.registries.items()}
+    gen = seeded_generator(v["seed"])
+    drawn = not condition and mode != "classifier" and model.module.classifier_free and bool(model.registries)
+    if drawn:  # unconditional: p(x) = sum over labels p(labels) p(x | labels), see ScDiffusion.generate
+        condition = model.library.draw_labels(v["n_cells"], model.registries, gen)
+        mode, guidance_scale, cfg_scale = "classifier-free", 0.0, 1.0
     cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
                            default_scale=defaults.guidance_scale)
     free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale)
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
-    gen = seeded_generator(v["seed"])
     x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
     steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
                                        condition_weights(free, n_classes), v["guidance_t_max"])
@@ -35,7 +39,8 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     for key, c in cond.items():
         reg = model.registries[key]
         obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
-    params = {"mode": "generate", "n_cells": v["n_cells"], "condition": _shown(condition), "guidance": mode,
+    params = {"mode": "generate", "n_cells": v["n_cells"], "condition": {} if drawn else _shown(condition),
+              **({"labels": "drawn from the training cells (unconditional)"} if drawn else {}), "guidance": mode,
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
               "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}

@@ -3,9 +3,8 @@
 :class:`ScDiffusion` only composes: the data layer reads and preprocesses cells (:mod:`scdiffusion.data`), the
 tensor module holds the networks (:mod:`scdiffusion.module`), the training plans train them
 (:mod:`scdiffusion.train`), conditions become guidance weights and samplers come from their registry
-(:mod:`scdiffusion.diffusion`), generated latents become AnnData (:mod:`.outputs`), and the model directory is
-read and written by :mod:`.serialization`. Every parameter's default and bounds are declared in
-:mod:`scdiffusion.options`.
+(:mod:`scdiffusion.diffusion`), latents become AnnData (:mod:`.outputs`), :mod:`.serialization` reads and writes
+the model directory. Every parameter's default and bounds are declared in :mod:`scdiffusion.options`.
 """
 
 from __future__ import annotations
@@ -157,11 +156,7 @@ class ScDiffusion:
     setup_anndata = staticmethod(setup_anndata)
 
     # ------------------------------------------------------------------ what the model is made of
-    @property
-    def genes(self) -> list[str]:
-        """Genes the model reads and generates, in order."""
-        return self.preprocessor.genes
-
+    genes = property(lambda self: self.preprocessor.genes, doc="Genes the model reads and generates, in order.")
     labels_keys = property(lambda self: list(self.registries), doc="Label columns with a classifier.")
     arch = property(lambda self: self.module.arch, doc="Autoencoder architecture.")
     diffusion = property(lambda self: self.module.diffusion, doc="The diffusion schedule (GaussianDiffusion).")
@@ -278,7 +273,9 @@ class ScDiffusion:
         condition
             ``{obs column: label}``. One entry: cells of that label; several: the combination (e.g. a cell
             type in a tissue never seen together in training). A value may also be a sequence of
-            ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch.
+            ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch. ``None``: with a
+            label-conditioned denoiser, each cell's labels are drawn from the training cells and denoised with them
+            unguided (closer to real cells than the null label, which ``guidance="classifier"`` keeps).
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         guidance
