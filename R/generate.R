@@ -38,7 +38,10 @@
 #' is \code{NULL}, of \code{\link{trainScDiffusion}} (\code{max_time},
 #' \code{max_steps}, \code{hidden}, ...).
 #' @param n_cells Number of cells to generate.
-#' @param condition \code{NULL} (unconditional), or a named vector or list
+#' @param condition \code{NULL} (unconditional: with a classifier-free
+#' model, each cell's labels are drawn from the training cells and recorded in
+#' \code{colData}; \code{guidance = "classifier"} uses the null label), or a
+#' named vector or list
 #' \code{column = label}, e.g. \code{c(cell_type = "B")}; several entries ask
 #' for the combination of labels. Labels may be character, factor, numeric
 #' or logical values of the \code{colData} column (e.g.
