@@ -39,6 +39,18 @@ def test_combination_rule_in_closed_form():
                                expected[1:])
 
 
+
+def test_joint_conditional_sets_every_column_and_selects_rows():
+    from scdiffusion.diffusion import JointConditional
+
+    x, t = torch.ones(3, 2), torch.zeros(3, dtype=torch.long)
+    labels = {"a": torch.tensor([0, 2, 1]), "b": torch.tensor([1, 0, 0])}
+    eps = JointConditional(_Linear(), labels)(x, t)
+    torch.testing.assert_close(eps, torch.tensor([[2.0, 21.0], [4.0, 11.0], [3.0, 11.0]]))
+    torch.testing.assert_close(JointConditional(_Linear(), labels)(x[1:], t[1:], slice(1, 3)), eps[1:])
+    with pytest.raises(ValueError, match="exactly the denoiser's columns"):
+        JointConditional(_Linear(), {"a": labels["a"]})
+
 def test_unconditional_network_is_unchanged_by_the_option():
     torch.manual_seed(0)
     plain = SkipMLP(4, down=(8, 8, 4, 2), n_time=8, n_head=16)
@@ -139,7 +151,7 @@ def test_unconditional_cells_draw_their_labels_from_the_training_cells(cfg_model
     g = cfg_model.generate(300, seed=5, **GEN)
     params = g.uns["scdiffusion"]
     assert params["condition"] == {} and "training cells" in params["labels"]
-    assert params["guidance"] == "classifier-free" and params["cfg_scale"] == 1.0
+    assert params["guidance"] == "none" and params["cfg_scale"] == 1.0
     for key in ("cell_type", "tissue"):  # joint draws: every column recorded, at the training frequencies
         freq = g.obs[key].value_counts(normalize=True)
         real = cfg_data[0].obs[key].value_counts(normalize=True)

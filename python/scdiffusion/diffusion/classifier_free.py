@@ -59,3 +59,28 @@ class ClassifierFreeGuidance:
         for b, (_, _, w) in enumerate(self.slots, start=1):
             out += w[rows].to(x_t.device)[:, None] * (eps[b] - eps[0])
         return out
+
+
+class JointConditional:
+    """``eps_fn(x_t, t, rows)``: the denoiser with every label column set to each cell's own labels, unguided.
+
+    Sampling with it draws from ``p(x | labels)``; with labels drawn from the training cells, from the data
+    distribution ``Σ p(labels) p(x | labels)``. One forward pass per step (no null-label pass).
+
+    Parameters
+    ----------
+    denoiser
+        A label-conditioned :class:`~scdiffusion.nn.SkipMLP`.
+    labels
+        ``{label column: class id of every cell}`` for every column the denoiser is conditioned on.
+    """
+
+    def __init__(self, denoiser: nn.Module, labels: Mapping[str, torch.Tensor]):
+        missing = set(getattr(denoiser, "null_ids", {})) ^ set(labels)
+        if missing:
+            raise ValueError(f"labels must name exactly the denoiser's columns; mismatch: {sorted(missing)}")
+        self.denoiser = denoiser
+        self.labels = {k: torch.as_tensor(v, dtype=torch.long) for k, v in labels.items()}
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+        return self.denoiser(x_t, t, {k: v[rows].to(x_t.device) for k, v in self.labels.items()})

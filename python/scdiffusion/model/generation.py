@@ -25,14 +25,17 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     drawn = not condition and mode != "classifier" and model.module.classifier_free and bool(model.registries)
     if drawn:  # unconditional: p(x) = sum over labels p(labels) p(x | labels), see ScDiffusion.generate
         condition = model.library.draw_labels(v["n_cells"], model.registries, gen)
-        mode, guidance_scale, cfg_scale = "classifier-free", 0.0, 1.0
+        guidance_scale, cfg_scale = 0.0, 1.0  # recorded: the conditional model, unguided
     cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
                            default_scale=defaults.guidance_scale)
     free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale)
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
     x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
-    steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
-                                       condition_weights(free, n_classes), v["guidance_t_max"])
+    if drawn:  # every column set to the cell's drawn labels, no guidance
+        steer, free_steer = None, model.module.conditional({k: torch.from_numpy(c.ids) for k, c in cond.items()})
+    else:
+        steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
+                                           condition_weights(free, n_classes), v["guidance_t_max"])
     z = model.module.sample(x, s, steer, free_guidance=free_steer, generator=gen, batch_size=v["batch_size"],
                             progress=progress, desc="generate")
     obs = pd.DataFrame(index=[f"gen_{i}" for i in range(v["n_cells"])])
@@ -40,7 +43,8 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
         reg = model.registries[key]
         obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
     params = {"mode": "generate", "n_cells": v["n_cells"], "condition": {} if drawn else _shown(condition),
-              **({"labels": "drawn from the training cells (unconditional)"} if drawn else {}), "guidance": mode,
+              **({"labels": "drawn from the training cells (unconditional)"} if drawn else {}),
+              "guidance": "none" if drawn else mode,
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
               "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion import ClassifierFreeGuidance, ClassifierGuidance, GaussianDiffusion, Sampler, sample_loop
+from ..diffusion import (ClassifierFreeGuidance, ClassifierGuidance, GaussianDiffusion, JointConditional, Sampler,
+                         sample_loop)
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
 from ..runtime import autocast
 
@@ -182,7 +183,7 @@ class ScDiffusionModule:
     # ------------------------------------------------------------------ diffusion
     @torch.no_grad()
     def sample(self, x: torch.Tensor, sampler: Sampler, guidance: ClassifierGuidance | None = None, *,
-               free_guidance: ClassifierFreeGuidance | None = None, generator: torch.Generator | None = None,
+               free_guidance: ClassifierFreeGuidance | JointConditional | None = None, generator: torch.Generator | None = None,
                batch_size: int = 4096, progress: bool = False, desc: str = "sampling") -> torch.Tensor:
         """Denoise ``x`` (noise, or noised real latents at ``sampler.timesteps[0]``) in batches; on the CPU."""
         out = []
@@ -196,6 +197,10 @@ class ScDiffusionModule:
     def guidance(self, weights: Mapping[str, torch.Tensor], t_max: int) -> ClassifierGuidance:
         """Classifier guidance with one weight matrix per label column."""
         return ClassifierGuidance([self.classifiers[k] for k in weights], list(weights.values()), t_max)
+
+    def conditional(self, labels: Mapping[str, torch.Tensor]) -> JointConditional:
+        """The label-conditioned denoiser with every column set to each cell's labels (no guidance)."""
+        return JointConditional(self.denoiser, labels)
 
     def free_guidance(self, weights: Mapping[str, torch.Tensor]) -> ClassifierFreeGuidance:
         """Classifier-free guidance with one weight matrix per label column (needs a conditioned denoiser)."""
