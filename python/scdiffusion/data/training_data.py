@@ -186,16 +186,17 @@ class BackedTrainingData(TrainingData):
 
     def validation_tensors(self) -> tuple[torch.Tensor, ...]:
         if self._val is None:
-            source = BackedBatchSource(self._file, self._scan, self.train_idx, self._preprocessor.target_sum,
-                                       with_counts=self.with_counts, device=self.device)
-            rows = np.flatnonzero(self._scan.cell_mask)[self.val_idx]
-            self._val = source.read_file_rows(rows) if len(rows) else ()
+            self._val = self._read_kept_cells(self.val_idx)
         return self._val
 
     def sample_training_cells(self, max_cells: int, seed: int) -> tuple[torch.Tensor, ...]:
+        return self._read_kept_cells(self._some_training_cells(max_cells, seed))
+
+    def _read_kept_cells(self, positions: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """``(x, [counts, library])`` of kept cells at ``positions`` (indices among the kept cells), from disk."""
         source = BackedBatchSource(self._file, self._scan, self.train_idx, self._preprocessor.target_sum,
                                    with_counts=self.with_counts, device=self.device)
-        rows = np.flatnonzero(self._scan.cell_mask)[self._some_training_cells(max_cells, seed)]
+        rows = np.flatnonzero(self._scan.cell_mask)[positions]
         return source.read_file_rows(rows) if len(rows) else ()
 
     def iter_log_normalized(self, progress: bool = True) -> Iterator[torch.Tensor]:

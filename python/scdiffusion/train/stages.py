@@ -20,13 +20,13 @@ from ..errors import InputError
 from ..runtime import seeded_generator
 from . import distributed
 from .autoencoder import train_autoencoder
-
-#: Training cells the dispersion is refitted on (``noise_fit='eval-train'``), drawn at random when there are more.
-NOISE_FIT_CELLS = 10_000
 from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .classifier import train_classifier
 from .diffusion import train_denoiser
 from .loop import BatchSource, TrainConfig
+
+#: Training cells the dispersion is refitted on (``noise_fit='eval-train'``), drawn at random when there are more.
+NOISE_FIT_CELLS = 10_000
 
 logger = logging.getLogger(__name__)
 
