@@ -4,6 +4,7 @@ Usage::
 
     python ddp_worker.py fit OUT.json                  # fit() on a small LayerNorm MLP with a draw_fn
     python ddp_worker.py model DATA.h5ad MODEL_DIR     # full ScDiffusion training, saved to MODEL_DIR
+    python ddp_worker.py exit OUT_PREFIX               # whether the process group is gone when the process exits
 """
 
 import json
@@ -55,8 +56,26 @@ def run_model(data: str, model_dir: str) -> None:
             fh.write(str(distributed.world_size()))
 
 
+def run_exit(prefix: str) -> None:
+    import atexit
+
+    import torch.distributed as dist
+
+    def record() -> None:  # registered first, so it runs after the handlers registered later
+        with open(f"{prefix}.{os.environ['RANK']}", "w") as fh:
+            fh.write(str(dist.is_initialized()))
+
+    atexit.register(record)
+    distributed.init_from_env()
+    t = torch.ones(3)
+    dist.all_reduce(t)
+    assert t.tolist() == [2.0, 2.0, 2.0]
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         run_fit(sys.argv[2])
+    elif sys.argv[1] == "exit":
+        run_exit(sys.argv[2])
     else:
         run_model(sys.argv[2], sys.argv[3])

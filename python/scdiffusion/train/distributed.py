@@ -13,6 +13,7 @@ backend is NCCL on GPUs and gloo on CPUs.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from datetime import timedelta
@@ -57,8 +58,18 @@ def init_from_env(backend: str | None = None, timeout_s: float = 1800.0) -> bool
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+    # Without an explicit destroy, gloo's worker threads are torn down during interpreter finalisation, which
+    # can abort a process that finished its work ("terminate called without an active exception", SIGABRT;
+    # pytorch/pytorch#190489). atexit handlers run while the interpreter is still whole.
+    atexit.register(shutdown)
     logger.info("Distributed training: rank %d of %d (%s).", dist.get_rank(), dist.get_world_size(), backend)
     return True
+
+
+def shutdown() -> None:
+    """Destroy the process group (a no-op when there is none); registered at exit by :func:`init_from_env`."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(batch_size: int) -> slice:
