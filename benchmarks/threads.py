@@ -4,7 +4,8 @@ The job is a fixed-step training (``scdiffusion`` on the PBMC training split, ev
 no early stopping), run in its own process. Each scenario is run with the package default (the adaptive thread
 policy of :mod:`scdiffusion.runtime`) and with fixed thread counts (1, and every usable core — what torch does by
 default, the behaviour before the policy). Reported: each job's wall time and its ratio to the same job alone at
-the package default (after an untimed warm-up job; alone: median of three alternating rounds). Goal: two jobs
+the package default (after an untimed warm-up job; alone: median of five rounds, the order of the settings rotated
+from round to round so that none always runs first). Goal: two jobs
 side by side and a job beside a busy single-threaded process each ≤ 2.5× the job alone; alone no slower than a
 fixed all-cores run (within noise).
 
@@ -87,10 +88,10 @@ def main(argv=None) -> dict:
     scenarios = {"alone": (1, 0), "two jobs side by side": (2, 0), "beside a busy process": (1, 1)}
     results: dict = {}
     run_jobs(1, "default", steps)  # warm-up (untimed): the first job of a session reads files from a cold cache
-    # the job alone is the reference of every ratio: its settings alternate, three rounds, median kept
+    # the job alone is the reference of every ratio: five rounds, the settings' order rotated, medians kept
     rounds = {setting: [] for setting in settings}
-    for _ in range(1 if args.quick else 3):
-        for setting in settings:
+    for i in range(1 if args.quick else 5):
+        for setting in settings[i % len(settings):] + settings[:i % len(settings)]:
             rounds[setting].append(run_jobs(1, setting, steps)[0])
     for setting, runs in rounds.items():
         median = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
