@@ -11,8 +11,16 @@ The user-facing entry point is :class:`scdiffusion.ScDiffusion`::
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from ._version import __version__
+
+# OpenMP reads its wait policy once, when torch loads it: passive waiting lets a run with a fixed thread count
+# share its cores with other jobs (spinning threads slow both 7-50x) without making results depend on load.
+# A user's own setting wins; after torch is imported it is too late to change (see scdiffusion.runtime).
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -152,10 +152,17 @@ _OUTPUT = {"type": click.Path(dir_okay=False), "metavar": "OUT.h5ad|OUT.rds",
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scdiffusion-ldm", prog_name="scdiffusion")
-@click.option("--threads", type=click.IntRange(min=1), default=None, envvar="SCDIFFUSION_THREADS",
-              help="CPU threads (default: adaptive: every usable core while no other process needs them).")
-def main(threads: int | None) -> None:
+@click.option("--threads", default=None, envvar="SCDIFFUSION_THREADS", metavar="N",
+              help="CPU threads, fixed for the run (default, 0 or 'auto': every usable core; environment: "
+                   "SCDIFFUSION_THREADS).")
+def main(threads: str | None) -> None:
     """scDiffusion: generate realistic single-cell RNA-seq data with a latent diffusion model."""
+    from .runtime import parse_threads
+
+    try:
+        threads = parse_threads(threads, "--threads / SCDIFFUSION_THREADS")
+    except InputError as err:
+        raise click.BadParameter(str(err), param_hint="--threads") from None
     if threads is not None:
         from .runtime import set_threads
 

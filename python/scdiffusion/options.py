@@ -122,8 +122,9 @@ TRAIN = Operation("train", (
     DEVICE,
     Option("mixed_precision", "bool", False, "bfloat16 autocast of the networks' forward passes (GPUs; likelihoods "
            "and samplers stay float32)."),
-    Option("threads", "int", None, "CPU threads (default: adaptive, every usable core while no other process "
-           "needs them); CLI: scdiffusion --threads N, R: options(scDiffusion.threads = N).", low=1,
+    Option("threads", "int", None, "CPU threads, fixed for the run (default, or 0: every usable core); CLI: "
+           "scdiffusion --threads N, environment: SCDIFFUSION_THREADS=N, R: options(scDiffusion.threads = N).",
+           low=0,
            surfaces=("python",)),
     SEED,
     Option("backed", "bool", False, "Out-of-core: stream the counts of a CSR .h5ad from disk in chunks.",

@@ -1,10 +1,9 @@
-"""Where computations run: the torch device, and on CPUs how many threads (a policy that adapts to other load)."""
+"""Where computations run: the torch device, and on CPUs how many threads (one count, fixed for the run)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import torch
@@ -48,139 +47,128 @@ def seeded_generator(seed: int) -> torch.Generator:
 
 # ---------------------------------------------------------------------------------------------- CPU threads
 THREADS_ENV = "SCDIFFUSION_THREADS"
-"""Environment variable: a fixed number of CPU threads (like ``threads=``, ``--threads``)."""
+"""Environment variable: the number of CPU threads (like ``threads=``, ``--threads``, R's ``scDiffusion.threads``)."""
+
+WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
+"""OpenMP's wait policy; :mod:`scdiffusion` sets it to ``PASSIVE`` (unless the user set it) before torch loads."""
+
+_AUTO = ("", "auto", "0")
 
 
-def usable_cores() -> float:
-    """Cores this process may really use: its CPU affinity, capped by a cgroup CPU quota (v2 or v1)."""
+def parse_threads(value: object, source: str = "threads") -> int | None:
+    """The one rule for a thread setting, on every surface (Python, CLI, environment, R).
+
+    ``None``, ``""``, ``"auto"`` or ``0`` mean automatic (every usable core); a positive whole number fixes the
+    count; anything else is an :class:`~scdiffusion.errors.InputError` that names ``source``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InputError(f"{source} must be a positive whole number, or 0 / 'auto' for every usable core; "
+                         f"got {value!r}.")
+    text = str(value).strip().lower()
+    if text in _AUTO or (isinstance(value, (int, float)) and value == 0):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer() or number < 1:
+        raise InputError(f"{source} must be a positive whole number, or 0 / 'auto' for every usable core; "
+                         f"got {value!r}.")
+    return int(number)
+
+
+def usable_cores(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> float:
+    """Cores this process may really use: its CPU affinity, capped by a cgroup CPU quota (v2 or v1).
+
+    This depends on the machine and on how the process was started, never on other load, so a run's thread
+    count (and so its arithmetic) is the same whenever it is repeated on the same machine.
+    """
+    root = Path(cgroup_root)
     try:
         cores = float(len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = float(os.cpu_count() or 1)
-    for quota_file, period_file in (("/sys/fs/cgroup/cpu.max", None),
-                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):
+    for quota_file, period_file in ((root / "cpu.max", None),
+                                    (root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us")):
         try:
-            text = Path(quota_file).read_text().split()
-            quota, period = (text[0], text[1]) if period_file is None else (text[0], Path(period_file).read_text())
-            if quota not in ("max", "-1") and float(quota) > 0:
+            text = quota_file.read_text().split()
+            quota, period = (text[0], text[1]) if period_file is None else (text[0], period_file.read_text())
+            if quota not in ("max", "-1") and float(quota) > 0 and float(period) > 0:
                 cores = min(cores, float(quota) / float(period))
         except (OSError, ValueError, IndexError):
             continue
     return max(cores, 1.0)
 
 
-def _cpu_jiffies(cpus: set[int]) -> tuple[float, float]:
-    """``(busy, total)`` jiffies of the given CPUs since boot (``/proc/stat``)."""
-    busy = total = 0.0
-    with open("/proc/stat") as fh:
-        for line in fh:
-            if not line.startswith("cpu") or line.startswith("cpu "):
-                continue
-            name, *fields = line.split()
-            if int(name[3:]) not in cpus:
-                continue
-            v = [float(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
-            total += sum(v)
-            busy += sum(v) - v[3] - v[4]
-    return busy, total
-
-
 class ThreadPolicy:
-    """How many intra-op threads torch uses on the CPU, decided from what this process may really use.
+    """How many intra-op threads torch uses on the CPU: one number, fixed for the whole run.
 
-    An explicit number (``threads=``, ``--threads``, ``$SCDIFFUSION_THREADS``, or ``$OMP_NUM_THREADS`` set by the
-    user) is used as given. Otherwise the policy starts with every usable core (CPU affinity and cgroup quota,
-    not the machine's core count) and, every ``interval`` seconds of work, measures how much of those cores
-    *other* processes used meanwhile (``/proc/stat`` minus this process's own CPU time) and keeps only the idle
-    ones: beside a busy process or another training it steps down instead of oversubscribing (torch's OpenMP
-    threads then spin against each other and run 7–50× slower), and it steps back up when they finish.
+    The first of: ``threads`` (``threads=``, ``--threads``, R's ``options(scDiffusion.threads)``),
+    ``$SCDIFFUSION_THREADS``, ``$OMP_NUM_THREADS``, and otherwise every usable core (CPU affinity and cgroup
+    quota: :func:`usable_cores`). The count never follows other load: torch's CPU kernels split sums by thread,
+    so a count that changed with load would make the same command train a different model. Sharing cores stays
+    cheap because OpenMP's threads wait passively (``OMP_WAIT_POLICY=PASSIVE``, set by :mod:`scdiffusion` before
+    torch loads): beside another job they sleep instead of spinning against it.
 
     Parameters
     ----------
     threads
-        A fixed number of threads, or ``None`` for the adaptive policy.
-    interval
-        Seconds between measurements.
+        A fixed number of threads, or ``None`` (0, ``"auto"``) for the rule above.
+
+    Attributes
+    ----------
+    threads
+        The count in force.
+    fixed
+        The count the user asked for, or ``None`` when it came from the usable cores.
+    source
+        Where the count came from, for the log and the model's record.
     """
 
-    def __init__(self, threads: int | None = None, interval: float = 2.0):
+    def __init__(self, threads: int | str | None = None):
         self.cores = usable_cores()
-        self.max_threads = max(1, int(self.cores))
-        env = os.environ.get(THREADS_ENV) or (os.environ.get("OMP_NUM_THREADS") if threads is None else None)
-        self.fixed = threads if threads is not None else (int(env) if env and env.isdigit() and int(env) > 0
-                                                          else None)
-        self.interval = float(interval)
-        self.threads = self.fixed or self.max_threads
-        self._last: tuple[float, float, float, float] | None = None
-        self._others = 0.0
-        self.changes = 0
-        try:
-            self._cpus = os.sched_getaffinity(0)
-        except (AttributeError, OSError):  # pragma: no cover
-            self._cpus = set(range(os.cpu_count() or 1))
+        self.fixed = parse_threads(threads)
+        self.source = "threads"
+        if self.fixed is None:
+            for env in (THREADS_ENV, "OMP_NUM_THREADS"):
+                self.fixed = parse_threads(os.environ.get(env), f"${env}")
+                if self.fixed is not None:
+                    self.source = f"${env}"
+                    break
+        if self.fixed is None:
+            self.source = "usable cores"
+        self.threads = self.fixed or max(1, int(self.cores))
 
     def describe(self) -> str:
-        how = "fixed" if self.fixed else "adaptive: fewer while other processes use the cores"
-        return f"{self.threads} CPU thread(s) ({how}; {self.cores:g} usable cores)"
+        return (f"{self.threads} CPU thread(s) (from {self.source}; {self.cores:g} usable cores; fixed for the run, "
+                f"OpenMP wait policy {os.environ.get(WAIT_POLICY_ENV, 'default')})")
 
     def apply(self) -> int:
-        """Set torch's thread count to the current choice; returns it."""
+        """Set torch's thread count to this policy's; returns it."""
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
         return self.threads
-
-    def tick(self) -> None:
-        """Call often (every training or sampling step); measures and adapts at most every ``interval`` s."""
-        if self.fixed or self.max_threads == 1:
-            return
-        now = time.monotonic()
-        if self._last is not None and now - self._last[0] < self.interval:
-            return
-        try:
-            busy, total = _cpu_jiffies(self._cpus)
-        except (OSError, ValueError):  # pragma: no cover - no /proc
-            return
-        own = time.process_time()
-        if self._last is not None:
-            _, busy0, total0, own0 = self._last
-            if total > total0:
-                span = (total - total0) / len(self._cpus)  # jiffies per CPU in the interval
-                ticks = os.sysconf("SC_CLK_TCK")
-                others = max(0.0, (busy - busy0) - (own - own0) * ticks) / span  # cores used by others
-                self._others = 0.5 * self._others + 0.5 * others
-                want = int(min(self.max_threads, max(1, round(self.cores - self._others))))
-                if want != self.threads:
-                    logger.info("CPU threads %d -> %d (other processes use %.1f of %g cores).", self.threads, want,
-                                self._others, self.cores)
-                    self.threads = want
-                    self.changes += 1
-                    self.apply()
-        self._last = (now, busy, total, own)
 
 
 _POLICY: ThreadPolicy | None = None
 
 
-def thread_policy(threads: int | None = None) -> ThreadPolicy:
+def thread_policy(threads: int | str | None = None) -> ThreadPolicy:
     """The process's thread policy (made on first use; a number given later fixes it); applied to torch."""
     global _POLICY
-    if _POLICY is None or (threads is not None and _POLICY.fixed != threads):
-        _POLICY = ThreadPolicy(threads)
+    wanted = parse_threads(threads)
+    if _POLICY is None or (wanted is not None and _POLICY.fixed != wanted):
+        _POLICY = ThreadPolicy(wanted)
         logger.info("Using %s.", _POLICY.describe())
     _POLICY.apply()
     return _POLICY
 
 
-def set_threads(threads: int | None) -> ThreadPolicy:
-    """Fix the number of CPU threads (``None``: back to the adaptive policy)."""
+def set_threads(threads: int | str | None) -> ThreadPolicy:
+    """Fix the number of CPU threads (``None``, 0 or ``"auto"``: back to the automatic count)."""
     global _POLICY
-    if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
-        raise InputError(f"threads must be a positive integer or None (adaptive), got {threads!r}.")
+    wanted = parse_threads(threads)
     _POLICY = None
-    return thread_policy(None if threads is None else int(threads))
-
-
-def tick_threads() -> None:
-    """Let the process's thread policy (if one was made) measure and adapt; cheap enough for every step."""
-    if _POLICY is not None:
-        _POLICY.tick()
+    return thread_policy(wanted)

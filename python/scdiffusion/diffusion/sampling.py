@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..runtime import autocast, tick_threads
+from ..runtime import autocast
 from .classifier_free import ClassifierFreeGuidance
 from .guidance import ClassifierGuidance
 from .samplers import Sampler
@@ -45,7 +45,6 @@ def sample_loop(denoiser: nn.Module, sampler: Sampler, x: torch.Tensor, *,
     steps = sampler.timesteps
     sampler.reset()
     for i in tqdm(range(len(steps)), desc=desc, disable=not progress, leave=False):
-        tick_threads()
         t_int = int(steps[i])
         t = torch.full((x.shape[0],), t_int, device=x.device, dtype=torch.long)
         with autocast(x.device, mixed_precision):  # the network under autocast, the sampler in float32

@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..module import ScDiffusionModule
 from ..nn.likelihood import OUTPUT_LIKELIHOODS
 from ..options import GENERATE, INTERPOLATE, TRAIN
-from ..runtime import resolve_device, thread_policy
+from ..runtime import parse_threads, resolve_device, thread_policy
 from ..train import stage_configs, train_stages
 from .outputs import LATENT_KEY
 from .pretrained import PretrainedSCimilarity
@@ -72,8 +72,9 @@ class ScDiffusion:
         bfloat16 autocast of the networks' forward passes in training and generation (for GPUs; the
         likelihood, losses and the samplers' arithmetic stay float32).
     threads
-        CPU threads; default: adaptive (every usable core, fewer while other processes need them; see
-        :class:`scdiffusion.runtime.ThreadPolicy`). Results do not depend on it.
+        CPU threads, fixed for the run; default (or 0): ``$SCDIFFUSION_THREADS``, else every usable core (see
+        :class:`scdiffusion.runtime.ThreadPolicy`). The same seed and thread count give bit-identical weights,
+        whatever else runs on the machine; another thread count gives a different, equally good model.
     backed
         Out-of-core training: ``adata`` is the path of an ``.h5ad`` whose CSR (or dense) counts are validated
         and filtered in one chunked pass and streamed from disk while the autoencoder trains; every cell is then
@@ -109,7 +110,7 @@ class ScDiffusion:
                                "classifier_free": classifier_free, "label_dropout": label_dropout,
                                "mixed_precision": mixed_precision})
         self.device = resolve_device(device)
-        self.threads = TRAIN["threads"].check(threads)
+        self.threads = parse_threads(TRAIN["threads"].check(threads))
         thread_policy(self.threads)
         self.seed = checked["seed"]
         self.history: dict = {}
@@ -133,6 +134,7 @@ class ScDiffusion:
         self.registries: dict[str, LabelRegistry] = self.data.registries
         self.library: LibrarySizes = self.data.library
         self.n_train_cells = self.data.n_cells
+        self.train_threads: int | None = None  # set by train()
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
                 "noise_fit": checked["noise_fit"]}
@@ -206,7 +208,7 @@ class ScDiffusion:
         """
         if self.data is None:
             raise InputError("This model was loaded from disk without training data; it can generate but not train.")
-        thread_policy(self.threads)
+        self.train_threads = thread_policy(self.threads).threads  # recorded in config.json: results depend on it
         TRAIN.check({"max_time": max_time, "checkpoint_every": checkpoint_every})
         if checkpoint_dir is not None:
             self.data.fingerprint()  # refuses backed data before any work

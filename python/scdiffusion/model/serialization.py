@@ -122,6 +122,7 @@ def model_config(model) -> dict:
         "min_cells_per_label": model.min_cells_per_label,
         "pretrained": model.pretrained_summary,
         "trained": model.is_trained,
+        "train_threads": getattr(model, "train_threads", None),
     }
 
 
@@ -149,13 +150,13 @@ def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: i
     from ..data.registry import LabelRegistry
     from ..module import ScDiffusionModule
     from ..options import TRAIN
-    from ..runtime import resolve_device, thread_policy
+    from ..runtime import parse_threads, resolve_device, thread_policy
 
     config, genes, tensors, history = read_model_dir(path)
     tensors = upgrade_tensors(tensors, config)
     model = cls.__new__(cls)
     model.device = resolve_device(device)
-    model.threads = TRAIN["threads"].check(threads)
+    model.threads = parse_threads(TRAIN["threads"].check(threads))
     thread_policy(model.threads)
     model.data = None
     try:
@@ -166,6 +167,7 @@ def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: i
         model.min_cells_per_label = int(config.get("min_cells_per_label", 5))
         model.pretrained_summary = config.get("pretrained")
         model.n_train_cells = config.get("n_train_cells")
+        model.train_threads = config.get("train_threads")
         model.module = ScDiffusionModule.from_config(config, len(genes),
                                                      {k: r.n_classes for k, r in model.registries.items()},
                                                      model.preprocessor.target_sum, device=model.device)

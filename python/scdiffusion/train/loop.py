@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..runtime import autocast, tick_threads
+from ..runtime import autocast
 from . import distributed as D
 from .checkpoint import Checkpointer
 from .ema import EMA
@@ -164,7 +164,6 @@ def fit(module: nn.Module, loss_fn: Callable[..., torch.Tensor], tensors: tuple[
                initial=first_step - 1, total=config.max_steps)
     module.train()
     for step in bar:
-        tick_threads()
         if source is not None:
             batch = tuple(t[rows] for t in source.sample(batch_size, generator))
             drawn = draw_fn(batch_size, generator) if draw_fn is not None else ()
