@@ -119,17 +119,17 @@ scDiffusionPython <- function() {
     res$result
 }
 
-## CPU threads of the Python core: options(scDiffusion.threads = N) fixes them;
-## NULL (the default) lets the core adapt to the cores this process may use and
-## to other load (see the README, "threads").
-.scd_threads <- function() {
-    n <- getOption("scDiffusion.threads")
-    if (is.null(n)) return(NULL)
-    if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 1 || n != round(n)) {
-        stop("option 'scDiffusion.threads' must be one positive whole number (or NULL for the adaptive ",
-            "policy), e.g. options(scDiffusion.threads = 2).", call. = FALSE)
+## CPU threads of the Python core, the same rule as in Python and the CLI:
+## options(scDiffusion.threads = N) fixes them; NULL (the default), 0 or "auto"
+## use every core this process may use (fixed for the run, so results do not
+## depend on other load; see the README, "Reproducibility").
+.scd_threads <- function(n = getOption("scDiffusion.threads")) {
+    if (is.null(n) || identical(n, "auto")) return(NULL)
+    if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 0 || n != round(n)) {
+        stop("option 'scDiffusion.threads' must be one positive whole number, or 0 / \"auto\" / NULL for ",
+            "every usable core, e.g. options(scDiffusion.threads = 2).", call. = FALSE)
     }
-    as.integer(n)
+    if (n == 0) NULL else as.integer(n)
 }
 
 ## Run 'fun' in the package's basilisk environment, or in the override

@@ -13,15 +13,16 @@ The options of train / generate / interpolate / evaluate, their defaults, bounds
 :mod:`scdiffusion.options` (the same declarations as the Python API and the R package). Every ``.h5ad`` input
 or output may instead be a SingleCellExperiment ``.rds`` file (chosen by extension; needs the optional R
 support, :mod:`scdiffusion.data.rds`); generated cells are written with ``X`` as the assay ``logcounts``.
-Every error is one line on stderr with exit code 1 (2 for usage errors); outputs are written atomically.
+Every input error is one line on stderr with exit code 1 (2 for usage errors); anything else is an internal
+error (a bug): its traceback, a sentence saying so, exit code 3. Outputs are written atomically.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -138,12 +139,46 @@ def _check_output(output: str, overwrite: bool) -> Path:
     return check_anndata_output(output, overwrite=overwrite)
 
 
+class InternalError(click.ClickException):
+    """A failure that is not the user's: reported with its traceback and a request to report it (exit code 3)."""
+
+    exit_code = 3
+
+
 def _run(fn):
-    """Turn input errors into one-line click errors."""
+    """Run a command's work: input errors (and a full disk, a read-only folder) become one line; anything else is an
+    internal error, shown with its traceback and said to be a bug."""
     try:
         return fn()
     except InputError as err:
         _fail(str(err))
+    except MemoryError:
+        _fail("Out of memory. Ask for fewer cells at a time (generate --chunk-size N writes them in chunks) or "
+              "a smaller batch size.")
+    except OSError as err:  # the machine's state, not a bug: disk full, permission denied, read-only file system
+        if err.errno is None:
+            raise _internal(err) from err
+        where = f" ({err.filename})" if err.filename else ""
+        _fail(f"{err.strerror or err}{where}. Free space or choose a writable location; nothing partial was left "
+              "at the output path.")
+    except click.ClickException:
+        raise
+    except RuntimeError as err:
+        if "can't allocate memory" in str(err) or "out of memory" in str(err).lower():
+            _fail("Out of memory. Ask for fewer cells at a time (generate --chunk-size N writes them in chunks) or "
+                  "a smaller batch size.")
+        raise _internal(err) from err
+    except Exception as err:  # noqa: BLE001 - any other failure is ours
+        raise _internal(err) from err
+
+
+def _internal(err: BaseException) -> InternalError:
+    from ._version import __version__
+
+    trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    click.echo(trace, err=True)
+    return InternalError(f"internal error ({type(err).__name__}: {err}). This is a bug in scdiffusion {__version__}, "
+                         "not a problem with your input: please report it with the traceback above.")
 
 
 _OUTPUT = {"type": click.Path(dir_okay=False), "metavar": "OUT.h5ad|OUT.rds",
@@ -185,12 +220,10 @@ def main(threads: str | None) -> None:
 def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_steps, classifier_steps, **opts):
     """Train a model on raw counts in INPUT.h5ad (or a SingleCellExperiment INPUT.rds) and save it to --model-dir."""
     _setup_logging(not quiet)
-    from .atomic import check_output_dir
+    from .atomic import check_output_dir, remove_own_folder
     from .model import ScDiffusion
-    from .model.serialization import CONFIG_FILE
-
     out = Path(model_dir)
-    _run(lambda: check_output_dir(out, overwrite=overwrite, marker=CONFIG_FILE))
+    _run(lambda: check_output_dir(out, overwrite=overwrite, kind="model"))
     max_steps = _parse_steps(opts.pop("max_steps"))
     old = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
     if any(v is not None for v in old.values()):
@@ -209,7 +242,7 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
                     checkpoint_dir=ckpt, checkpoint_every=fit["checkpoint_every"])
         model.save(out, overwrite=overwrite)
         if not fit["checkpoint_dir"] and ckpt is not None:
-            shutil.rmtree(ckpt, ignore_errors=True)
+            remove_own_folder(ckpt, "checkpoint")  # only ever a checkpoint folder that scDiffusion wrote
         return model
 
     model = _run(work)
@@ -316,11 +349,8 @@ def evaluate(model_dir, output_dir, overwrite, **opts):
         if model_dir:
             hist_file = Path(model_dir) / "history.json"
             history = json.loads(hist_file.read_text()) if hist_file.exists() else None
-        try:
-            return write_report(real, gen, output_dir, history=history, overwrite=overwrite, train=train_cells,
-                                de_pairs=pairs or None, **opts)
-        except (ValueError, KeyError, FileExistsError) as err:
-            raise InputError(str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)) from err
+        return write_report(real, gen, output_dir, history=history, overwrite=overwrite, train=train_cells,
+                            de_pairs=pairs or None, **opts)
 
     path = _run(work)
     meta = json.loads((Path(path) / "metrics.json").read_text()).get("meta", {})

@@ -73,7 +73,7 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
     from . import ScDiffusion
     from .datasets import pbmc68k_counts
 
-    out = check_output_dir(output_dir, overwrite=overwrite, marker="summary.json")
+    out = check_output_dir(output_dir, overwrite=overwrite, kind="quickstart")
     t0 = time.perf_counter()
     pbmc = pbmc68k_counts()
     tr, te = stratified_split(pbmc.obs[LABELS_KEY].astype(str).to_numpy(), 0.2, seed)
@@ -111,7 +111,7 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
         f"Outputs in {out}/: model/, generated.h5ad, heldout.h5ad, summary.json, summary.md",
     ])
     summary["text"] = text
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "quickstart", overwrite=overwrite) as tmp:
         model.save(tmp / "model")
         generated.write_h5ad(tmp / "generated.h5ad")
         test.write_h5ad(tmp / "heldout.h5ad")

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scdiffusion.errors import InputError
+
 anndata = pytest.importorskip("anndata")
 sc = pytest.importorskip("scanpy")
 
@@ -304,12 +306,40 @@ def test_write_report_creates_files_and_refuses_overwrite(tmp_path, pbmc_split, 
     assert "| mmd_rbf |" in md and "![" in md and "qq.png" in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.tmp")]
 
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    assert (out / ".scdiffusion-output.json").exists()  # the marker: a report folder scDiffusion wrote
+    with pytest.raises(InputError, match="overwrite=True"):
         M.write_report(real_s, gen_s, out, quick=True)
-    (out / "marker.txt").write_text("old")
-    M.write_report(real_s, gen_s, out, quick=True, overwrite=True)
-    assert not (out / "marker.txt").exists() and (out / "metrics.json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    before = (out / "metrics.json").stat().st_ino
+    M.write_report(real_s, gen_s, out, quick=True, overwrite=True)  # its own report folder: replaced
+    assert (out / "metrics.json").stat().st_ino != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no temporary or old folder left
+
+
+@pytest.mark.parametrize("setup", ["notes", "cwd", "file", "other_kind"])
+def test_write_report_overwrite_never_touches_a_folder_it_did_not_write(tmp_path, pbmc_split, blob, setup,
+                                                                       monkeypatch):
+    """--output-dir . --overwrite, a user's folder, a file, or a model folder: refused, nothing changed."""
+    from scdiffusion.atomic import write_marker
+
+    real_s, gen_s = pbmc_split[1][:60].copy(), blob[:60].copy()
+    target = tmp_path / "target"
+    if setup == "file":
+        target.write_text("results")
+    else:
+        (target / "sub").mkdir(parents=True)
+        (target / "my_notes.txt").write_text("keep me")
+        (target / "sub" / "data.csv").write_text("1,2")
+        if setup == "other_kind":
+            write_marker(target, "model")
+    if setup == "cwd":
+        monkeypatch.chdir(target)
+        target = Path(".")
+    snapshot = sorted((str(p.relative_to(tmp_path)), p.read_bytes() if p.is_file() else b"")
+                      for p in tmp_path.rglob("*"))
+    with pytest.raises(InputError, match="Refusing to overwrite|not a folder"):
+        M.write_report(real_s, gen_s, target, quick=True, overwrite=True, use_celltypist=False)
+    assert sorted((str(p.relative_to(tmp_path)), p.read_bytes() if p.is_file() else b"")
+                  for p in tmp_path.rglob("*")) == snapshot
 
 
 # --------------------------------------------------------------------------- import hygiene

@@ -98,7 +98,7 @@ def test_knn_auc_warning_reaches_r_and_celltypist_prints_nothing(bridge, capfd):
     assert "Input data has" not in printed
 
 
-def test_r_threads_option_fixes_the_core_threads_and_null_restores_the_adaptive_policy(bridge):
+def test_r_threads_option_fixes_the_core_threads_and_null_restores_the_automatic_count(bridge):
     import torch
 
     from scdiffusion import runtime
@@ -109,7 +109,9 @@ def test_r_threads_option_fixes_the_core_threads_and_null_restores_the_adaptive_
         assert torch.get_num_threads() == 1 and runtime.thread_policy().fixed == 1
         bridge.version(threads=None)
         assert runtime.thread_policy().fixed in (None, runtime.ThreadPolicy().fixed)  # env may fix it
-        bad = bridge.version(threads=0)
+        assert "error" not in bridge.version(threads=0)  # the one rule: 0 means every usable core
+        assert runtime.thread_policy().threads == runtime.ThreadPolicy().threads
+        bad = bridge.version(threads=-1)
         assert bad["user_error"] and "threads" in bad["error"]
     finally:
         runtime.set_threads(None)

@@ -41,11 +41,17 @@ test_that("training arguments of the classifier-free denoiser and the dispersion
 })
 
 test_that("options(scDiffusion.threads) fixes the core's CPU threads and is checked", {
-    old <- options(scDiffusion.threads = 0)
+    # one rule with Python and the CLI: a positive whole number, or 0 / "auto" / NULL for every usable core
+    old <- options(scDiffusion.threads = -1)
     on.exit(options(old))
     expect_error(scDiffusionPythonVersion(), "scDiffusion.threads")
     options(scDiffusion.threads = "two")
     expect_error(scDiffusionPythonVersion(), "positive whole number")
+    options(scDiffusion.threads = 1.5)
+    expect_error(scDiffusionPythonVersion(), "positive whole number")
+    expect_null(scDiffusion:::.scd_threads(0))
+    expect_null(scDiffusion:::.scd_threads("auto"))
+    expect_identical(scDiffusion:::.scd_threads(3), 3L)
     skip_if_no_python()
     options(scDiffusion.threads = 1)
     expect_true(nzchar(scDiffusionPythonVersion()))

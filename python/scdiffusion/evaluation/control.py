@@ -26,6 +26,7 @@ import numpy as np
 
 from ..data.split import stratified_split
 from ..options import EVALUATE
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def control_splits(n_real: int, n_generated: int, real_labels: np.ndarray | None
         ``generated``).
     """
     if n_real < 4:
-        raise ValueError(f"The real-vs-real control needs at least 4 real cells, got {n_real}.")
+        raise InputError(f"The real-vs-real control needs at least 4 real cells, got {n_real}.")
     fraction = min(n_generated, n_real // 2) / n_real
     y = np.zeros(n_real, dtype=int) if real_labels is None else np.asarray(real_labels)
     out = []

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..atomic import atomic_dir, check_output_dir
 from .markdown import render_markdown
 from .panels import comparison_data
 from .suite import evaluate
@@ -17,16 +15,6 @@ from .suite import evaluate
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_report", "render_markdown"]
-
-
-def _check_target(output_dir: Path, overwrite: bool) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise FileExistsError(f"{output_dir} exists and is not a directory; choose another output_dir.")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{output_dir} already exists and is not empty. Choose a new output_dir or pass "
-            "overwrite=True to replace it."
-        )
 
 
 #: Why ``quick=True`` draws no UMAP.
@@ -51,15 +39,16 @@ def write_report(
     """Evaluate generated cells and write ``metrics.json``, PNG figures and ``report.md``.
 
     Everything is first written to a temporary directory next to ``output_dir``
-    which is then renamed into place, so a crash never leaves a half-written
-    report behind.
+    which is then swapped into place (:func:`scdiffusion.atomic.atomic_dir`), so a crash never leaves a
+    half-written report behind.
 
     Parameters
     ----------
     real, generated
         AnnData objects (see :func:`~scdiffusion.evaluation.evaluate` for scales and counts).
     output_dir
-        Directory to create. It must not exist or be empty unless ``overwrite``.
+        Directory to create. It must not exist or be empty, unless ``overwrite`` and it is a report folder that
+        scDiffusion wrote (its marker file says so); any other folder is never replaced.
     labels_key
         Optional ``.obs`` cell-type column present in both.
     history
@@ -69,7 +58,7 @@ def write_report(
         Passed to :func:`~scdiffusion.evaluation.evaluate` and the figures; ``quick`` also leaves out the UMAP
         (the report says so).
     overwrite
-        Replace an existing non-empty ``output_dir``.
+        Replace an existing report folder written by scDiffusion.
     train
         Optional training cells for the memorisation check.
     **evaluate_kwargs
@@ -83,23 +72,17 @@ def write_report(
 
     Raises
     ------
-    FileExistsError
-        If ``output_dir`` is a non-empty directory (or a file) and ``overwrite`` is False.
+    scdiffusion.errors.InputError
+        If ``output_dir`` is a file, or a non-empty folder that may not be replaced (see ``overwrite``).
     """
     from ..plotting import (plot_count_comparison, plot_fold_changes, plot_loss_curves, plot_marker_violins,
                             plot_qq, plot_umap)
 
-    output_dir = Path(output_dir).resolve()
-    _check_target(output_dir, overwrite)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    output_dir = check_output_dir(Path(output_dir).resolve(), overwrite=overwrite, kind="report")
     results = evaluate(real, generated, labels_key=labels_key, train=train, seed=seed,
                        quick=quick, **evaluate_kwargs)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
+    with atomic_dir(output_dir, "report", overwrite=overwrite) as tmp:
         with open(tmp / "metrics.json", "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2, allow_nan=False)
 
@@ -143,20 +126,5 @@ def write_report(
                 errors[fname] = f"{type(exc).__name__}: {exc}"
 
         (tmp / "report.md").write_text(render_markdown(results, figures, errors), encoding="utf-8")
-
-        _check_target(output_dir, overwrite)  # the target may have appeared meanwhile
-        backup = None
-        if output_dir.exists():
-            if any(output_dir.iterdir()):
-                backup = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
-                os.replace(output_dir, backup)
-            else:
-                output_dir.rmdir()
-        os.replace(tmp, output_dir)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("Report written to %s", output_dir)
     return output_dir

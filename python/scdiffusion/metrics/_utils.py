@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._json import to_builtin  # noqa: F401  (re-exported: metrics results are JSON)
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def to_dense(x: MatrixLike, dtype: type = np.float64) -> np.ndarray:
     if is_anndata(x):
         x = x.X
     if x is None:
-        raise ValueError(
+        raise InputError(
             "The expression matrix is empty (AnnData.X is None). Put the expression values "
             "in `.X`, e.g. `adata.X = adata.layers['log1p']`."
         )
@@ -71,13 +72,13 @@ def to_dense(x: MatrixLike, dtype: type = np.float64) -> np.ndarray:
         x = x.toarray()
     arr = np.asarray(x, dtype=dtype)
     if arr.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"Expected a 2-D cells x genes matrix, got an array with shape {arr.shape}. "
             "Reshape it (e.g. `x.reshape(1, -1)` for a single cell)."
         )
     if not np.all(np.isfinite(arr)):
         n_bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(
+        raise InputError(
             f"The expression matrix contains {n_bad} NaN/inf values. Remove or impute them "
             "(e.g. `np.nan_to_num(x)`) before computing metrics."
         )
@@ -93,14 +94,14 @@ def check_pair(real: np.ndarray, generated: np.ndarray, min_cells: int = 2) -> N
         If the numbers of genes differ or either side has fewer than ``min_cells`` cells.
     """
     if real.shape[1] != generated.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"Real data has {real.shape[1]} genes but generated data has {generated.shape[1]}. "
             "Both matrices must have the same genes in the same order; subset the real data "
             "to the model's genes (e.g. `real[:, generated.var_names]`)."
         )
     for name, arr in (("real", real), ("generated", generated)):
         if arr.shape[0] < min_cells:
-            raise ValueError(
+            raise InputError(
                 f"The {name} data has {arr.shape[0]} cells; at least {min_cells} are needed "
                 "for this metric. Generate or supply more cells."
             )
@@ -204,7 +205,7 @@ def as_labels(labels: Any, n: int, name: str) -> np.ndarray:
     """Convert per-cell labels to a string array of length ``n``."""
     arr = np.asarray(labels).astype(str)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must have one label per cell ({n}), got shape {arr.shape}. "
             "Pass e.g. `adata.obs['cell_type'].values`."
         )
@@ -240,7 +241,7 @@ def label_groups(
     """
     if real_labels is None or gen_labels is None:
         if (real_labels is None) != (gen_labels is None):
-            raise ValueError("Pass labels for both sides or for neither.")
+            raise InputError("Pass labels for both sides or for neither.")
         return [("all cells", np.arange(n_real), np.arange(n_generated), 1.0)], {}
     groups, skipped = [], {}
     for label in sorted(set(real_labels) | set(gen_labels)):

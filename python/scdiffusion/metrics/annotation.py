@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._utils import as_labels, check_pair, to_dense
+from ..errors import InputError, MissingKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,13 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 def _prepare(real_adata: Any, generated_adata: Any, labels_key: str):
     for name, ad in (("real_adata", real_adata), ("generated_adata", generated_adata)):
         if labels_key not in ad.obs.columns:
-            raise KeyError(
+            raise MissingKeyError(
                 f"`{labels_key}` is not a column of {name}.obs (available: "
                 f"{list(ad.obs.columns)[:10]}). Pass the obs column holding the cell-type labels."
             )
     missing = [g for g in real_adata.var_names if g not in set(generated_adata.var_names)]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{len(missing)} real genes are missing from the generated data (e.g. {missing[:5]}). "
             "Subset the real data to the model's genes: `real = real[:, generated.var_names]`."
         )
@@ -53,7 +54,7 @@ def _split(y: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray,
     from ..data.split import stratified_split
 
     if not 0 < train_fraction < 1:
-        raise ValueError(f"`train_fraction` must be in (0, 1), got {train_fraction}.")
+        raise InputError(f"`train_fraction` must be in (0, 1), got {train_fraction}.")
     return stratified_split(y, 1.0 - train_fraction, seed)
 
 
@@ -95,7 +96,7 @@ def fit_annotator(x_train: np.ndarray, y_train: np.ndarray, kind: str = "logisti
     x_train = np.asarray(x_train, dtype=np.float64)
     y_train = np.asarray(y_train).astype(str)
     if np.unique(y_train).size < 2:
-        raise ValueError("An annotator needs at least two distinct labels in the real training cells.")
+        raise InputError("An annotator needs at least two distinct labels in the real training cells.")
     if kind == "celltypist":
         try:
             import celltypist
@@ -120,7 +121,7 @@ def fit_annotator(x_train: np.ndarray, y_train: np.ndarray, kind: str = "logisti
 
         return predict_ct
     if kind != "logistic_regression":
-        raise ValueError(f"Unknown annotator {kind!r}; use 'celltypist' or 'logistic_regression'.")
+        raise InputError(f"Unknown annotator {kind!r}; use 'celltypist' or 'logistic_regression'.")
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

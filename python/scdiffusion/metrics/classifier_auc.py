@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ._utils import (
     MatrixLike,
     as_labels,
@@ -74,7 +75,7 @@ def _split(x: np.ndarray, y: np.ndarray, test_size: float, seed: int,
     tr, te = next(GroupShuffleSplit(n_splits=1, test_size=test_size,
                                     random_state=seed).split(x, y, groups))
     if np.unique(y[te]).size < 2 or np.unique(y[tr]).size < 2:
-        raise ValueError("The grouped train/test split left one class empty; supply more cells.")
+        raise InputError("The grouped train/test split left one class empty; supply more cells.")
     return x[tr], x[te], y[tr], y[te]
 
 
@@ -127,7 +128,7 @@ def rf_auc(
     g = to_dense(generated)
     check_pair(r, g, min_cells=4)
     if space not in ("pca", "genes"):
-        raise ValueError(f"Unknown space {space!r}; use 'pca' or 'genes'.")
+        raise InputError(f"Unknown space {space!r}; use 'pca' or 'genes'.")
     groups = _row_groups(np.vstack([r, g]))
     if space == "pca":
         r, g = pooled_pca(r, g, n_comps=n_comps, seed=seed)

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ._utils import MatrixLike, check_pair, to_dense
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def scc_gene_means(real: MatrixLike, generated: MatrixLike) -> float:
     g = to_dense(generated)
     check_pair(r, g, min_cells=1)
     if r.shape[1] < 2:
-        raise ValueError("At least two genes are needed for a correlation of gene means.")
+        raise InputError("At least two genes are needed for a correlation of gene means.")
     rho = spearmanr(r.mean(axis=0), g.mean(axis=0)).statistic
     return float(rho)
 
@@ -83,7 +84,7 @@ def gene_correlation_error(
     check_pair(r, g, min_cells=2)
     n = min(int(n_top_genes), r.shape[1])
     if n < 2:
-        raise ValueError("`n_top_genes` must be at least 2 and the data must have >= 2 genes.")
+        raise InputError("`n_top_genes` must be at least 2 and the data must have >= 2 genes.")
     top = np.argsort(-r.var(axis=0), kind="stable")[:n]
     cr = _safe_corrcoef(r[:, top])
     cg = _safe_corrcoef(g[:, top])

@@ -30,6 +30,7 @@ import pandas as pd
 from ._utils import TooFewCells, label_groups, make_rng, weighted_mean
 from .tmm import tmm_factors
 from .two_sample import kde_statistic, ks_statistic
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def gene_statistics(counts: np.ndarray, n_bins: int = 20) -> pd.DataFrame:
     """
     x = np.asarray(counts, dtype=np.float64)
     if x.shape[0] < 2:
-        raise ValueError("Gene variances need at least two cells.")
+        raise InputError("Gene variances need at least two cells.")
     lc = log2_cpm(x)
     mean, var = lc.mean(axis=0), lc.var(axis=0, ddof=1)
     return pd.DataFrame({"mean_log2cpm": mean, "variance_log2cpm": var,
@@ -187,7 +188,7 @@ def correlation_values(log2cpm: np.ndarray, genes: np.ndarray, between: str, max
         return _spearman_upper(x)
     if between == "genes":
         return _spearman_upper(x.T)
-    raise ValueError(f"between must be 'cells' or 'genes', got {between!r}.")
+    raise InputError(f"between must be 'cells' or 'genes', got {between!r}.")
 
 
 def _compare_group(rc: np.ndarray, gc: np.ndarray, *, n_top_genes: int, max_corr_cells: int, kde: bool,
@@ -264,7 +265,7 @@ def compare_count_properties(
     r = np.asarray(real_counts, dtype=np.float64)
     g = np.asarray(gen_counts, dtype=np.float64)
     if r.shape[1] != g.shape[1]:
-        raise ValueError(f"Real counts have {r.shape[1]} genes, generated {g.shape[1]}; use the same genes.")
+        raise InputError(f"Real counts have {r.shape[1]} genes, generated {g.shape[1]}; use the same genes.")
     groups, skipped = label_groups(real_labels, gen_labels, max(2, min_cells), r.shape[0], g.shape[0],
                                   only=labels_to_score)
     if not groups:

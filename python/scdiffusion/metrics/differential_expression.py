@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._utils import TooFewCells, label_groups, weighted_mean
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def compare_differential_expression(
     pairs = [(str(a), str(b)) for a, b in (pairs or [])]
     bad = [p for p in pairs if p[0] not in names or p[1] not in names or p[0] == p[1]]
     if bad:
-        raise ValueError(f"DE pairs {bad} need two different labels among those with enough cells: {names}.")
+        raise InputError(f"DE pairs {bad} need two different labels among those with enough cells: {names}.")
     real_res = _contrasts(np.asarray(real_log), rl, names, pairs)
     gen_res = _contrasts(np.asarray(gen_log), gl, names, pairs)
     per = {c: contrast_agreement(real_res[c], gen_res[c], top_k, alpha) for c in real_res}

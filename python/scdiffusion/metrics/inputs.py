@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._utils import as_labels, is_anndata, looks_like_counts, make_rng, to_dense
+from ..errors import InputError, MissingKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def check_same_genes(real: Any, generated: Any, name_real: str = "real",
     _require_anndata(generated, name_generated)
     for name, ad in ((name_real, real), (name_generated, generated)):
         if not ad.var_names.is_unique:
-            raise ValueError(
+            raise InputError(
                 f"The {name} data has duplicated gene names; call `{name}.var_names_make_unique()` first."
             )
     g_set, r_set = set(generated.var_names), set(real.var_names)
@@ -75,7 +76,7 @@ def check_same_genes(real: Any, generated: Any, name_real: str = "real",
         if only_gen:
             parts.append(f"{len(only_gen)} {name_generated} genes are missing from the {name_real} "
                          f"data (e.g. {only_gen[:5]})")
-        raise ValueError(
+        raise InputError(
             "Real and generated data must have the same genes: " + "; ".join(parts) + ". "
             f"Subset the {name_real} data to the model's genes, e.g. "
             f"`{name_real} = {name_real}[:, {name_generated}.var_names].copy()`, before evaluating."
@@ -91,7 +92,7 @@ def check_labels_key(labels_key: str, **adatas: Any) -> None:
         if ad is None:
             continue
         if labels_key not in ad.obs.columns:
-            raise KeyError(
+            raise MissingKeyError(
                 f"labels_key={labels_key!r} is not a column of {name}.obs; available columns: "
                 f"{list(ad.obs.columns)[:15]}. Pass the column with the cell-type labels "
                 "(generated cells should carry the label they were conditioned on), or "
@@ -174,11 +175,11 @@ def find_counts(adata: Any, counts_layer: str | None = "auto") -> tuple[Any | No
         elif counts_layer in adata.layers:
             x, where = adata.layers[counts_layer], f"layers[{counts_layer!r}]"
         else:
-            raise KeyError(f"counts layer {counts_layer!r} is not in adata.layers (available: "
+            raise MissingKeyError(f"counts layer {counts_layer!r} is not in adata.layers (available: "
                            f"{list(adata.layers.keys()) or 'none'}). Name the layer with raw counts, 'X' for "
                            "adata.X, or None to skip the count-level metrics.")
         if not looks_like_counts(x):
-            raise ValueError(f"{where} does not hold raw counts (non-negative integers). Name the layer that "
+            raise InputError(f"{where} does not hold raw counts (non-negative integers). Name the layer that "
                              "does, or pass None to skip the count-level metrics.")
         return x, f"raw counts from {where}"
     if "counts" in adata.layers and looks_like_counts(adata.layers["counts"]):

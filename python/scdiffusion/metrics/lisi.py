@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from ._utils import MatrixLike, make_rng, pooled_pca, subsample_rows, to_dense
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def lisi_scores(
     n = embedding.shape[0]
     k = min(int(n_neighbors), n - 1)
     if k < 1:
-        raise ValueError("LISI needs at least two cells.")
+        raise InputError("LISI needs at least two cells.")
     nn = NearestNeighbors(n_neighbors=k + 1).fit(embedding)
     dist, idx = nn.kneighbors(embedding)
     # drop the query cell itself (robust to exact duplicates)
@@ -96,7 +97,7 @@ def lisi_scores(
         perp = perplexity if perplexity is not None else max(n_neighbors / 3.0, 1.0)
         w = _perplexity_weights(dist**2, perp)
     else:
-        raise ValueError(f"Unknown LISI method {method!r}; use 'knn' or 'perplexity'.")
+        raise InputError(f"Unknown LISI method {method!r}; use 'knn' or 'perplexity'.")
 
     _, codes = np.unique(np.asarray(batch), return_inverse=True)
     neigh_codes = codes[idx]

@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ def wasserstein_distance(x: np.ndarray, y: np.ndarray, p: int = 2) -> float:
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"Both point clouds need the same dimensions, got {x.shape[1]} and {y.shape[1]}.")
+        raise InputError(f"Both point clouds need the same dimensions, got {x.shape[1]} and {y.shape[1]}.")
     if p < 1:
-        raise ValueError(f"p must be >= 1, got {p}.")
+        raise InputError(f"p must be >= 1, got {p}.")
     cost = cdist(x, y, "euclidean") ** p
     a = np.full(x.shape[0], 1.0 / x.shape[0])
     b = np.full(y.shape[0], 1.0 / y.shape[0])

@@ -18,6 +18,7 @@ from ._utils import fit_pca, label_groups, make_rng, subsample_rows
 from .mmd import mmd_rbf_embedded
 from .optimal_transport import wasserstein_distance
 from .prdc import prdc
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def pca_distances(
     r = np.asarray(real_log, dtype=np.float64)
     g = np.asarray(gen_log, dtype=np.float64)
     if r.shape[1] != g.shape[1]:
-        raise ValueError(f"Real data have {r.shape[1]} genes, generated {g.shape[1]}; use the same genes.")
+        raise InputError(f"Real data have {r.shape[1]} genes, generated {g.shape[1]}; use the same genes.")
     # cells that fit a PCA spread more along its components than cells projected onto it; with fewer than
     # ~10 fitted cells per component that artefact dominates k-NN measures, so the components are capped
     n_comps = min(n_comps, max(2, r.shape[0] // CELLS_PER_COMPONENT))

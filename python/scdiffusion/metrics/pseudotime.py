@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._utils import effective_n_comps, to_dense
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def diffusion_pseudotime(
     x = to_dense(adata_or_matrix, dtype=np.float32)
     n = x.shape[0]
     if n < 4:
-        raise ValueError(f"Diffusion pseudotime needs at least 4 cells, got {n}.")
+        raise InputError(f"Diffusion pseudotime needs at least 4 cells, got {n}.")
     adata = ad.AnnData(x)
     k = effective_n_comps(n_comps, n, x.shape[1])
     sc.pp.pca(adata, n_comps=k, random_state=seed)
@@ -66,10 +67,10 @@ def diffusion_pseudotime(
     root = np.asarray(root_mask_or_index)
     if root.dtype == bool:
         if root.shape != (n,):
-            raise ValueError(f"Root mask must have one entry per cell ({n}), got shape {root.shape}.")
+            raise InputError(f"Root mask must have one entry per cell ({n}), got shape {root.shape}.")
         cand = np.flatnonzero(root)
         if cand.size == 0:
-            raise ValueError("The root mask selects no cells; mark at least one root cell as True.")
+            raise InputError("The root mask selects no cells; mark at least one root cell as True.")
         from scipy.spatial.distance import cdist
 
         if cand.size > 2000:  # bound the quadratic medoid search
@@ -79,7 +80,7 @@ def diffusion_pseudotime(
     elif root.ndim == 0 and np.issubdtype(root.dtype, np.integer):
         iroot = int(root)
         if not -n <= iroot < n:
-            raise ValueError(f"Root index {iroot} is out of range for {n} cells.")
+            raise InputError(f"Root index {iroot} is out of range for {n} cells.")
         iroot %= n
     else:
         raise TypeError("`root_mask_or_index` must be an int or a boolean mask with one entry per cell.")

@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 from scipy.stats import rankdata
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def tmm_factors(counts: np.ndarray, logratio_trim: float = 0.3, sum_trim: float 
     """
     x = np.asarray(counts, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"Expected a cells x genes count matrix, got shape {x.shape}.")
+        raise InputError(f"Expected a cells x genes count matrix, got shape {x.shape}.")
     out = np.full(x.shape[0], np.nan)
     lib = x.sum(axis=1)
     has = lib > 0

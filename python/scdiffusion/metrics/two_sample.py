@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ._utils import make_rng
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def kde_statistic(x: np.ndarray, y: np.ndarray, max_points: int | None = 2000, s
     """
     a, b = _finite_rows(x), _finite_rows(y)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"Both samples need the same number of dimensions, got {a.shape[1]} and {b.shape[1]}.")
+        raise InputError(f"Both samples need the same number of dimensions, got {a.shape[1]} and {b.shape[1]}.")
     if a.shape[0] == 0 or b.shape[0] == 0:
         return float("nan")
     if max_points is not None:  # the same seed on both sides: equal samples stay equal after subsampling

@@ -12,6 +12,11 @@ from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
 from .outputs import cells_to_anndata
 
+DRAWN_SUFFIX = "_drawn"
+"""Unconditional cells of a label-conditioned model: ``obs[<column>_drawn]`` holds the labels drawn for them from
+the training cells (what they were denoised with). It is not the cells' type: a classifier trained on real PBMCs
+agrees with it for 45 % of such cells (guided cells: 81-98 %); call types with a classifier if you need them."""
+
 
 def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, sampler, n_steps, eta,
              guidance_t_max, seed, batch_size, progress):
@@ -48,8 +53,11 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
               "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
-    return cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
-                            library=model.library, registries=model.registries, generator=gen)
+    out = cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
+                           library=model.library, registries=model.registries, generator=gen)
+    if drawn:  # the labels the cells were denoised with, not a call of their type: named so (DRAWN_SUFFIX)
+        out.obs = out.obs.rename(columns={key: f"{key}{DRAWN_SUFFIX}" for key in cond})
+    return out
 
 
 def _shown(condition) -> dict:

@@ -277,7 +277,9 @@ class ScDiffusion:
             type in a tissue never seen together in training). A value may also be a sequence of
             ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch. ``None``: with a
             label-conditioned denoiser, each cell's labels are drawn from the training cells and denoised with them
-            unguided (closer to real cells than the null label, which ``guidance="classifier"`` keeps).
+            unguided (closer to real cells than the null label, which ``guidance="classifier"`` keeps); ``obs``
+            records them as ``<column>_drawn`` — the labels the cells were made with, not a call of their type (a
+            classifier of real PBMCs agrees with them for 45 % of cells; with guided cells' 81-98 %).
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         guidance

@@ -37,8 +37,8 @@ def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], ten
     InputError
         When ``path`` exists and ``overwrite`` is false, is a file, or is a folder that is not a model directory.
     """
-    path = check_output_dir(path, overwrite=overwrite, marker=CONFIG_FILE)
-    with atomic_dir(path) as tmp:
+    path = check_output_dir(path, overwrite=overwrite, kind="model")
+    with atomic_dir(path, "model", overwrite=overwrite) as tmp:
         config = {**config, "format_version": FORMAT_VERSION}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / GENES_FILE).write_text("\n".join(genes) + "\n")

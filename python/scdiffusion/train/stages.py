@@ -16,6 +16,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from ..atomic import is_replaceable, read_marker, write_marker
 from ..errors import InputError
 from ..runtime import seeded_generator
 from . import distributed
@@ -178,7 +179,13 @@ def fit_latent_scale(module, data: Data, progress: bool = True) -> torch.Tensor:
 
 
 def _check_checkpoint_dir(ckpt_dir: Path, fingerprint: dict) -> None:
+    """Make or reuse a checkpoint folder: empty, or one scDiffusion wrote (its marker, or only its own files)."""
+    if ckpt_dir.exists() and not is_replaceable(ckpt_dir, "checkpoint") and not _own_files(ckpt_dir):
+        raise InputError(f"Checkpoint folder '{ckpt_dir}' holds files scDiffusion did not write; choose an empty or "
+                         "new folder for checkpoints (nothing was changed).")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if read_marker(ckpt_dir) is None:
+        write_marker(ckpt_dir, "checkpoint")
     fp_file = ckpt_dir / "fingerprint.json"
     fp = json.loads(json.dumps(fingerprint))
     if fp_file.exists():
@@ -187,6 +194,12 @@ def _check_checkpoint_dir(ckpt_dir: Path, fingerprint: dict) -> None:
                              "checkpoint folder or delete this one to start over.")
     else:
         fp_file.write_text(json.dumps(fp))
+
+
+def _own_files(ckpt_dir: Path) -> bool:
+    """A checkpoint folder of a release before markers: only ``fingerprint.json`` and ``*.pt`` files."""
+    names = [p.name for p in ckpt_dir.iterdir()] if ckpt_dir.is_dir() else [""]
+    return "fingerprint.json" in names and all(n == "fingerprint.json" or n.endswith(".pt") for n in names)
 
 
 __all__ = ["train_stages", "fit_latent_scale", "stage_names"]
