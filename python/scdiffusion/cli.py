@@ -293,7 +293,9 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
 @declared(INTERPOLATE, *(o.name for o in INTERPOLATE.on("cli")),
           start_cells={"type": click.Path(dir_okay=False), "help": "Real cells (.h5ad or .rds, counts); those "
                        "labelled --start are the starting point."},
-          layer={"help": "Layer of --start-cells with raw counts (default: the model's)."})
+          layer={"help": "Layer of --start-cells with raw counts (default: the model's)."},
+          guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or COL=G for --labels-key."},
+          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
 @click.option("--mixed-precision", is_flag=True, default=False, help=TRAIN["mixed_precision"].text)
 @click.option("--output", required=True, **_OUTPUT)
@@ -302,6 +304,8 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
 def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **opts):
     """Gradient Interpolation from label --start to label --end, starting from real cells of --start."""
     _setup_logging(not quiet)
+    opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
+    opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
     from .data.io import write_anndata_atomic
     from .model import ScDiffusion
 

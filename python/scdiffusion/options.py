@@ -166,11 +166,11 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", 600, "Noise level the start cells are diffused to, and where denoising begins "
            "(paper: 600).", low=1, high="T-1"),
-    Option("guidance_scale", "float", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
-           "labels.", low=0, high=1000),
+    Option("guidance_scale", "scale", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
+           "labels, or one weight per column (only labels_key's applies).", low=0, high=1000),
     GUIDANCE,
-    Option("cfg_scale", "float", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels.",
-           low=0, high=1000),
+    Option("cfg_scale", "scale", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels, or "
+           "one weight per column (only labels_key's applies).", low=0, high=1000),
     SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
 ))
 

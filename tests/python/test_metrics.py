@@ -45,7 +45,7 @@ def pbmc_counts():
 @pytest.fixture(scope="module")
 def pbmc_split(pbmc_counts):
     """Log-normalised train / held-out halves (stratified by cell type)."""
-    logd, how = M.to_log_normalised(pbmc_counts)
+    logd, how = M.to_log_normalized(pbmc_counts)
     assert how.startswith("raw counts")
     rng = np.random.default_rng(0)
     y = logd.obs[LABELS].astype(str).to_numpy()
@@ -204,13 +204,13 @@ def test_celltypist_accuracy(pbmc_split, blob):
     assert set(res["per_label"]) >= set(blob.obs[LABELS])
 
 
-def test_to_log_normalised_detects_counts():
+def test_to_log_normalized_detects_counts():
     counts = anndata.AnnData(np.array([[1.0, 3.0], [0.0, 5.0]]))
-    out, how = M.to_log_normalised(counts)
+    out, how = M.to_log_normalized(counts)
     assert how.startswith("raw counts")
     np.testing.assert_allclose(np.expm1(out.X).sum(axis=1), 1e4, rtol=1e-5)
     logd = anndata.AnnData(np.log1p(np.array([[1.5, 3.0], [0.0, 5.0]])))
-    out2, how2 = M.to_log_normalised(logd)
+    out2, how2 = M.to_log_normalized(logd)
     assert how2.startswith("used as is")
     np.testing.assert_allclose(out2.X, logd.X, rtol=1e-6)
 

@@ -16,7 +16,7 @@ from .count_properties import cell_statistics, compare_count_properties, gene_st
 from .differential_expression import compare_differential_expression
 from .distribution import (MeanVarianceAgreement, ZeroFractionGap, mean_variance_agreement,
                            zero_fraction_gap)
-from .inputs import check_labels_key, check_same_genes, find_counts, to_log_normalised
+from .inputs import check_labels_key, check_same_genes, find_counts, to_log_normalised, to_log_normalized
 from .lisi import ilisi, lisi_scores
 from .memorization import Memorization, memorization
 from .mmd import mmd_rbf
@@ -67,6 +67,7 @@ __all__ = [
     "check_same_genes",
     "check_labels_key",
     "find_counts",
+    "to_log_normalized",
     "to_log_normalised",
     "pooled_pca",
     "cell_statistics",

@@ -20,7 +20,7 @@ from ..errors import InputError, MissingKeyError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_same_genes", "check_labels_key", "to_log_normalised", "subsample_adata", "find_counts",
+__all__ = ["check_same_genes", "check_labels_key", "to_log_normalized", "to_log_normalised", "subsample_adata", "find_counts",
            "CellSet", "cell_set", "TARGET_SUM"]
 
 #: Library size every cell is scaled to before ``log1p`` (the paper's preprocessing).
@@ -100,7 +100,7 @@ def check_labels_key(labels_key: str, **adatas: Any) -> None:
             )
 
 
-def to_log_normalised(adata: Any) -> tuple[Any, str]:
+def to_log_normalized(adata: Any) -> tuple[Any, str]:
     """Return a copy of ``adata`` whose dense ``.X`` is on the log1p-normalised scale.
 
     If ``.X`` looks like raw counts (all values non-negative integers) it is
@@ -240,9 +240,17 @@ def cell_set(adata: Any, labels_key: str | None = None, counts_layer: str | None
     if labels_key is not None:
         labels = as_labels(adata.obs[labels_key].to_numpy(), adata.n_obs, f"obs[{labels_key!r}]")
     if counts is None:
-        logd, scale = to_log_normalised(adata)
+        logd, scale = to_log_normalized(adata)
         return CellSet(np.asarray(logd.X, dtype=np.float32), None, labels, source), scale
     dense = counts.toarray() if sp.issparse(counts) else np.asarray(counts)
     dense = dense.astype(np.float32, copy=False)
     return (CellSet(log_normalize(dense, TARGET_SUM), dense, labels, source),
             f"{source} -> normalize_total(target_sum=1e4) + log1p")
+
+
+def to_log_normalised(adata: Any) -> tuple[Any, str]:
+    """Deprecated spelling of :func:`to_log_normalized` (the public API spells -ize); removed in the next release."""
+    import warnings
+
+    warnings.warn("to_log_normalised is deprecated; use to_log_normalized.", FutureWarning, stacklevel=2)
+    return to_log_normalized(adata)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,6 +12,7 @@ from ..data.io import read_anndata
 from ..diffusion import make_sampler
 from ..diffusion.conditions import interpolation_weights
 from ..errors import InputError
+from ..declaration import Option
 from ..options import INTERPOLATE
 from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
@@ -17,7 +20,8 @@ from .outputs import cells_to_anndata
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
-                t_start: int, guidance_scale: float, guidance: str, cfg_scale: float, sampler: str,
+                t_start: int, guidance_scale: float | Mapping[str, float], guidance: str,
+                cfg_scale: float | Mapping[str, float], sampler: str,
                 n_steps: int | None, eta: float | None, guidance_t_max: int | None, layer: str | None, seed: int,
                 batch_size: int, progress: bool):
     """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>` (see there for the parameters)."""
@@ -30,8 +34,10 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         raise InputError(f"start and end are the same label ({start!r}); interpolation needs two labels.")
     T = model.diffusion.n_timesteps
     v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start,
-                           "guidance_scale": guidance_scale, "cfg_scale": cfg_scale, "n_steps": n_steps, "eta": eta,
+                           "n_steps": n_steps, "eta": eta,
                            "guidance_t_max": guidance_t_max, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
+    v["guidance_scale"] = _one_scale(guidance_scale, "guidance_scale", labels_key)
+    v["cfg_scale"] = _one_scale(cfg_scale, "cfg_scale", labels_key)
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], t_start=v["t_start"], eta=v["eta"])
     cells = read_anndata(start_cells)
     if labels_key not in cells.obs.columns:
@@ -76,3 +82,16 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
                            library=model.library, registries=model.registries, generator=gen)
     del out.obs[labels_key]
     return out
+
+
+def _one_scale(value: float | Mapping[str, float], name: str, labels_key: str) -> float:
+    """A guidance weight of the one interpolated column: a number, or ``{labels_key: number}`` as ``generate`` takes
+    per-column weights (other columns are not guided in an interpolation, so naming them is an error)."""
+    option = INTERPOLATE[name]
+    if isinstance(value, Mapping):
+        extra = sorted(set(value) - {labels_key})
+        if extra:
+            raise InputError(f"{name} of an interpolation along '{labels_key}' is a number or {{'{labels_key}': "
+                             f"number}}; it names other columns {extra}, which an interpolation does not guide.")
+        value = value.get(labels_key, option.default)
+    return Option(name, "float", option.default, option.text, low=option.low, high=option.high).check(value)

@@ -334,8 +334,8 @@ class ScDiffusion:
 
     def interpolate(self, start_cells: ad.AnnData | str | os.PathLike, labels_key: str, start: str, end: str, *,
                     n_states: int = _I.n_states, n_cells: int = _I.n_cells, t_start: int = _I.t_start,
-                    guidance_scale: float = _I.guidance_scale, guidance: str = _I.guidance,
-                    cfg_scale: float = _I.cfg_scale, sampler: str = _I.sampler,
+                    guidance_scale: float | Mapping[str, float] = _I.guidance_scale, guidance: str = _I.guidance,
+                    cfg_scale: float | Mapping[str, float] = _I.cfg_scale, sampler: str = _I.sampler,
                     n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
                     seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress) -> ad.AnnData:

@@ -37,7 +37,7 @@ def plot_qq(
     ----------
     real, generated
         AnnData objects with the same genes (log-normalised or counts, see
-        :func:`scdiffusion.metrics.inputs.to_log_normalised`).
+        :func:`scdiffusion.metrics.inputs.to_log_normalized`).
     path
         Output PNG path.
     genes
@@ -57,11 +57,11 @@ def plot_qq(
     pathlib.Path
         The written PNG.
     """
-    from ..metrics.inputs import check_labels_key, check_same_genes, to_log_normalised
+    from ..metrics.inputs import check_labels_key, check_same_genes, to_log_normalized
 
     generated = check_same_genes(real, generated)
-    r, _ = to_log_normalised(real)
-    g, _ = to_log_normalised(generated)
+    r, _ = to_log_normalized(real)
+    g, _ = to_log_normalized(generated)
     names = np.asarray(r.var_names).astype(str)
     if genes is None:
         genes = list(names[np.argsort(-r.X.var(axis=0), kind="stable")[: n_genes]])

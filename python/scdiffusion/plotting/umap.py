@@ -29,7 +29,7 @@ def plot_umap(
 
     PCA, the kNN graph and UMAP are computed on the pooled log-normalised data
     (counts are normalised automatically, see
-    :func:`scdiffusion.metrics.inputs.to_log_normalised`).
+    :func:`scdiffusion.metrics.inputs.to_log_normalized`).
 
     Parameters
     ----------
@@ -56,13 +56,13 @@ def plot_umap(
 
     from ..metrics._utils import effective_n_comps
     from ..metrics.inputs import (check_labels_key, check_same_genes, subsample_adata,
-                                  to_log_normalised)
+                                  to_log_normalized)
 
     generated = check_same_genes(real, generated)
     if labels_key is not None:
         check_labels_key(labels_key, real=real, generated=generated)
-    r, _ = to_log_normalised(subsample_adata(real, max_cells, seed))
-    g, _ = to_log_normalised(subsample_adata(generated, max_cells, seed + 1))
+    r, _ = to_log_normalized(subsample_adata(real, max_cells, seed))
+    g, _ = to_log_normalized(subsample_adata(generated, max_cells, seed + 1))
     pooled = ad.AnnData(np.vstack([r.X, g.X]))
     pooled.obs["source"] = ["real"] * r.n_obs + ["generated"] * g.n_obs
     if labels_key is not None:

@@ -69,12 +69,12 @@ def plot_marker_violins(
     pathlib.Path
         The written PNG.
     """
-    from ..metrics.inputs import check_labels_key, check_same_genes, to_log_normalised
+    from ..metrics.inputs import check_labels_key, check_same_genes, to_log_normalized
 
     generated = check_same_genes(real, generated)
     check_labels_key(labels_key, real=real, generated=generated)
-    r, _ = to_log_normalised(real)
-    g, _ = to_log_normalised(generated)
+    r, _ = to_log_normalized(real)
+    g, _ = to_log_normalized(generated)
     yr = r.obs[labels_key].astype(str).to_numpy()
     yg = g.obs[labels_key].astype(str).to_numpy()
     if labels is None:
