@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +47,9 @@ def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
         raise InputError(f"Input file '{path}' is not an .h5ad or .rds file. Save your AnnData with "
                          "`adata.write_h5ad()` (R: your SingleCellExperiment with `saveRDS()`).")
     try:
-        return ad.read_h5ad(path)
+        with warnings.catch_warnings():  # duplicated names are refused later, with a message that says the fix
+            warnings.filterwarnings("ignore", message=".* names are not unique", category=UserWarning)
+            return ad.read_h5ad(path)
     except Exception as err:  # noqa: BLE001 - h5py raises many types
         first = (str(err).strip().splitlines() or [""])[0]  # h5py's messages run over several lines
         raise InputError(f"Could not read '{path}' as AnnData ({type(err).__name__}: {first}). Is it a complete "
@@ -82,15 +86,19 @@ def check_output_file(path: Path, *, overwrite: bool = False) -> Path:
 def writing(path: str | os.PathLike) -> Iterator[None]:
     """Turn the operating system's refusals to write ``path`` (disk full, read-only, permission) into input
     errors that say so; the atomic writers have already removed their temporary file."""
+    reasons = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied"}
     try:
         yield
-    except OSError as err:
-        reasons = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-                   errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                   errno.EPERM: "permission denied"}
-        if err.errno not in reasons:
+    except Exception as err:  # h5py: RuntimeError '... errno = 28 ...'; safetensors: '... (os error 28)'
+        code = getattr(err, "errno", None) if isinstance(err, OSError) else None
+        if code is None:
+            found = re.search(r"(?:errno = |os error )(\d+)", str(err))
+            code = int(found.group(1)) if found else None
+        if code not in reasons:
             raise
-        raise InputError(f"Could not write '{path}': {reasons[err.errno]}. Nothing was written; free some space "
+        raise InputError(f"Could not write '{path}': {reasons[code]}. Nothing was written; free some space "
                          "or choose another folder.") from err
 
 
