@@ -94,7 +94,10 @@ def run_python(out: Path) -> list[dict]:
 
 
 def run_r(out: Path) -> list[dict]:
-    env = {**os.environ, "SCDIFFUSION_CATALOGUE_OUT": str(out)}
+    # the R package's Python side: this checkout's python/ first
+    path = os.pathsep.join(p for p in (str(ROOT / "python"), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "SCDIFFUSION_CATALOGUE_OUT": str(out), "PYTHONPATH": path,
+           "SCDIFFUSION_THREADS": os.environ.get("SCDIFFUSION_THREADS", "1")}
     code = ("library(testthat); library(scDiffusion); "
             "source('tests/testthat/helper-scdiffusion.R'); "
             "r <- as.data.frame(testthat::test_file('tests/testthat/test-bad-inputs.R', reporter = 'summary', "
