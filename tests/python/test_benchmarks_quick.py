@@ -33,7 +33,7 @@ def _check_unconditional(res, out):
         finite = [row[c] for c in res["columns"] if row[c] is not None]
         assert len(finite) >= len(res["columns"]) // 2 and all(np.isfinite(finite)), (name, row)
         assert all(_unit(row[c]) for c in ("rf_auc_pca", "rf_auc_genes", "one_nn_accuracy")), (name, row)
-    assert _png(res["figures"]["metrics"]) and Path(res["figures"]["metrics"]).parent == out
+    assert _png(res["figures"]["metrics"]) and Path(res["figures"]["metrics"]).resolve().parent == out.resolve()
 
 
 def _check_conditional(res, out):
