@@ -107,6 +107,8 @@ class Option:
             if isinstance(value, bool) or not _is_integral(value):
                 raise InputError(f"{self.name} must be {self._what(n_timesteps)}, got {value!r}.")
             value = int(value)
+            if abs(value) > _INT64_MAX:  # torch and numpy seeds, sizes: 64-bit integers
+                raise InputError(f"{self.name} must be {self._what(n_timesteps)} below 2^63, got {value}.")
         elif self.kind == "float":
             try:
                 value = float(value)
@@ -162,6 +164,9 @@ class Option:
                 "low_open": self.low_open, "high_open": self.high_open,
                 "choices": list(self.allowed()) if self.choices is not None else None,
                 "required": self.required, "surfaces": list(self.surfaces), "deprecated_r": list(self.deprecated_r)}
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _is_integral(value: Any) -> bool:

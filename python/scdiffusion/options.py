@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .declaration import SURFACES, Operation, Option
 
-__all__ = ["SURFACES", "Option", "Operation", "OPERATIONS", "TRAIN", "GENERATE", "INTERPOLATE", "EVALUATE"]
+__all__ = ["SURFACES", "Option", "Operation", "OPERATIONS", "TRAIN", "GENERATE", "INTERPOLATE", "EVALUATE", "STAGE"]
 
 
 def _samplers() -> tuple[str, ...]:
@@ -83,6 +83,25 @@ GENES = Option("genes", "strings", None, "Genes to return, in this order (defaul
                surfaces=_R)
 PREFIX = Option("prefix", "str", None, "Prefix of the cell names, numbered from 1 (default: 'scd' and a hash of "
                 "the model and the parameters, so that other calls give other names).", surfaces=_R)
+
+# ------------------------------------------------------------------------- one training stage's options
+# The fields of :class:`scdiffusion.train.TrainConfig` a user may override per stage (``autoencoder={...}``,
+# ``diffusion={...}``, ``classifier={...}``; R: the same lists), checked by
+# :func:`scdiffusion.train.presets.stage_configs` before any training.
+STAGE = Operation("stage", (
+    Option("max_steps", "int", None, "Optimiser steps of the stage.", low=1),
+    Option("max_time", "float", None, "Wall-time budget of the stage in seconds.", low=0, low_open=True),
+    Option("batch_size", "int", None, "Cells per step.", low=1),
+    Option("lr", "float", None, "AdamW learning rate.", low=0, low_open=True),
+    Option("weight_decay", "float", None, "AdamW weight decay.", low=0),
+    Option("lr_schedule", "choice", None, "Learning-rate schedule.", choices=("constant", "linear")),
+    Option("eval_every", "int", None, "Steps between validation evaluations.", low=1),
+    Option("patience", "int", None, "Evaluations without improvement before stopping (0: never).", low=0),
+    Option("ema_decay", "float", None, "Decay of the weights' moving average (unset: none).", low=0, high=1,
+           high_open=True),
+    Option("restore_best", "bool", None, "Return the weights of the best validation loss."),
+    Option("mixed_precision", "bool", None, "bfloat16 autocast of the forward passes."),
+))
 
 # ---------------------------------------------------------------------------------------- operations
 TRAIN = Operation("train", (

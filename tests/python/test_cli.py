@@ -25,7 +25,26 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_a_model_directory(trained):
-    assert {p.name for p in (trained / "model").iterdir()} >= {"config.json", "genes.txt", "model.safetensors"}
+    """The model folder holds what was asked: the genes kept (in the input's order), both label columns with their
+    labels, the seed, the layer; it loads, and the same seed gives the same cells."""
+    import json
+
+    from scdiffusion import ScDiffusion
+
+    model_dir = trained / "model"
+    a = ad.read_h5ad(trained / "in.h5ad")
+    detected = np.asarray((a.layers["counts"] > 0).sum(0)).ravel() >= 3  # min_cells: genes in >= 3 cells
+    genes = (model_dir / "genes.txt").read_text().split()
+    assert genes == list(a.var_names[detected]) and len(genes) > 30
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["seed"] == 1
+    labels = {d["key"]: sorted(map(str, d.get("categories", d.get("labels", [])))) for d in config["labels"]}
+    assert labels == {"cell_type": ["type0", "type1", "type2"], "tissue": ["liver", "lung"]}, config["labels"]
+    model = ScDiffusion.load(model_dir, device="cpu")
+    assert model.genes == genes and model.is_trained
+    one, two = (model.generate(4, {"tissue": "lung"}, n_steps=5, seed=3, progress=False) for _ in range(2))
+    np.testing.assert_array_equal(one.X, two.X)
+    assert list(one.var_names) == genes and (one.obs["tissue"] == "lung").all()
 
 
 def test_generate_one_condition_and_a_combination(trained):
@@ -58,6 +77,20 @@ def test_interpolate(trained):
         "--end", "type1", "--start-cells", str(trained / "in.h5ad"), "--layer", "counts", "--n-states", "3",
         "--n-cells", "4", "--t-start", "300", "--n-steps", "30", "--output", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
+    g = ad.read_h5ad(out)
+    genes = (trained / "model" / "genes.txt").read_text().split()
+    assert g.shape == (12, len(genes)) and list(g.var_names) == genes
+    assert g.obs["interpolation_state"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    # the guidance moves from the start label to the end label: (2, 0), (1, 1), (0, 2)
+    np.testing.assert_allclose(g.obs.groupby("interpolation_state")["weight_end"].first(), [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(g.obs["weight_start"] + g.obs["weight_end"], 2.0)
+    real = ad.read_h5ad(trained / "in.h5ad")
+    starts = set(real.obs_names[real.obs["cell_type"] == "type0"])
+    assert set(g.obs["source_cell"]) <= starts  # every state starts from real cells of the start label
+    x = np.asarray(g.X.todense() if hasattr(g.X, "todense") else g.X)
+    assert np.isfinite(x).all() and x.min() >= 0
+    p = g.uns["scdiffusion"]
+    assert (p["start"], p["end"], p["n_states"], p["n_cells"], p["t_start"]) == ("type0", "type1", 3, 4, 300)
     g = ad.read_h5ad(out)
     assert g.n_obs == 12 and sorted(g.obs["interpolation_state"].unique()) == [0, 1, 2]
     assert g.uns["scdiffusion"]["t_start"] == 300
@@ -134,7 +167,11 @@ def test_evaluate_writes_metrics_report_and_figures(trained, tmp_path):
     assert res.exit_code == 0, res.output
     metrics = __import__("json").loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["rf_auc_genes"]["value"] <= 1.0 and "space" in metrics["mmd_rbf"]
-    assert (out / "report.md").exists() and list(out.glob("*.png"))
+    report = (out / "report.md").read_text()
+    assert "rf_auc_genes" in report and "mmd_rbf" in report  # the report states the metrics it computed
+    assert metrics["meta"]["n_passed"] + metrics["meta"]["n_failed"] > 0
+    pngs = list(out.glob("*.png"))
+    assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2000 for p in pngs)
     # mismatched genes: a clear one-line error, no report folder
     real[:, :10].copy().write_h5ad(tmp_path / "few.h5ad")
     res = CliRunner().invoke(main, ["evaluate", "--real", str(tmp_path / "few.h5ad"), "--generated", str(gen),

@@ -76,9 +76,26 @@ def test_de_errors_say_what_to_do():
         compare_differential_expression(x, x, y, y, pairs=[("a", "zzz")])
 
 
+def _lfc_by_hand(x_log, labels, label):
+    """log2 fold change of the mean expression (counts scale, + 1) of ``label`` against the rest, in float64."""
+    e = np.expm1(x_log.astype(np.float64))
+    return np.log2(e[labels == label].mean(0) + 1) - np.log2(e[labels != label].mean(0) + 1)
+
+
 def test_fold_change_table():
-    x, y = labelled_counts(12, 30)
-    tab = fold_change_table(x, x, y, y, gene_names=[f"g{i}" for i in range(30)])
-    assert list(tab.columns) == ["label", "gene", "lfc_real", "lfc_generated"] and len(tab) == 90
-    np.testing.assert_allclose(tab["lfc_real"], tab["lfc_generated"])
-    assert fold_change_table(x, x, y, y, min_cells=50).empty
+    """Real and generated sides are two different samples: each column is that side's own fold change (label vs
+    rest), computed here independently, and the over-expressed block shows up on both."""
+    x, y = labelled_counts(12, 60, seed=0)
+    x2, y2 = labelled_counts(15, 60, seed=1)
+    genes = [f"g{i}" for i in range(60)]
+    tab = fold_change_table(x, x2, y, y2, gene_names=genes)
+    assert list(tab.columns) == ["label", "gene", "lfc_real", "lfc_generated"] and len(tab) == 180
+    for i, label in enumerate("abc"):
+        t = tab[tab["label"] == label]
+        assert list(t["gene"]) == genes
+        np.testing.assert_allclose(t["lfc_real"], _lfc_by_hand(x, y, label), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(t["lfc_generated"], _lfc_by_hand(x2, y2, label), rtol=1e-4, atol=1e-5)
+        block = slice(i * 20, (i + 1) * 20)  # 6-fold over-expressed: log2 fold change well above 1 on both sides
+        assert t["lfc_real"].to_numpy()[block].mean() > 1.5 and t["lfc_generated"].to_numpy()[block].mean() > 1.5
+    assert not np.allclose(tab["lfc_real"], tab["lfc_generated"])  # two samples, not one value twice
+    assert fold_change_table(x, x2, y, y2, min_cells=50).empty

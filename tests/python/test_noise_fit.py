@@ -28,7 +28,7 @@ def _eval_nll(model, adata) -> float:
 def pair():
     adata = make_counts(n_cells=300, seed=3)
     out = {}
-    for fit in ("joint", "eval-train"):
+    for fit in ("joint", "eval-train", "eval-validation"):
         m = ScDiffusion(adata, labels_keys="cell_type", device="cpu", seed=0, noise_fit=fit, **SMALL_ARCH)
         m.train(progress=False, **AE_ONLY)
         out[fit] = m
@@ -50,6 +50,23 @@ def test_refit_keeps_the_network_and_raises_the_likelihood_of_the_training_cells
     hist = refit.history["autoencoder"]
     assert 250 <= hist["noise_refit_cells"] < 300  # every training cell (the validation cells held out)
     assert "noise_refit_nll" not in joint.history["autoencoder"]
+
+
+def test_eval_validation_refits_on_the_validation_cells_only(pair):
+    """noise_fit="eval-validation": same network as the others (same seed), θ refitted on the held-out cells:
+    their number is recorded, θ moves to the data's dispersion, and it differs from the refit on training cells."""
+    adata, models = pair
+    joint, train_fit, val_fit = models["joint"], models["eval-train"], models["eval-validation"]
+    for (name, a), b in zip(joint.autoencoder.named_parameters(), val_fit.autoencoder.parameters()):
+        if name != "likelihood.log_theta":
+            torch.testing.assert_close(a, b)
+    hist = val_fit.history["autoencoder"]
+    n_train = train_fit.history["autoencoder"]["noise_refit_cells"]
+    assert 20 <= hist["noise_refit_cells"] <= 40 and hist["noise_refit_cells"] + n_train == 300  # 10 % held out
+    theta = val_fit.autoencoder.likelihood.log_theta
+    assert theta.median() > 1.0 and not torch.allclose(theta, train_fit.autoencoder.likelihood.log_theta)
+    assert _eval_nll(val_fit, adata) < _eval_nll(joint, adata)
+    assert val_fit.arch["noise_fit"] == "eval-validation"
 
 
 def test_noise_fit_is_saved_and_loaded(pair, tmp_path):

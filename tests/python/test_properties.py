@@ -25,7 +25,9 @@ def test_valid_counts_never_raise_and_normalise_to_target_sum(x, sparse):
     out, mask = p.fit_transform(a)
     assert out.dtype == np.float32 and np.all(out >= 0)
     np.testing.assert_allclose(np.expm1(out.astype(np.float64)).sum(1), 1e4, rtol=1e-3)
-    assert "1" not in p.genes or len(p.genes) <= x.shape[1]
+    # the genes kept are exactly those detected in >= min_cells cells: all but the empty gene 0, in order
+    assert p.genes == [str(j) for j in range(1, x.shape[1])] and out.shape == (x.shape[0], x.shape[1] - 1)
+    assert mask.all()  # every cell has >= min_counts counts
 
 
 @SETTINGS

@@ -164,14 +164,32 @@ def test_sde_dpm_solver_samples_the_data_distribution_with_few_steps():
     torch.testing.assert_close(x0, again)  # same seed, same cells
 
 
-def test_samplers_record_the_steps_requested_and_take_distinct_ones():
-    """Log-SNR spacing maps several targets to one time step near t = 0: 100 steps asked from T - 1 give 94
-    distinct ones. The request is kept (generated cells record both)."""
+def _logsnr_steps(n_steps: int, t_start: int, T: int = 1000) -> np.ndarray:
+    """The rule, in float64 from the linear schedule's definition: targets equally spaced in log-SNR from t_start
+    to 0, each mapped to its nearest time step, duplicates counted once, descending."""
+    betas = np.linspace(1e-4, 0.02, T, dtype=np.float64)
+    ac = np.cumprod(1.0 - betas)[: t_start + 1]
+    lam = 0.5 * np.log(ac / (1.0 - ac))
+    targets = np.linspace(lam[t_start], lam[0], n_steps)
+    return np.unique([int(np.argmin(np.abs(lam - t))) for t in targets])[::-1]
+
+
+@pytest.mark.parametrize("n_steps, t_start", [(100, 999), (10, 999), (50, 600), (400, 999)])
+def test_samplers_record_the_steps_requested_and_take_distinct_ones(n_steps, t_start):
+    """Log-SNR spacing maps several targets to one time step near t = 0, where log-SNR changes fastest per step:
+    the steps taken are the distinct nearest steps of the targets (fewer than asked for many steps), from t_start
+    down to 0. The request is kept (generated cells record both)."""
     from scdiffusion.diffusion import make_sampler
 
     d = GaussianDiffusion()
-    s = make_sampler("dpmpp-sde", d, n_steps=100)
-    assert s.n_steps_requested == 100 and len(s.timesteps) == 94
-    assert np.all(np.diff(s.timesteps) < 0)
+    s = make_sampler("dpmpp-sde", d, n_steps=n_steps, t_start=t_start)
+    expected = _logsnr_steps(n_steps, t_start)
+    assert s.n_steps_requested == n_steps
+    np.testing.assert_array_equal(s.timesteps, expected)
+    assert s.timesteps[0] == t_start and s.timesteps[-1] == 0 and np.all(np.diff(s.timesteps) < 0)
+    lost = n_steps - len(expected)
+    assert lost >= 0 and (lost > 0 or n_steps <= 10)  # 10 steps: all distinct; more: some coincide near t = 0
+    if lost:  # the coinciding ones are near t = 0: every gap of one step lies in the low-t part
+        assert np.all(np.flatnonzero(np.diff(s.timesteps) == -1) >= len(expected) // 2)
     s = make_sampler("ddim", d, n_steps=100)
     assert s.n_steps_requested == 100 and len(s.timesteps) == 100

@@ -215,6 +215,9 @@ def scan_counts(counts: BackedCounts, preprocessor: Preprocessor, *, chunk_rows:
     gene_mask = n_cells_per_gene >= min_cells
     if not gene_mask.any():
         raise InputError(f"No gene is detected in at least {min_cells} cells. Pass more cells or lower min_cells.")
+    if gene_mask.sum() < 2:
+        raise InputError(f"Only 1 gene is detected in at least {min_cells} cells; scDiffusion models several genes "
+                         "(in practice thousands). Pass more genes or lower min_cells.")
     lib = lib_all
     if rare_cols:
         r, c, v = (np.concatenate(a) for a in (rare_rows, rare_cols, rare_vals))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import anndata as ad
@@ -28,7 +33,12 @@ def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
         )
     path = Path(data)
     if not path.exists():
+        if path.is_symlink():
+            raise InputError(f"Input file '{path}' is a broken symbolic link or a symlink loop; point it at an "
+                             ".h5ad or .rds file.")
         raise InputError(f"Input file '{path}' does not exist.")
+    if path.is_dir():
+        raise InputError(f"Input '{path}' is a folder, not an .h5ad or .rds file.")
     if path.suffix == ".rds":
         from .rds import read_rds
 
@@ -37,19 +47,59 @@ def read_anndata(data: ad.AnnData | str | os.PathLike) -> ad.AnnData:
         raise InputError(f"Input file '{path}' is not an .h5ad or .rds file. Save your AnnData with "
                          "`adata.write_h5ad()` (R: your SingleCellExperiment with `saveRDS()`).")
     try:
-        return ad.read_h5ad(path)
+        with warnings.catch_warnings():  # duplicated names are refused later, with a message that says the fix
+            warnings.filterwarnings("ignore", message=".* names are not unique", category=UserWarning)
+            return ad.read_h5ad(path)
     except Exception as err:  # noqa: BLE001 - h5py raises many types
-        raise InputError(f"Could not read '{path}' as AnnData ({type(err).__name__}: {err}).") from err
+        first = (str(err).strip().splitlines() or [""])[0]  # h5py's messages run over several lines
+        raise InputError(f"Could not read '{path}' as AnnData ({type(err).__name__}: {first}). Is it a complete "
+                         ".h5ad file? Write it again with `adata.write_h5ad()`.") from err
 
 
 def check_anndata_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """:func:`check_output_path` for an ``.h5ad`` or ``.rds`` output; for ``.rds`` also that R support works."""
     path = check_output_path(path, overwrite=overwrite, suffix=OUTPUT_SUFFIXES)
+    check_output_file(path, overwrite=overwrite)
     if path.suffix == ".rds":
         from .rds import check_r_support
 
         check_r_support("writing")
     return path
+
+
+def check_output_file(path: Path, *, overwrite: bool = False) -> Path:
+    """What :func:`scdiffusion.atomic.check_output_path` leaves out: the output is not a folder, an existing
+    symbolic link counts as an existing output, and the folder is writable."""
+    if path.is_dir():
+        raise InputError(f"Output '{path}' is a folder; give the path of a file in it, e.g. '{path / 'cells'}"
+                         f"{path.suffix}'.")
+    if path.is_symlink() and not overwrite:  # exists() is False for a broken link or a loop
+        raise InputError(f"Output '{path}' already exists (a symbolic link). Choose another path or pass "
+                         "overwrite=True (CLI: --overwrite).")
+    if path.parent.exists() and not os.access(path.parent, os.W_OK):
+        raise InputError(f"The folder of output '{path}' is not writable (read-only or no permission). Choose "
+                         "another folder.")
+    return path
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn the operating system's refusals to write ``path`` (disk full, read-only, permission) into input
+    errors that say so; the atomic writers have already removed their temporary file."""
+    reasons = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied"}
+    try:
+        yield
+    except Exception as err:  # h5py: RuntimeError '... errno = 28 ...'; safetensors: '... (os error 28)'
+        code = getattr(err, "errno", None) if isinstance(err, OSError) else None
+        if code is None:
+            found = re.search(r"(?:errno = |os error )(\d+)", str(err))
+            code = int(found.group(1)) if found else None
+        if code not in reasons:
+            raise
+        raise InputError(f"Could not write '{path}': {reasons[code]}. Nothing was written; free some space "
+                         "or choose another folder.") from err
 
 
 def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -58,7 +108,9 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: 
     A crash or interruption never leaves a partial file at ``path``.
     """
     path = check_output_path(path, overwrite=overwrite)
-    return write_file_atomic(path, adata.write_h5ad)
+    check_output_file(path, overwrite=overwrite)
+    with writing(path):
+        return write_file_atomic(path, adata.write_h5ad)
 
 
 def write_anndata_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrite: bool = False,
@@ -77,8 +129,10 @@ def write_anndata_atomic(adata: ad.AnnData, path: str | os.PathLike, *, overwrit
         ``.rds`` only: the assay name of ``X`` (see :func:`scdiffusion.write_rds`).
     """
     path = check_output_path(path, overwrite=overwrite, suffix=OUTPUT_SUFFIXES)
+    check_output_file(path, overwrite=overwrite)
     if path.suffix == ".rds":
         from .rds import write_rds
 
-        return write_rds(adata, path, overwrite=overwrite, x_name=x_name)
+        with writing(path):
+            return write_rds(adata, path, overwrite=overwrite, x_name=x_name)
     return write_h5ad_atomic(adata, path, overwrite=overwrite)

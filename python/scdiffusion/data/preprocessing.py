@@ -97,6 +97,11 @@ class Preprocessor:
             raise InputError(
                 f"No gene is detected in at least {self.min_cells} cells. Pass more cells or lower min_cells."
             )
+        if gene_mask.sum() < 2:
+            raise InputError(
+                f"Only 1 gene is detected in at least {self.min_cells} cells; scDiffusion models several genes "
+                "(in practice thousands). Pass more genes or lower min_cells."
+            )
         counts = counts[:, gene_mask]
         lib = np.asarray(counts.sum(axis=1)).ravel()
         cell_mask = lib >= self.min_counts

@@ -13,6 +13,9 @@ from ..errors import InputError
 __all__ = ["InputError", "check_counts_matrix", "check_label_column", "check_unique_names"]
 
 
+_MAX_COUNT = 2**31 - 1  # R's integer counts and the .h5ad int32 writers hold no more
+
+
 def _values(x: np.ndarray | sp.spmatrix) -> np.ndarray:
     """The stored values of a dense or sparse matrix (explicit zeros included)."""
     if sp.issparse(x):
@@ -58,6 +61,11 @@ def check_counts_matrix(x: np.ndarray | sp.spmatrix, *, what: str = "X") -> None
         raise InputError(
             f"{what} contains negative values (min {values.min():.3g}); it looks scaled or batch-corrected. "
             "scDiffusion needs raw counts: pass the counts layer with `layer=` (CLI: `--layer`)."
+        )
+    if values.max() > _MAX_COUNT:
+        raise InputError(
+            f"{what} contains values above 2^31 - 1 (max {values.max():.3g}); no gene has billions of reads in one "
+            "cell. Pass raw counts (UMI or read counts per cell and gene), not totals or scaled values."
         )
     frac = values - np.round(values)
     if np.abs(frac).max() > 1e-3:

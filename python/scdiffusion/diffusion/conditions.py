@@ -39,35 +39,50 @@ class Condition:
 
 def parse_condition(condition: Mapping[str, str | Sequence[str]] | None,
                     guidance_scale: float | Mapping[str, float], n_cells: int,
-                    registries: Mapping[str, Registry], *, default_scale: float) -> dict[str, Condition]:
+                    registries: Mapping[str, Registry], *, default_scale: float,
+                    scale_name: str = "guidance_scale") -> dict[str, Condition]:
     """``{column: Condition}`` from a user's condition; a value is one label or ``n_cells`` labels.
 
     ``guidance_scale`` is one number for every column, or ``{column: scale}`` (columns left out get
-    ``default_scale``).
+    ``default_scale``); ``scale_name`` is its name in messages (``guidance_scale`` or ``cfg_scale``).
     """
+    if condition is not None and not isinstance(condition, Mapping):
+        raise InputError(f"condition must be a mapping {{column: label}}, e.g. {{'cell_type': 'B'}}, got "
+                         f"{type(condition).__name__} {condition!r}.")
     out: dict[str, Condition] = {}
     for key, label in (condition or {}).items():
         if key not in registries:
             known = ", ".join(registries) or "none (the model was trained without labels_keys)"
             raise InputError(f"No classifier for column '{key}'. Columns with classifiers: {known}.")
         scale = guidance_scale.get(key, default_scale) if isinstance(guidance_scale, Mapping) else guidance_scale
-        out[key] = Condition(_label_ids(registries[key], key, label, n_cells), check_scale(scale))
+        out[key] = Condition(_label_ids(registries[key], key, label, n_cells), check_scale(scale, scale_name))
     if isinstance(guidance_scale, Mapping):
         extra = set(guidance_scale) - set(out)
         if extra:
-            raise InputError(f"guidance_scale names columns without a condition: {sorted(extra)}.")
+            raise InputError(f"{scale_name} names columns without a condition: {sorted(extra)}.")
     return out
 
 
-def check_scale(scale) -> float:
-    """A guidance scale: a finite number in [0, 1000]."""
+def check_scale(scale, name: str = "guidance_scale") -> float:
+    """A guidance scale (``name``: ``guidance_scale`` or ``cfg_scale``): a finite number in [0, 1000]."""
     try:
         value = float(scale)
     except (TypeError, ValueError):
-        raise InputError(f"guidance_scale must be a number, got {scale!r}.") from None
+        raise InputError(f"{name} must be a number, got {scale!r}.") from None
     if not np.isfinite(value) or value < 0 or value > 1000:
-        raise InputError(f"guidance_scale must be a finite number in [0, 1000], got {value}.")
+        raise InputError(f"{name} must be a finite number in [0, 1000], got {value}.")
     return value
+
+
+def check_scales(guidance_scale, cfg_scale) -> None:
+    """Check both guidance weights, each a number or ``{column: number}``, before any work (also when no
+    condition uses them)."""
+    for name, scale in (("guidance_scale", guidance_scale), ("cfg_scale", cfg_scale)):
+        if isinstance(scale, Mapping):
+            for key, value in scale.items():
+                check_scale(value, f"{name}['{key}']")
+        else:
+            check_scale(scale, name)
 
 
 def _label_ids(registry: Registry, key: str, label, n_cells: int) -> np.ndarray:

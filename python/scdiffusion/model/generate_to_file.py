@@ -14,8 +14,9 @@ from tqdm.auto import tqdm
 
 from ..atomic import check_output_path, write_file_atomic
 from ..data.h5ad_writer import ChunkedH5ADWriter
+from ..data.io import check_output_file, writing
 from ..diffusion import make_sampler
-from ..diffusion.conditions import parse_condition
+from ..diffusion.conditions import check_scales, parse_condition
 from ..options import GENERATE
 from .outputs import LATENT_KEY, PARAMS_KEY
 
@@ -35,10 +36,13 @@ def generate_to_file(model, path: str | os.PathLike, n_cells: int,
                         "guidance_t_max": opts["guidance_t_max"], "batch_size": opts["batch_size"]},
                        n_timesteps=model.diffusion.n_timesteps)
     chunk_size = GENERATE["n_cells"].check(chunk_size) if chunk_size is not None else 20_000
-    path = check_output_path(path, overwrite=overwrite, suffix=".h5ad")
+    path = check_output_file(check_output_path(path, overwrite=overwrite, suffix=".h5ad"), overwrite=overwrite)
     # errors before any work
+    check_scales(opts["guidance_scale"], opts["cfg_scale"])
     parse_condition(condition, opts["guidance_scale"], v["n_cells"], model.registries,
                     default_scale=GENERATE.defaults.guidance_scale)
+    parse_condition(condition, opts["cfg_scale"], v["n_cells"], model.registries,
+                    default_scale=GENERATE.defaults.cfg_scale, scale_name="cfg_scale")
     make_sampler(opts["sampler"], model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
     n_cells = v["n_cells"]
     per_cell = {k: np.asarray([str(x) for x in lab]) for k, lab in (condition or {}).items()
@@ -73,7 +77,8 @@ def generate_to_file(model, path: str | os.PathLike, n_cells: int,
         finally:
             writer.close()
 
-    write_file_atomic(path, write)
+    with writing(path):
+        write_file_atomic(path, write)
     seconds = time.perf_counter() - t0
     logger.info("generate_to_file: %d cells in %.1f s (%.0f cells/s) written to %s.", n_cells, seconds,
                 n_cells / max(seconds, 1e-9), path)

@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from ..diffusion import make_sampler
-from ..diffusion.conditions import condition_weights, parse_condition
+from ..diffusion.conditions import check_scales, condition_weights, parse_condition
 from ..options import GENERATE
 from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
@@ -24,6 +24,7 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     defaults = GENERATE.defaults
     v = GENERATE.check({"n_cells": n_cells, "n_steps": n_steps, "eta": eta, "guidance_t_max": guidance_t_max,
                         "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
+    check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
     mode = resolve_guidance(model.module, guidance)
     n_classes = {k: r.n_classes for k, r in model.registries.items()}
     gen = seeded_generator(v["seed"])
@@ -33,7 +34,8 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
         guidance_scale, cfg_scale = 0.0, 1.0  # recorded: the conditional model, unguided
     cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
                            default_scale=defaults.guidance_scale)
-    free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale)
+    free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale,
+                           scale_name="cfg_scale")
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
     x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
     if drawn:  # every column set to the cell's drawn labels, no guidance

@@ -379,8 +379,11 @@ class ScDiffusion:
         The directory is written to a temporary folder and renamed into place. Under distributed training
         only rank 0 writes (the others wait for it).
         """
+        from ..data.io import writing
+
         self._require_trained()
-        return save_model(self, dir_path, overwrite=overwrite)
+        with writing(dir_path):
+            return save_model(self, dir_path, overwrite=overwrite)
 
     @classmethod
     def load(cls, dir_path: str | os.PathLike, device: str = "auto", threads: int | None = None,

@@ -31,6 +31,25 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
 TIME_SHARES = {"autoencoder": 0.25, "diffusion": 0.6, "classifier": 0.15}
 
 
+def _checked_overrides(stage: str, over) -> dict:
+    """A stage's overrides, each checked against its declaration (:data:`scdiffusion.options.STAGE`)."""
+    from ..options import STAGE
+
+    if not over:
+        return {}
+    if not isinstance(over, Mapping):
+        raise InputError(f"{stage} must be a mapping of training options, e.g. {stage}={{'eval_every': 50}}, got "
+                         f"{type(over).__name__} {over!r}.")
+    unknown = [k for k in over if k not in STAGE]
+    if unknown:
+        raise InputError(f"Unknown training option(s) {unknown} of the {stage} stage. Options: "
+                         f"{[o.name for o in STAGE.options]}.")
+    try:
+        return STAGE.check(dict(over))
+    except InputError as err:
+        raise InputError(f"{stage} stage: {err}") from None
+
+
 def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
                   max_steps: int | Mapping[str, int] | None = None,
                   overrides: Mapping[str, Mapping | None] | None = None,
@@ -63,7 +82,7 @@ def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
         raise InputError(f"Unknown training stage(s) {sorted(unknown)}; stages are {list(STAGES)}.")
     out = {}
     for stage in STAGES:
-        over = dict((overrides or {}).get(stage) or {})
+        over = _checked_overrides(stage, (overrides or {}).get(stage))
         if max_steps is not None and stage in max_steps:
             over.setdefault("max_steps", max_steps[stage])
         base = replace(PRESETS[preset][stage], mixed_precision=bool(mixed_precision))
