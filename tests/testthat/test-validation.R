@@ -45,3 +45,21 @@ test_that("the option and environment variable select the Python environment", {
     expect_null(scDiffusionPython())
     expect_s4_class(scDiffusionEnv, "BasiliskEnvironment")
 })
+
+test_that("a per-cell condition with NA names the NA, and c(col = labels) hints at list() (issues 21, 24.7)", {
+    sce <- sim_sce(n_cells = 30, n_genes = 20)
+    expect_error(generate(sce, n_cells = 3, condition = list(cell_type = c("A", NA, "B"))),
+        "condition 'cell_type' has NA at position 2 \\(of 3\\); every cell needs a label")
+    expect_error(generate(sce, n_cells = 4, condition = list(cell_type = c(NA, "A", NA, "B"))),
+        "NA at positions 1, 3 \\(of 4\\)")
+    expect_error(generate(sce, n_cells = 1, condition = c(cell_type = NA)), "condition 'cell_type' has NA at position 1")
+    lab <- c("A", "B", "C")
+    expect_error(generate(sce, n_cells = 3, condition = c(cell_type = lab)),
+        "c\\(cell_type = labels\\) with several labels .*use list\\(cell_type = labels\\)")
+    known <- list(Hours = c("0", "24", "72"))
+    expect_error(.check_condition(c(Hours = c("0", "24", "72")), known, 3L),
+        "'condition' has columns Hours1, Hours2, Hours3: .*use list\\(Hours = labels\\)")
+    expect_identical(.check_condition(list(Hours = c("0", "24", "72")), known, 3L), list(Hours = c("0", "24", "72")))
+    # a real column named like that is not mistaken for it
+    expect_error(.check_condition(c(Hours1 = "0"), known, 3L), "No classifier for column 'Hours1'")
+})
