@@ -232,9 +232,10 @@ class _Walker:
             self.path.pop()
 
     def _where(self) -> str:
-        parts = [p for p in self.path if p]
-        return "".join(p if p.startswith("[[") else f"${p}" if not p.startswith("<") else f" {p} "
-                       for p in parts).strip() or "the top level"
+        out = ""
+        for p in (p for p in self.path if p):
+            out += p if p.startswith("[[") else f" {p} " if p.startswith("<") else f"${p}"
+        return " ".join(out.split()) or "the top level"
 
 
 def _tag_name(tag) -> str:
