@@ -18,5 +18,6 @@
 #' @importClassesFrom SummarizedExperiment SummarizedExperiment
 #' @importClassesFrom Matrix dgCMatrix
 #' @importFrom SummarizedExperiment assay assayNames colData rowData
+#' @importFrom BiocGenerics cbind rbind
 #' @keywords internal
 "_PACKAGE"

@@ -246,3 +246,15 @@ test_that("training arguments with an existing model are an error, not ignored",
     gen <- generate(sce, n_cells = 2, model = model, n_steps = 2, seed = 5)
     expect_identical(ncol(gen), 2L)
 })
+
+test_that("cbind/rbind of SingleCellExperiments work where the tests run (package imported, not attached)", {
+    # R CMD check runs this file in an environment under the package namespace, where base::cbind would be
+    # found before the attached BiocGenerics generic (no bindCOLS method then): the namespace imports it
+    a <- SingleCellExperiment::SingleCellExperiment(list(counts = matrix(1:4, 2,
+        dimnames = list(c("g1", "g2"), c("a", "b")))))
+    b <- a
+    colnames(b) <- c("c", "d")
+    expect_identical(get("cbind", envir = asNamespace("scDiffusion")), BiocGenerics::cbind)
+    expect_identical(dim(cbind(a, b)), c(2L, 4L))
+    expect_identical(dim(rbind(a, a[, 1:2])), c(4L, 2L))
+})
