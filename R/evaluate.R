@@ -40,7 +40,8 @@
 #' @param max_cells Cap on cells per side (\code{NULL}: 2000 if \code{quick},
 #' else 10000).
 #' @param n_comps Principal components for the PCA-space metrics.
-#' @param seed Random seed.
+#' @param seed Random seed (subsampling, classifiers); \code{NULL} draws it
+#' from R's random number generator, so \code{set.seed()} repeats a call.
 #' @param ... Deprecated argument names of the previous release (\code{labels}
 #' for \code{labels_key}), accepted with a warning.
 #' @return A \code{\link[S4Vectors]{DataFrame}} with one row per metric, the
@@ -67,7 +68,7 @@
 #' table(res$group, res$pass, useNA = "ifany")
 #' @export
 evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
-    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L, ...) {
+    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = NULL, ...) {
     old <- .renamed_args("evaluate", list(...), "evaluateGeneration", sys.call())
     if (!is.null(old$labels_key)) labels_key <- old$labels_key
     labels <- labels_key
@@ -87,7 +88,7 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
     res <- .scd_call(.evaluate_worker, real = .evaluation_cells(real, real_assay, labels),
         generated = .evaluation_cells(generated, generated_assay, labels), labels_key = labels,
         quick = opt("quick", quick), max_cells = opt("max_cells", max_cells),
-        n_comps = opt("n_comps", n_comps), seed = opt("seed", seed))
+        n_comps = opt("n_comps", n_comps), seed = opt("seed", .draw_seed(seed)))
     res <- jsonlite::fromJSON(res, simplifyVector = FALSE)
     meta <- res$meta
     res$meta <- NULL

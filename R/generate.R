@@ -17,6 +17,12 @@
 #' this one.
 #'
 #' @section Reproducibility:
+#' With \code{seed = NULL} (the default) the seed is drawn from R's random
+#' number generator, as other Bioconductor functions do: \code{set.seed()}
+#' before the call repeats it, and successive calls give new cells (and new
+#' cell names). The seed used is recorded in
+#' \code{metadata(gen)$scDiffusion$params$seed}; an explicit \code{seed}
+#' ignores R's generator.
 #' A trained model gives the same cells for the same \code{seed} on the same
 #' machine, also after \code{\link{saveScDiffusion}} and
 #' \code{\link{loadScDiffusion}}. The one-call form also trains, and training
@@ -105,7 +111,7 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @rdname generate
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
-    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
+    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = NULL,
     progress = interactive(), genes = NULL, prefix = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)
@@ -118,7 +124,7 @@ setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
         guidance_scale = .check_guidance(guidance_scale, condition), guidance = opt("guidance", guidance),
         cfg_scale = .check_guidance(cfg_scale, condition, "cfg_scale"), sampler = opt("sampler", sampler),
         n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
-        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))
     .generated_sce(enc, x, genes = genes, prefix = prefix)
 })

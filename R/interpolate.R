@@ -11,7 +11,9 @@
 #'
 #' @section Reproducibility:
 #' The same model, start cells and \code{seed} give the same states on the
-#' same machine.
+#' same machine. With \code{seed = NULL} (the default) the seed is drawn from
+#' R's random number generator: \code{set.seed()} before the call repeats it;
+#' the seed used is in \code{metadata(.)$scDiffusion$params$seed}.
 #'
 #' @param model A trained \code{\linkS4class{ScDiffusionModel}}.
 #' @param x A \linkS4class{SingleCellExperiment} (any
@@ -50,7 +52,7 @@ setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate")
 setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
     n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto", cfg_scale = 4,
     sampler = "dpmpp-sde", n_steps = NULL,
-    eta = NULL, guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), genes = NULL,
+    eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
     prefix = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
     for (a in names(old)) assign(a, old[[a]])
@@ -80,7 +82,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
         t_start = opt("t_start", t_start), guidance_scale = opt("guidance_scale", guidance_scale),
         guidance = opt("guidance", guidance), cfg_scale = opt("cfg_scale", cfg_scale),
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
-        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))
     enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,

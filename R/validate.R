@@ -372,3 +372,11 @@
     }
     out
 }
+
+## The seed of a call: an explicit one as given; NULL (the default of every R
+## function that draws random numbers) draws one from R's random number
+## generator, so that set.seed() repeats a call and successive calls differ.
+.draw_seed <- function(seed) {
+    if (!is.null(seed)) return(seed)
+    sample.int(.Machine$integer.max, 1L) - 1L
+}

@@ -49,7 +49,8 @@ def _presets() -> tuple[str, ...]:
 _PY_CLI = ("python", "cli")
 _PY_R = ("python", "r")
 SEED = Option("seed", "int", 0, "Random seed; the same seed on the same machine gives the same result (training: "
-              "unless max_time stops a stage).", low=0)
+              "unless max_time stops a stage). R: NULL (the default) draws the seed from R's random numbers, so "
+              "set.seed() repeats a call and successive calls differ.", low=0, r_default="NULL")
 PROGRESS = Option("progress", "bool", True, "Show progress bars.", surfaces=_PY_R, r_default="interactive()")
 LAYER = Option("layer", "str", None, "Layer (R: assay) holding raw counts; default X (R: 'counts').",
                r_name="assay", r_default='"counts"')
