@@ -25,6 +25,9 @@
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
 #'     "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
 #'     "seed", "progress", "genes", "prefix"))
+#' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
+#' \code{x}) whose layout the result takes, so that \code{cbind(like, path)}
+#' works as is; see \code{\link{generate}}.
 #' @param ... Deprecated argument names of the previous release (\code{labels},
 #' \code{from}, \code{to}), accepted with a warning.
 #' @return A \linkS4class{SingleCellExperiment} with
@@ -53,7 +56,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto", cfg_scale = 4,
     sampler = "dpmpp-sde", n_steps = NULL,
     eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
-    prefix = NULL, ...) {
+    prefix = NULL, like = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
     for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
@@ -87,7 +90,8 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
         labels_key = labels_key, start = start, end = end), args))
-    .generated_sce(out, model, genes = .check_genes(genes), prefix = .check_prefix(prefix))
+    genes <- .check_genes(genes)
+    .generated_sce(out, model, genes = genes, prefix = .check_prefix(prefix), like = .check_like(like, genes))
 })
 
 ## The cells of 'x' labelled 'start', checked and encoded for the bridge: the

@@ -100,7 +100,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Genes to return, in this order (default: the model's genes); genes the model does not generate are zero rows, e.g. genes = rownames(x) to bind the result with x."),
+        help = "Genes to return, in this order (default: the model's genes); genes the model does not generate are zero rows, e.g. genes = rownames(x); like = x also gives the result the assays, colData columns and rowData of x, so that cbind(x, result) works as is."),
     prefix = list(name = "prefix",
         kind = "str",
         default = "NULL",

@@ -80,7 +80,8 @@ GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
 LABELS_KEY = Option("labels_key", "str", None, "obs (colData) column with the labels.", deprecated_r=("labels",))
 _R = ("r",)
 GENES = Option("genes", "strings", None, "Genes to return, in this order (default: the model's genes); genes the "
-               "model does not generate are zero rows, e.g. genes = rownames(x) to bind the result with x.",
+               "model does not generate are zero rows, e.g. genes = rownames(x); like = x also gives the result "
+               "the assays, colData columns and rowData of x, so that cbind(x, result) works as is.",
                surfaces=_R)
 PREFIX = Option("prefix", "str", None, "Prefix of the cell names, numbered from 1 (default: 'scd' and a hash of "
                 "the model and the parameters, so that other calls give other names).", surfaces=_R)
