@@ -36,6 +36,12 @@
 #' @param real_assay,generated_assay Assays to compare (see Scales); by
 #' default \code{"counts"} when both objects have counts, else
 #' \code{"logcounts"} (or \code{"log1pCP10k"}, or \code{"counts"}) of each.
+#' @param train Optionally, the training cells (a
+#' \linkS4class{SingleCellExperiment} with the genes of \code{real} and its
+#' assay \code{real_assay}), for the memorisation check
+#' (\code{memorization} rows): are generated cells closer to training cells
+#' than held-out real cells are? Without it those rows are skipped. Pass
+#' \code{real} cells the model did not see when \code{train} is given.
 #' @param quick Cheaper settings (fewer trees, at most 2000 cells per side).
 #' @param max_cells Cap on cells per side (\code{NULL}: 2000 if \code{quick},
 #' else 10000).
@@ -68,7 +74,7 @@
 #' table(res$group, res$pass, useNA = "ifany")
 #' @export
 evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
-    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = NULL, ...) {
+    generated_assay = NULL, train = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = NULL, ...) {
     old <- .renamed_args("evaluate", list(...), "evaluateGeneration", sys.call())
     if (!is.null(old$labels_key)) labels_key <- old$labels_key
     labels <- labels_key
@@ -83,10 +89,18 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
         .check_labels(real, labels, "labels_key")
         .check_labels(generated, labels, "labels_key")
     }
+    if (!is.null(train)) {
+        .check_sce(train, "train")
+        if (is.null(rownames(train)) || !setequal(rownames(train), rownames(real))) {
+            stop("'train' must have the genes (rownames) of 'real', e.g. train[rownames(real), ].", call. = FALSE)
+        }
+        .check_assay(train, real_assay)
+        train <- .evaluation_cells(train, real_assay, NULL)
+    }
     inputs <- .check_same_scale(real, real_assay, generated, generated_assay)
     opt <- function(arg, value) .check_option("evaluate", arg, value)
     res <- .scd_call(.evaluate_worker, real = .evaluation_cells(real, real_assay, labels),
-        generated = .evaluation_cells(generated, generated_assay, labels), labels_key = labels,
+        generated = .evaluation_cells(generated, generated_assay, labels), train = train, labels_key = labels,
         quick = opt("quick", quick), max_cells = opt("max_cells", max_cells),
         n_comps = opt("n_comps", n_comps), seed = opt("seed", .draw_seed(seed)))
     res <- jsonlite::fromJSON(res, simplifyVector = FALSE)

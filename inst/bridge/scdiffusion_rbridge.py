@@ -217,12 +217,13 @@ def interpolate(model_dir, sce, labels_key, start, end, **options):
 
 
 @_r_call
-def evaluate(real, generated, **options):
-    """``evaluateGeneration()``: the metric suite's JSON."""
+def evaluate(real, generated, train=None, **options):
+    """``evaluateGeneration()``: the metric suite's JSON (``train``: the encoded training cells, or None)."""
     from scdiffusion.data.sce import _builtin, decode_sce
     from scdiffusion.evaluation import evaluate as run_evaluation
 
-    return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), **options)))
+    train = None if train is None else decode_sce(train)
+    return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), train=train, **options)))
 
 
 @_r_call

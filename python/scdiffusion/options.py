@@ -179,7 +179,8 @@ EVALUATE = Operation("evaluate", (
     Option("real", "path", None, "Real cells (held out from training).", required=True),
     Option("generated", "path", None, "Generated cells, same genes.", required=True),
     LABELS_KEY,
-    Option("train", "path", None, "Training cells (for the memorisation check).", surfaces=_PY_CLI),
+    Option("train", "path", None, "Training cells (for the memorisation check: are generated cells closer to "
+           "training cells than held-out real cells are?).", r_default="NULL"),
     SEED,
     Option("quick", "bool", False, "Cheaper settings: fewer trees and cells, one control split, no kernel-density "
            "statistics or UMAP; the report lists what was skipped and why."),
