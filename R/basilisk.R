@@ -177,7 +177,8 @@ scDiffusionPython <- function() {
     .check_blas()
     override <- scDiffusionPython()
     if (is.null(override)) {
-        return(basilisk::basiliskRun(env = scDiffusionEnv, fun = fun, ...))
+        return(withCallingHandlers(basilisk::basiliskRun(env = scDiffusionEnv, fun = fun, ...),
+            error = .basilisk_setup_error))
     }
     if (is.null(getOption("reticulate.poetry.project"))) {
         # reticulate 1.28 looks for a pyproject.toml (poetry) in the working
@@ -201,6 +202,18 @@ scDiffusionPython <- function() {
     parallel::clusterCall(proc, .scd_activate, path = override,
         poetry = getOption("reticulate.poetry.project"))
     basilisk::basiliskRun(proc = proc, fun = fun, ...)
+}
+
+## basilisk could not create its environment (offline, no Miniconda): say how
+## to use an existing Python environment instead of basilisk's raw error.
+.basilisk_setup_error <- function(e) {
+    msg <- conditionMessage(e)
+    if (!grepl("miniconda|conda|download|installation|environment", msg, ignore.case = TRUE)) return(invisible())
+    stop(sprintf("scDiffusion could not set up its Python environment through basilisk (%s). ",
+        trimws(strsplit(msg, "\n", fixed = TRUE)[[1L]][1L])), "basilisk needs internet access to install ",
+        "Miniconda and the packages once. Offline, or to use an existing Python environment where 'import ",
+        "scdiffusion' works, set options(scDiffusion.python = \"/path/to/env\") or the environment variable ",
+        "SCDIFFUSION_PYTHON (see ?scDiffusionEnv).", call. = FALSE)
 }
 
 .same_python <- function(path) {

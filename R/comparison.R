@@ -98,6 +98,8 @@ plotComparison <- function(real, generated, labels_key = NULL, real_assay = NULL
             xlab = "log2 fold change, real", ylab = "log2 fold change, generated",
             main = sprintf("Label vs rest (r = %.2f)", r))
         graphics::abline(0, 1, lty = 2, col = "grey40")
+        graphics::legend("topleft", legend = levels(labs), col = grDevices::hcl.colors(nlevels(labs)), pch = 16,
+            bty = "n", cex = 0.8, title = "label")
     }
     invisible(NULL)
 }
