@@ -10,6 +10,18 @@
 #' real-vs-real control. \code{\link{plotComparison}} draws the comparison
 #' panels.
 #'
+#' @section Verdicts:
+#' \code{threshold} is not a cut-off on \code{value}: it is a distance from
+#' the metric's \code{ideal} (e.g. 0 for an MMD, 1 for a correlation, 0.5 for
+#' a classifier AUC). A metric passes (\code{pass = TRUE}) when the generated
+#' cells' distance from the ideal, \code{abs(matched - ideal)}, is at most
+#' \code{threshold}: twice the real-vs-real control's mean distance from the
+#' ideal, \code{abs(control - ideal)} (for classifier AUCs and shares of
+#' cells at least their chance scatter). So generated cells pass when they
+#' are about as close to the reference cells as other real cells are; the
+#' rule is in \code{metadata(res)$meta$control$rule}. \code{pass} is
+#' \code{NA} where there is no control.
+#'
 #' @section Scales:
 #' Both objects must be compared on one scale. By default, when both have a
 #' \code{counts} assay of raw counts, both are normalised from their counts in

@@ -5,7 +5,14 @@
 #' classifier guidance weights \eqn{(\gamma(1-w), \gamma w)} on
 #' \code{(start, end)}, \eqn{w = 0, 1/(n_states-1), \dots, 1}. The states give a
 #' continuous path from \code{start} to \code{end}, e.g. through time points
-#' never seen in training. Argument names, defaults and bounds are those of
+#' never seen in training. The weights are scaled by
+#' \eqn{\gamma} = \code{guidance_scale}: the columns \code{weight_start}
+#' and \code{weight_end} of the result hold \eqn{\gamma(1-w)} and
+#' \eqn{\gamma w}, not \eqn{1-w} and \eqn{w}. Each state starts from
+#' \code{n_cells} start cells drawn from the cells labelled \code{start};
+#' when \code{n_cells} exceeds their number they are resampled with
+#' replacement (\code{source_cell} names each one's cell), so states then
+#' repeat start cells. Argument names, defaults and bounds are those of
 #' the Python core (\code{ScDiffusion.interpolate}) and of
 #' \code{scdiffusion interpolate}.
 #'
