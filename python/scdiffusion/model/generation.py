@@ -74,8 +74,8 @@ def memory_needed(n_cells: int, n_genes: int, n_latent: int) -> int:
 
 def memory_available() -> int | None:
     """Bytes of memory this process can still use: ``MemAvailable`` of ``/proc/meminfo``, lowered to what a
-    cgroup v2 limit leaves (``memory.max`` less ``memory.current`` without the inactive page cache); the free physical pages where there is no
-    ``/proc``; ``None`` when unknown."""
+    cgroup v2 limit leaves (``memory.max`` less ``memory.current`` without the inactive page cache); the free
+    physical pages where there is no ``/proc``; ``None`` when unknown."""
     avail = None
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
