@@ -149,9 +149,9 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
             return(invisible(model))
         }
         .check_replaceable(dir, "model", overwrite)
-    } else if (!dir.exists(dirname(dir))) {
-        stop(sprintf("The folder '%s' (where '%s' would go) does not exist; create it first.", dirname(dir),
-            basename(dir)), call. = FALSE)
+    } else if (!dir.exists(dirname(dir)) && !dir.create(dirname(dir), recursive = TRUE, showWarnings = FALSE)) {
+        stop(sprintf("could not create the folder '%s' (where '%s' would go).", dirname(dir), basename(dir)),
+            call. = FALSE)
     }
     tmp <- file.path(dirname(dir), sprintf(".%s.tmp-%d-%s", basename(dir), Sys.getpid(),
         paste(sample(c(letters, 0:9), 8L, TRUE), collapse = "")))

@@ -66,6 +66,9 @@ test_that("an empty folder is replaced and trailing slashes work (new and existi
     saved <- saveScDiffusion(fake_model("x"), paste0(file.path(root, "newmodel"), "/"))
     expect_identical(modelPath(saved), normalizePath(file.path(root, "newmodel")))
     expect_identical(sort(list.files(root, all.files = TRUE, no.. = TRUE)), c("empty", "m2", "newmodel"))
+    # missing parent folders are created, as before
+    saveScDiffusion(fake_model("deep"), file.path(root, "a", "b", "m"))
+    expect_identical(tag_of(file.path(root, "a", "b", "m")), "deep")
 })
 
 test_that("a failure part-way leaves the old model intact", {
