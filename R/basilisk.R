@@ -101,22 +101,60 @@ scDiffusionPython <- function() {
 .interpolate_worker <- function(core, ...) .scd_bridge(core)$interpolate(...)
 .evaluate_worker <- function(core, ...) .scd_bridge(core)$evaluate(...)
 .comparison_worker <- function(core, ...) .scd_bridge(core)$comparison(...)
+.check_rds_worker <- function(core, ...) .scd_bridge(core)$check_rds(...)
 
-## Run 'worker' with named arguments; Python errors become one R error, Python
-## warnings R warnings.
+## Run 'worker' with named arguments; Python warnings become R warnings. An
+## input error of the Python core (scdiffusion.errors.InputError, whose message
+## says what to do) becomes a one-line R error; any other Python exception is a
+## bug in scDiffusion and becomes an internal error (condition class
+## "scDiffusion_internal_error") that says so and carries the Python traceback
+## (field 'traceback'; printed too with options(scDiffusion.verbose = TRUE)).
 .scd_call <- function(worker, ...) {
     core <- list(bridge = system.file("bridge", package = "scDiffusion"),
         python = system.file("python", package = "scDiffusion"))
     res <- .scd_run(worker, core = core, threads = .scd_threads(), ...)
     for (w in unlist(res$warnings)) warning(w, call. = FALSE)
     if (!is.null(res$error)) {
-        msg <- res$error
-        if (!isTRUE(res$user_error)) {
-            msg <- paste0(res$class, ": ", msg, "\n", res$traceback)
-        }
-        stop(msg, call. = FALSE)
+        if (isTRUE(res$user_error)) stop(.r_message(res$error), call. = FALSE)
+        stop(.internal_error(res$class, res$error, res$traceback))
     }
     res$result
+}
+
+## The R error of an unexpected Python exception: a bug, with its traceback.
+.internal_error <- function(class, message, traceback) {
+    .scd_state$last_traceback <- traceback
+    msg <- paste0("Internal error in scDiffusion (a bug, not a problem with your input): ", class, ": ",
+        message, "\nPlease report it to the maintainer (", utils::maintainer("scDiffusion"), ") with the ",
+        "Python traceback: ", if (isTRUE(getOption("scDiffusion.verbose"))) paste0("\n", traceback) else
+            "run scDiffusion:::.last_traceback() to print it, or set options(scDiffusion.verbose = TRUE).")
+    structure(class = c("scDiffusion_internal_error", "error", "condition"),
+        list(message = msg, call = NULL, traceback = traceback, python_class = class))
+}
+
+## The Python traceback of the last internal error (see .scd_call).
+.last_traceback <- function() {
+    tb <- .scd_state$last_traceback
+    if (is.null(tb)) tb <- "no internal error in this R session."
+    cat(tb, sep = "\n")
+    invisible(tb)
+}
+
+## Messages of the Python core are written for Python and command line users;
+## R users get the R spelling of the same advice (the argument names are the
+## same, the values are spelt the R way, command line flags are dropped).
+.r_message <- function(msg) {
+    fixed <- c("use --device cpu or auto" = "use device = \"cpu\" or \"auto\"",
+        "generate_to_file() (CLI: scdiffusion generate --chunk-size)" =
+            "several generate() calls (each draws new cells unless 'seed' is fixed) and cbind() of the results")
+    for (k in names(fixed)) msg <- gsub(k, fixed[[k]], msg, fixed = TRUE)
+    word <- "\\b([A-Za-z_][A-Za-z0-9_.]*)="
+    msg <- gsub(" ?\\(CLI: [^)]*\\)", "", msg)
+    msg <- gsub(paste0(word, "None\\b"), "\\1 = NULL", msg)
+    msg <- gsub(paste0(word, "True\\b"), "\\1 = TRUE", msg)
+    msg <- gsub(paste0(word, "False\\b"), "\\1 = FALSE", msg)
+    msg <- gsub(paste0(word, "'([^']*)'"), "\\1 = \"\\2\"", msg)
+    gsub(paste0(word, "([0-9][0-9.eE+-]*)"), "\\1 = \\2", msg)
 }
 
 ## CPU threads of the Python core, the same rule as in Python and the CLI:
@@ -139,7 +177,8 @@ scDiffusionPython <- function() {
     .check_blas()
     override <- scDiffusionPython()
     if (is.null(override)) {
-        return(basilisk::basiliskRun(env = scDiffusionEnv, fun = fun, ...))
+        return(withCallingHandlers(basilisk::basiliskRun(env = scDiffusionEnv, fun = fun, ...),
+            error = .basilisk_setup_error))
     }
     if (is.null(getOption("reticulate.poetry.project"))) {
         # reticulate 1.28 looks for a pyproject.toml (poetry) in the working
@@ -163,6 +202,18 @@ scDiffusionPython <- function() {
     parallel::clusterCall(proc, .scd_activate, path = override,
         poetry = getOption("reticulate.poetry.project"))
     basilisk::basiliskRun(proc = proc, fun = fun, ...)
+}
+
+## basilisk could not create its environment (offline, no Miniconda): say how
+## to use an existing Python environment instead of basilisk's raw error.
+.basilisk_setup_error <- function(e) {
+    msg <- conditionMessage(e)
+    if (!grepl("miniconda|conda|download|installation|environment", msg, ignore.case = TRUE)) return(invisible())
+    stop(sprintf("scDiffusion could not set up its Python environment through basilisk (%s). ",
+        trimws(strsplit(msg, "\n", fixed = TRUE)[[1L]][1L])), "basilisk needs internet access to install ",
+        "Miniconda and the packages once. Offline, or to use an existing Python environment where 'import ",
+        "scdiffusion' works, set options(scDiffusion.python = \"/path/to/env\") or the environment variable ",
+        "SCDIFFUSION_PYTHON (see ?scDiffusionEnv).", call. = FALSE)
 }
 
 .same_python <- function(path) {

@@ -18,7 +18,8 @@
 #' in \code{\link{evaluateGeneration}}; the count panels need raw counts on
 #' both sides.
 #' @param max_cells Random subsample of cells per object.
-#' @param seed Seed of the subsample.
+#' @param seed Seed of the subsample; \code{NULL} draws it from R's random
+#' number generator (\code{set.seed()} repeats a call).
 #' @param plot Draw the panels (base graphics, on the current device).
 #' @return Invisibly, a list: \code{cells}, a \code{data.frame} with one row
 #' per cell of either object (\code{library_size}, \code{tmm_factor},
@@ -40,7 +41,7 @@
 #' head(panels$genes)
 #' @export
 plotComparison <- function(real, generated, labels_key = NULL, real_assay = NULL, generated_assay = NULL,
-    max_cells = 10000L, seed = 0L, plot = TRUE) {
+    max_cells = 10000L, seed = NULL, plot = TRUE) {
     .check_sce(real, "real")
     .check_sce(generated, "generated")
     assays <- .evaluation_assays(real, generated, real_assay, generated_assay)
@@ -57,7 +58,7 @@ plotComparison <- function(real, generated, labels_key = NULL, real_assay = NULL
     opt <- function(arg, value) .check_option("evaluate", arg, value)
     res <- .scd_call(.comparison_worker, real = .evaluation_cells(real, assays[["real"]], labels_key),
         generated = .evaluation_cells(generated, assays[["generated"]], labels_key), labels_key = labels_key,
-        max_cells = opt("max_cells", max_cells), seed = opt("seed", seed))
+        max_cells = opt("max_cells", max_cells), seed = opt("seed", .draw_seed(seed)))
     res <- jsonlite::fromJSON(res, simplifyVector = TRUE)
     out <- lapply(res[c("cells", "genes", "lfc")], function(t) if (is.null(t)) NULL else as.data.frame(t))
     out$skipped <- res$skipped
@@ -97,6 +98,8 @@ plotComparison <- function(real, generated, labels_key = NULL, real_assay = NULL
             xlab = "log2 fold change, real", ylab = "log2 fold change, generated",
             main = sprintf("Label vs rest (r = %.2f)", r))
         graphics::abline(0, 1, lty = 2, col = "grey40")
+        graphics::legend("topleft", legend = levels(labs), col = grDevices::hcl.colors(nlevels(labs)), pch = 16,
+            bty = "n", cex = 0.8, title = "label")
     }
     invisible(NULL)
 }

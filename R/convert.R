@@ -224,16 +224,34 @@
 #' converts with exactly the code this package uses for its own calls into
 #' Python. \code{rdsToPlain} reads a file and encodes the object as a list of
 #' raw vectors, strings and numbers; \code{plainToRds} decodes such a list and
-#' saves the \linkS4class{SingleCellExperiment}. Neither needs Python.
+#' saves the \linkS4class{SingleCellExperiment}.
+#'
+#' @section Untrusted files:
+#' Reading an \code{.rds} file runs R's unserialiser, and before R 4.4.0 a
+#' crafted file runs code hidden in it as soon as the object is touched
+#' (CVE-2024-27322: a promise in the serialized stream). \code{rdsToPlain}
+#' therefore checks the file before \code{readRDS} sees it, with the Python
+#' core's validator (\code{scdiffusion.data.rds_safety.check_rds}, which
+#' reads the stream without R): a file holding a promise, a function, byte
+#' code, an external pointer, a weak reference, an ALTREP object of a
+#' package's class, a reference or a namespace is refused with an error
+#' naming the file and what was found; a SingleCellExperiment never holds
+#' these. Only the XDR format of \code{saveRDS} (versions 2 and 3,
+#' uncompressed, gzip, bzip2 or xz) is read. Reading files of unknown origin
+#' with \code{readRDS} yourself is not protected: check them first with
+#' \code{rdsToPlain}, or use R >= 4.4.
 #'
 #' @param path Path of the \code{.rds} file to read or write.
+#' @param checked Whether the caller has checked the file already (the Python
+#' package does, before it calls \code{rdsToPlain}); \code{FALSE}, the
+#' default, checks it here through the Python core.
 #' @param plain The object encoded by the Python package
 #' (\code{scdiffusion.data.sce.encode_adata}), optionally with \code{params}
 #' (a JSON string stored as \code{metadata(sce)$scDiffusion$params}).
 #' @return A list: \code{rdsToPlain} gives \code{sce} (the encoded object),
 #' \code{plainToRds} nothing else; both give \code{error} (a message) instead
-#' when the conversion fails, and \code{warnings} (a list of messages), so
-#' that the calling Python code raises and logs them.
+#' when the conversion fails or the file is refused, and \code{warnings} (a
+#' list of messages), so that the calling Python code raises and logs them.
 #' @examples
 #' sce <- SingleCellExperiment::SingleCellExperiment(
 #'     assays = list(counts = matrix(c(0L, 3L, 1L, 2L), 2,
@@ -242,12 +260,21 @@
 #' saveRDS(sce, f)
 #' plain <- rdsToPlain(f)
 #' names(plain$sce)
+#' ## a file holding a function is refused before readRDS runs
+#' bad <- tempfile(fileext = ".rds")
+#' saveRDS(list(f = function() "code"), bad)
+#' rdsToPlain(bad)$error
 #' ## errors come back as values, for the Python caller to raise
 #' rdsToPlain(tempfile())$error
 #' plainToRds(list(), tempfile(fileext = ".rds"))$error
 #' @export
-rdsToPlain <- function(path) {
+rdsToPlain <- function(path, checked = FALSE) {
     .conditions_as_values({
+        path <- .check_string(path, "path")
+        if (!file.exists(path)) {
+            stop(sprintf("Input file '%s' does not exist.", path), call. = FALSE)
+        }
+        if (!isTRUE(checked)) .check_rds_file(path)
         x <- readRDS(path)
         if (!is(x, "SummarizedExperiment")) {
             stop(sprintf("'%s' holds a '%s', not a SingleCellExperiment. ", path, class(x)[1L]),
@@ -256,6 +283,13 @@ rdsToPlain <- function(path) {
         }
         list(sce = .encode_sce(x))
     })
+}
+
+## Refuse an .rds file that could run code when readRDS reads it (see
+## ?rdsToPlain, "Untrusted files"): the Python core walks the stream.
+.check_rds_file <- function(path) {
+    .scd_call(.check_rds_worker, path = normalizePath(path))
+    invisible(TRUE)
 }
 
 #' @rdname rdsToPlain

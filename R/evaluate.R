@@ -10,6 +10,18 @@
 #' real-vs-real control. \code{\link{plotComparison}} draws the comparison
 #' panels.
 #'
+#' @section Verdicts:
+#' \code{threshold} is not a cut-off on \code{value}: it is a distance from
+#' the metric's \code{ideal} (e.g. 0 for an MMD, 1 for a correlation, 0.5 for
+#' a classifier AUC). A metric passes (\code{pass = TRUE}) when the generated
+#' cells' distance from the ideal, \code{abs(matched - ideal)}, is at most
+#' \code{threshold}: twice the real-vs-real control's mean distance from the
+#' ideal, \code{abs(control - ideal)} (for classifier AUCs and shares of
+#' cells at least their chance scatter). So generated cells pass when they
+#' are about as close to the reference cells as other real cells are; the
+#' rule is in \code{metadata(res)$meta$control$rule}. \code{pass} is
+#' \code{NA} where there is no control.
+#'
 #' @section Scales:
 #' Both objects must be compared on one scale. By default, when both have a
 #' \code{counts} assay of raw counts, both are normalised from their counts in
@@ -36,11 +48,18 @@
 #' @param real_assay,generated_assay Assays to compare (see Scales); by
 #' default \code{"counts"} when both objects have counts, else
 #' \code{"logcounts"} (or \code{"log1pCP10k"}, or \code{"counts"}) of each.
+#' @param train Optionally, the training cells (a
+#' \linkS4class{SingleCellExperiment} with the genes of \code{real} and its
+#' assay \code{real_assay}), for the memorisation check
+#' (\code{memorization} rows): are generated cells closer to training cells
+#' than held-out real cells are? Without it those rows are skipped. Pass
+#' \code{real} cells the model did not see when \code{train} is given.
 #' @param quick Cheaper settings (fewer trees, at most 2000 cells per side).
 #' @param max_cells Cap on cells per side (\code{NULL}: 2000 if \code{quick},
 #' else 10000).
 #' @param n_comps Principal components for the PCA-space metrics.
-#' @param seed Random seed.
+#' @param seed Random seed (subsampling, classifiers); \code{NULL} draws it
+#' from R's random number generator, so \code{set.seed()} repeats a call.
 #' @param ... Deprecated argument names of the previous release (\code{labels}
 #' for \code{labels_key}), accepted with a warning.
 #' @return A \code{\link[S4Vectors]{DataFrame}} with one row per metric, the
@@ -67,7 +86,7 @@
 #' table(res$group, res$pass, useNA = "ifany")
 #' @export
 evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = NULL,
-    generated_assay = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = 0L, ...) {
+    generated_assay = NULL, train = NULL, quick = FALSE, max_cells = NULL, n_comps = 50L, seed = NULL, ...) {
     old <- .renamed_args("evaluate", list(...), "evaluateGeneration", sys.call())
     if (!is.null(old$labels_key)) labels_key <- old$labels_key
     labels <- labels_key
@@ -82,12 +101,20 @@ evaluateGeneration <- function(real, generated, labels_key = NULL, real_assay = 
         .check_labels(real, labels, "labels_key")
         .check_labels(generated, labels, "labels_key")
     }
+    if (!is.null(train)) {
+        .check_sce(train, "train")
+        if (is.null(rownames(train)) || !setequal(rownames(train), rownames(real))) {
+            stop("'train' must have the genes (rownames) of 'real', e.g. train[rownames(real), ].", call. = FALSE)
+        }
+        .check_assay(train, real_assay)
+        train <- .evaluation_cells(train, real_assay, NULL)
+    }
     inputs <- .check_same_scale(real, real_assay, generated, generated_assay)
     opt <- function(arg, value) .check_option("evaluate", arg, value)
     res <- .scd_call(.evaluate_worker, real = .evaluation_cells(real, real_assay, labels),
-        generated = .evaluation_cells(generated, generated_assay, labels), labels_key = labels,
+        generated = .evaluation_cells(generated, generated_assay, labels), train = train, labels_key = labels,
         quick = opt("quick", quick), max_cells = opt("max_cells", max_cells),
-        n_comps = opt("n_comps", n_comps), seed = opt("seed", seed))
+        n_comps = opt("n_comps", n_comps), seed = opt("seed", .draw_seed(seed)))
     res <- jsonlite::fromJSON(res, simplifyVector = FALSE)
     meta <- res$meta
     res$meta <- NULL

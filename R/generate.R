@@ -17,6 +17,12 @@
 #' this one.
 #'
 #' @section Reproducibility:
+#' With \code{seed = NULL} (the default) the seed is drawn from R's random
+#' number generator, as other Bioconductor functions do: \code{set.seed()}
+#' before the call repeats it, and successive calls give new cells (and new
+#' cell names). The seed used is recorded in
+#' \code{metadata(gen)$scDiffusion$params$seed}; an explicit \code{seed}
+#' ignores R's generator.
 #' A trained model gives the same cells for the same \code{seed} on the same
 #' machine, also after \code{\link{saveScDiffusion}} and
 #' \code{\link{loadScDiffusion}}. The one-call form also trains, and training
@@ -49,6 +55,19 @@
 #' one label per cell (\code{n_cells} labels).
 #' @eval .rd_params("generate", c("guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta",
 #'     "guidance_t_max", "seed", "progress", "genes", "prefix"))
+#' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
+#' the training data) that the result should bind with:
+#' \code{cbind(like, gen)} then works as is. The result has the genes
+#' (rows, in that order) and \code{rowData} of \code{like}, its assays
+#' (an assay that is not generated, e.g. \code{"normcounts"}, is all
+#' \code{NA}; generated assays it lacks are dropped), its \code{colData}
+#' columns (a condition column holds the generated labels, converted to the
+#' column's type; other columns are \code{NA}; generated columns such as
+#' \code{library_size} move to \code{metadata(gen)$scDiffusion$colData})
+#' and its reduced dimension names (all \code{NA}; the generated latent
+#' moves to \code{metadata(gen)$scDiffusion$latent}). In the
+#' \linkS4class{SummarizedExperiment} method, \code{genes = rownames(x)}
+#' implies \code{like = x}.
 #' @param labels_keys For the \linkS4class{SummarizedExperiment} method
 #' without a model: \code{colData} columns to train classifiers on (defaults
 #' to the names of \code{condition}).
@@ -86,11 +105,12 @@
 #' other <- generate(model, n_cells = 20, condition = c(cell_type = "C"),
 #'     n_steps = 10, seed = 1)
 #' ncol(cbind(gen, other))
-#' ## every gene of the training data, so that the result binds with it
+#' ## the layout of the training data, so that the result binds with it
 #' sce <- scDiffusionExampleData()
-#' gen_all <- generate(model, n_cells = 5, n_steps = 10,
-#'     genes = rownames(sce), prefix = "gen_")
-#' dim(cbind(counts(sce), counts(gen_all)))
+#' gen_all <- generate(model, n_cells = 5, n_steps = 10, like = sce,
+#'     condition = c(cell_type = "A"), prefix = "gen_")
+#' both <- cbind(sce, gen_all)
+#' table(both$cell_type)
 #' \donttest{
 #' ## train and generate in one call
 #' gen <- generate(sce, labels_keys = "cell_type", n_cells = 40,
@@ -105,12 +125,13 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @rdname generate
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
-    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = 0L,
-    progress = interactive(), genes = NULL, prefix = NULL) {
+    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = NULL,
+    progress = interactive(), genes = NULL, prefix = NULL, like = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)
     condition <- .check_condition(condition, modelLabels(x), n_cells)
     genes <- .check_genes(genes)
+    like <- .check_like(like, genes)
     prefix <- .check_prefix(prefix)
     n_t <- .model_timesteps(x)
     opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = n_t)
@@ -118,9 +139,9 @@ setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
         guidance_scale = .check_guidance(guidance_scale, condition), guidance = opt("guidance", guidance),
         cfg_scale = .check_guidance(cfg_scale, condition, "cfg_scale"), sampler = opt("sampler", sampler),
         n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
-        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))
-    .generated_sce(enc, x, genes = genes, prefix = prefix)
+    .generated_sce(enc, x, genes = genes, prefix = prefix, like = like)
 })
 
 #' @rdname generate
@@ -139,7 +160,7 @@ setMethod("generate", "SummarizedExperiment", function(x, n_cells, condition = N
     }
     gen_args <- setdiff(.r_options("generate"), c("n_cells", "condition"))
     train_args <- setdiff(.r_options("train"), c("labels_keys", "assay"))
-    unknown <- setdiff(names(dots), c(gen_args, train_args))
+    unknown <- setdiff(names(dots), c(gen_args, train_args, "like"))
     if (length(unknown)) {
         stop(sprintf("unknown argument(s) %s; see ?generate and ?trainScDiffusion.",
             paste0("'", unknown, "'", collapse = ", ")), call. = FALSE)
@@ -162,8 +183,13 @@ setMethod("generate", "SummarizedExperiment", function(x, n_cells, condition = N
         }
     }
     .check_model(model)
-    do.call(generate, c(list(x = model, n_cells = n_cells, condition = condition),
-        dots[intersect(names(dots), gen_args)]))
+    gen_dots <- dots[intersect(names(dots), c(gen_args, "like"))]
+    if (is.null(gen_dots$like) && identical(gen_dots$genes, rownames(x))) {
+        # every gene of 'x': the result binds with 'x' as is
+        gen_dots$genes <- NULL
+        gen_dots$like <- x
+    }
+    do.call(generate, c(list(x = model, n_cells = n_cells, condition = condition), gen_dots))
 })
 
 #' @rdname generate
@@ -192,6 +218,20 @@ setMethod("generate", "ANY", function(x, ...) {
         }
     }
     do.call(trainScDiffusion, c(list(x = x, labels_keys = labels, assay = assay), train_args))
+}
+
+## The 'like' argument: NULL or a SummarizedExperiment with gene names (then
+## 'genes' must be NULL: the genes are those of 'like').
+.check_like <- function(like, genes = NULL) {
+    if (is.null(like)) return(NULL)
+    .check_sce(like, "like")
+    if (is.null(rownames(like))) {
+        stop("'like' needs gene names (rownames) to give the generated cells its genes.", call. = FALSE)
+    }
+    if (!is.null(genes) && !identical(genes, rownames(like))) {
+        stop("give 'genes' or 'like', not both: with 'like' the genes are rownames(like).", call. = FALSE)
+    }
+    like
 }
 
 .check_n_cells <- function(n_cells) {

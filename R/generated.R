@@ -12,7 +12,7 @@
 ## The encoded cells from the bridge -> SingleCellExperiment.
 ## genes: NULL (the model's genes) or the genes to return, in that order
 ## (genes the model does not generate become zero rows); prefix: cell names.
-.generated_sce <- function(enc, model, genes = NULL, prefix = NULL) {
+.generated_sce <- function(enc, model, genes = NULL, prefix = NULL, like = NULL) {
     sce <- .decode_sce(enc)
     rd <- SingleCellExperiment::reducedDimNames(sce)
     SingleCellExperiment::reducedDimNames(sce)[rd == "X_scdiffusion"] <-
@@ -27,11 +27,87 @@
         SummarizedExperiment::assay(sce, "logcounts") <-
             .log_norm_counts(counts, sf)
         SingleCellExperiment::sizeFactors(sce) <- sf
+        # what the R assays hold (the Python core's 'values' describe its own X)
+        params$values <- paste("counts: sampled integer counts; logcounts: log2(counts / sizeFactor + 1),",
+            "sizeFactors = library size / mean library size of the generated cells (scuttle::logNormCounts)")
+    } else {
+        params$values <- sprintf("%s: natural-log log1p(counts per 10,000) of the decoder's expected expression",
+            .LOG1P_ASSAY)
     }
+    if (!is.null(like)) genes <- rownames(like)
     if (!is.null(genes)) sce <- .with_genes(sce, genes)
     S4Vectors::metadata(sce)$scDiffusion <- list(params = params,
         model = model)
+    if (!is.null(like)) sce <- .like(sce, like)
     sce
+}
+
+## Give the generated cells the layout of 'like' (the input they are bound
+## with: cbind(like, gen) works as is): its rowData, its assays (in its order;
+## an assay not generated is all NA, generated assays it lacks are dropped),
+## its colData columns (the generated labels where a column is a condition
+## column, converted to the column's type; NA elsewhere; generated columns it
+## lacks move to metadata(gen)$scDiffusion$colData), its reducedDims (all NA;
+## the generated latent moves to metadata(gen)$scDiffusion$latent unless
+## 'like' has a reduced dimension "scDiffusion" of the same width) and its
+## mainExpName.
+.like <- function(sce, like) {
+    n <- ncol(sce)
+    meta <- S4Vectors::metadata(sce)$scDiffusion
+    # assays
+    gen_assays <- SummarizedExperiment::assays(sce)
+    want <- SummarizedExperiment::assayNames(like)
+    na_assays <- setdiff(want, names(gen_assays))
+    assays <- lapply(stats::setNames(want, want), function(a) {
+        if (a %in% names(gen_assays)) return(gen_assays[[a]])
+        matrix(NA_real_, nrow(sce), n, dimnames = dimnames(sce))
+    })
+    dropped <- setdiff(names(gen_assays), want)
+    # colData
+    gen_cd <- SummarizedExperiment::colData(sce)
+    like_cd <- SummarizedExperiment::colData(like)
+    cd <- S4Vectors::make_zero_col_DFrame(n)
+    rownames(cd) <- colnames(sce)
+    for (k in colnames(like_cd)) {
+        cd[[k]] <- if (k %in% colnames(gen_cd)) .as_column_of(gen_cd[[k]], like_cd[[k]]) else
+            like_cd[[k]][rep(NA_integer_, n)]
+    }
+    extra <- setdiff(colnames(gen_cd), colnames(like_cd))
+    if (length(extra)) meta$colData <- gen_cd[, extra, drop = FALSE]
+    # reducedDims
+    gen_rd <- SingleCellExperiment::reducedDims(sce)
+    rds <- lapply(stats::setNames(SingleCellExperiment::reducedDimNames(like),
+        SingleCellExperiment::reducedDimNames(like)), function(r) {
+        m <- SingleCellExperiment::reducedDim(like, r, withDimnames = FALSE)
+        if (r %in% names(gen_rd) && ncol(gen_rd[[r]]) == ncol(m)) return(gen_rd[[r]])
+        matrix(NA_real_, n, ncol(m), dimnames = list(colnames(sce), colnames(m)))
+    })
+    latent <- setdiff(names(gen_rd), names(rds))
+    if (length(latent)) meta$latent <- gen_rd[[latent[1L]]]
+    out <- SingleCellExperiment::SingleCellExperiment(assays = assays, colData = cd,
+        rowData = SummarizedExperiment::rowData(like), reducedDims = rds)
+    if (is(like, "SingleCellExperiment")) {
+        SingleCellExperiment::mainExpName(out) <- SingleCellExperiment::mainExpName(like)
+    }
+    S4Vectors::metadata(out)$scDiffusion <- meta
+    notes <- c(if (length(na_assays)) sprintf("assay(s) %s are all NA (not generated)", .some(na_assays)),
+        if (length(dropped)) sprintf("generated assay(s) %s are not kept ('x' has no such assay)", .some(dropped)))
+    if (length(notes)) message("generate(): to bind with 'x', ", paste(notes, collapse = "; "), ".")
+    out
+}
+
+## Generated labels (character) as a column of the type of 'template' (a
+## colData column of the input): factor with its levels, number, logical or
+## character.
+.as_column_of <- function(v, template) {
+    if (is.factor(template)) {
+        v <- as.character(v)
+        return(factor(v, levels = union(levels(template), unique(v[!is.na(v)])), ordered = is.ordered(template)))
+    }
+    if (is.factor(v)) v <- as.character(v)
+    if (is.integer(template) && is.numeric(v)) return(as.integer(v))
+    out <- tryCatch(suppressWarnings(methods::as(v, class(template)[1L])), error = function(e) v)
+    if (length(out) != length(v) || sum(is.na(out)) > sum(is.na(v))) v else out
 }
 
 ## The assay of models without counts: natural-log log1p of counts per 10,000

@@ -5,13 +5,22 @@
 #' classifier guidance weights \eqn{(\gamma(1-w), \gamma w)} on
 #' \code{(start, end)}, \eqn{w = 0, 1/(n_states-1), \dots, 1}. The states give a
 #' continuous path from \code{start} to \code{end}, e.g. through time points
-#' never seen in training. Argument names, defaults and bounds are those of
+#' never seen in training. The weights are scaled by
+#' \eqn{\gamma} = \code{guidance_scale}: the columns \code{weight_start}
+#' and \code{weight_end} of the result hold \eqn{\gamma(1-w)} and
+#' \eqn{\gamma w}, not \eqn{1-w} and \eqn{w}. Each state starts from
+#' \code{n_cells} start cells drawn from the cells labelled \code{start};
+#' when \code{n_cells} exceeds their number they are resampled with
+#' replacement (\code{source_cell} names each one's cell), so states then
+#' repeat start cells. Argument names, defaults and bounds are those of
 #' the Python core (\code{ScDiffusion.interpolate}) and of
 #' \code{scdiffusion interpolate}.
 #'
 #' @section Reproducibility:
 #' The same model, start cells and \code{seed} give the same states on the
-#' same machine.
+#' same machine. With \code{seed = NULL} (the default) the seed is drawn from
+#' R's random number generator: \code{set.seed()} before the call repeats it;
+#' the seed used is in \code{metadata(.)$scDiffusion$params$seed}.
 #'
 #' @param model A trained \code{\linkS4class{ScDiffusionModel}}.
 #' @param x A \linkS4class{SingleCellExperiment} (any
@@ -23,6 +32,9 @@
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
 #'     "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
 #'     "seed", "progress", "genes", "prefix"))
+#' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
+#' \code{x}) whose layout the result takes, so that \code{cbind(like, path)}
+#' works as is; see \code{\link{generate}}.
 #' @param ... Deprecated argument names of the previous release (\code{labels},
 #' \code{from}, \code{to}), accepted with a warning.
 #' @return A \linkS4class{SingleCellExperiment} with
@@ -50,8 +62,8 @@ setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate")
 setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
     n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto", cfg_scale = 4,
     sampler = "dpmpp-sde", n_steps = NULL,
-    eta = NULL, guidance_t_max = NULL, assay = "counts", seed = 0L, progress = interactive(), genes = NULL,
-    prefix = NULL, ...) {
+    eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
+    prefix = NULL, like = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
     for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
@@ -80,12 +92,13 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
         t_start = opt("t_start", t_start), guidance_scale = opt("guidance_scale", guidance_scale),
         guidance = opt("guidance", guidance), cfg_scale = opt("cfg_scale", cfg_scale),
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
-        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", seed),
+        guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))
     enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
         labels_key = labels_key, start = start, end = end), args))
-    .generated_sce(out, model, genes = .check_genes(genes), prefix = .check_prefix(prefix))
+    genes <- .check_genes(genes)
+    .generated_sce(out, model, genes = genes, prefix = .check_prefix(prefix), like = .check_like(like, genes))
 })
 
 ## The cells of 'x' labelled 'start', checked and encoded for the bridge: the

@@ -102,49 +102,144 @@ modelLabels <- function(x) {
 #' Save and load scDiffusion models
 #'
 #' \code{saveScDiffusion} writes the model directory (\code{config.json},
-#' \code{genes.txt}, \code{model.safetensors}, \code{history.json}) to
-#' \code{dir}; the Python package and command line tool read it too, e.g.
+#' \code{genes.txt}, \code{model.safetensors}, \code{history.json} and the
+#' marker file \code{.scdiffusion-output.json}) to \code{dir}; the Python
+#' package and command line tool read it too, e.g.
 #' \code{scdiffusion generate --model-dir dir ...}. \code{loadScDiffusion}
 #' reads a model directory written by R or Python.
 #'
+#' @section Overwriting:
+#' Every folder scDiffusion writes holds the marker file
+#' \code{.scdiffusion-output.json}, which names the package and the kind of
+#' folder (\code{"model"} here). \code{overwrite = TRUE} replaces only an
+#' empty folder or a model folder with that marker; anything else at
+#' \code{dir} (a folder of other files, a file) is refused with an error
+#' naming it, and nothing is touched. The new model is written completely to
+#' a temporary folder next to \code{dir} before the old one is removed, so a
+#' failure part-way leaves the old model as it was.
+#'
 #' @param model A \code{\linkS4class{ScDiffusionModel}}.
-#' @param dir Directory to write or read.
-#' @param overwrite Replace an existing directory?
+#' @param dir Directory to write or read (a trailing \code{/} is fine).
+#' @param overwrite Replace an existing model directory (see Overwriting)?
 #' @return \code{saveScDiffusion}: the model now pointing to \code{dir},
 #' invisibly. \code{loadScDiffusion}: a \code{\linkS4class{ScDiffusionModel}}.
 #' @examples
 #' model <- scDiffusionExampleModel()
 #' dir <- file.path(tempdir(), "my_model")
 #' saveScDiffusion(model, dir)
-#' list.files(dir)
+#' list.files(dir, all.files = TRUE, no.. = TRUE)
 #' again <- loadScDiffusion(dir)
 #' identical(modelGenes(again), modelGenes(model))
-#' unlink(dir, recursive = TRUE)
+#' ## a model folder is replaced; any other folder is refused
+#' saveScDiffusion(model, dir, overwrite = TRUE)
+#' notes <- file.path(tempdir(), "my_notes")
+#' dir.create(notes)
+#' writeLines("keep me", file.path(notes, "notes.txt"))
+#' try(saveScDiffusion(model, notes, overwrite = TRUE))
+#' unlink(c(dir, notes), recursive = TRUE)
 #' @export
 saveScDiffusion <- function(model, dir, overwrite = FALSE) {
     .check_model(model)
     dir <- .check_string(dir, "dir")
     overwrite <- .check_flag(overwrite, "overwrite")
-    if (file.exists(dir)) {
-        if (!overwrite) {
-            stop(sprintf("'%s' already exists; use overwrite = TRUE to replace it.", dir), call. = FALSE)
-        }
-        if (normalizePath(dir) == model@path) {
+    dir <- .strip_slash(path.expand(dir))
+    exists <- file.exists(dir)
+    if (exists) {
+        if (dir.exists(dir) && normalizePath(dir) == model@path) {
             return(invisible(model))
         }
-        unlink(dir, recursive = TRUE)
+        .check_replaceable(dir, "model", overwrite)
+    } else if (!dir.exists(dirname(dir)) && !dir.create(dirname(dir), recursive = TRUE, showWarnings = FALSE)) {
+        stop(sprintf("could not create the folder '%s' (where '%s' would go).", dirname(dir), basename(dir)),
+            call. = FALSE)
     }
-    tmp <- paste0(dir, ".tmp", Sys.getpid())
-    dir.create(tmp, recursive = TRUE, showWarnings = FALSE)
+    tmp <- file.path(dirname(dir), sprintf(".%s.tmp-%d-%s", basename(dir), Sys.getpid(),
+        paste(sample(c(letters, 0:9), 8L, TRUE), collapse = "")))
+    on.exit(unlink(tmp, recursive = TRUE), add = TRUE)
+    ok <- dir.create(tmp, showWarnings = FALSE)
     files <- list.files(model@path, all.files = TRUE, no.. = TRUE)
-    ok <- file.copy(file.path(model@path, files), tmp, recursive = TRUE)
-    if (!all(ok) || !file.rename(tmp, dir)) {
-        unlink(tmp, recursive = TRUE)
-        stop(sprintf("could not write the model to '%s'.", dir), call. = FALSE)
+    ok <- ok && all(file.copy(file.path(model@path, files), tmp, recursive = TRUE))
+    ok <- ok && .write_marker(tmp, "model")
+    if (!ok) {
+        stop(sprintf("could not write the model to '%s' (copying the files failed); nothing was replaced.",
+            dir), call. = FALSE)
     }
+    .replace_dir(tmp, dir)
     model@path <- normalizePath(dir)
     model@info$path <- model@path
     invisible(model)
+}
+
+## The marker file of every folder scDiffusion writes (the Python core's
+## scdiffusion.atomic.MARKER_FILE).
+.MARKER_FILE <- ".scdiffusion-output.json"
+
+.strip_slash <- function(path) {
+    out <- sub("[/\\\\]+$", "", path)
+    if (nzchar(out)) out else path
+}
+
+## Write the marker of a folder of this 'kind' into 'dir' (kept when present).
+.write_marker <- function(dir, kind) {
+    path <- file.path(dir, .MARKER_FILE)
+    marker <- .read_marker(dir)
+    if (!is.null(marker) && identical(marker$kind, kind)) return(TRUE)
+    json <- jsonlite::toJSON(list(written_by = "scdiffusion", kind = kind,
+        version = as.character(utils::packageVersion("scDiffusion"))), auto_unbox = TRUE, pretty = TRUE)
+    tryCatch({
+        writeLines(json, path)
+        TRUE
+    }, error = function(e) FALSE, warning = function(w) FALSE)
+}
+
+## The marker of 'dir' as a list, or NULL (none, or not readable as one).
+.read_marker <- function(dir) {
+    path <- file.path(dir, .MARKER_FILE)
+    if (!file.exists(path)) return(NULL)
+    m <- tryCatch(jsonlite::fromJSON(path, simplifyVector = TRUE), error = function(e) NULL)
+    if (!is.list(m) || !identical(m$written_by, "scdiffusion")) NULL else m
+}
+
+## May 'path' (which exists) be replaced by a folder of this 'kind'? Only with
+## overwrite = TRUE, and only an empty folder or one whose marker names the
+## kind; anything else is an error naming it (nothing is touched).
+.check_replaceable <- function(path, kind, overwrite) {
+    if (!overwrite) {
+        stop(sprintf("'%s' already exists; use overwrite = TRUE to replace it.", path), call. = FALSE)
+    }
+    if (!dir.exists(path)) {
+        stop(sprintf("Refusing to overwrite '%s': it is a file, not a %s folder scDiffusion wrote. ", path, kind),
+            "Choose another folder.", call. = FALSE)
+    }
+    if (!length(list.files(path, all.files = TRUE, no.. = TRUE))) return(invisible(TRUE))
+    marker <- .read_marker(path)
+    if (is.null(marker) || !identical(marker$kind, kind)) {
+        stop(sprintf("Refusing to overwrite '%s': it is not a %s folder scDiffusion wrote (", path, kind),
+            if (is.null(marker)) sprintf("no %s marker file", .MARKER_FILE) else
+                sprintf("its marker says kind '%s'", format(marker$kind)),
+            "). Choose another folder, or remove it yourself.", call. = FALSE)
+    }
+    invisible(TRUE)
+}
+
+## Put the complete folder 'tmp' at 'dir': the old folder (if any) is moved
+## aside first, restored if the rename fails, and removed only once the new one
+## is in place.
+.replace_dir <- function(tmp, dir) {
+    old <- NULL
+    if (file.exists(dir)) {
+        old <- paste0(tmp, ".old")
+        if (!file.rename(dir, old)) {
+            stop(sprintf("could not replace '%s' (renaming it failed); it is unchanged.", dir), call. = FALSE)
+        }
+    }
+    if (!file.rename(tmp, dir)) {
+        if (!is.null(old)) file.rename(old, dir)
+        stop(sprintf("could not write '%s' (renaming the new folder into place failed); ", dir),
+            if (is.null(old)) "nothing was written." else "the old one is unchanged.", call. = FALSE)
+    }
+    if (!is.null(old)) unlink(old, recursive = TRUE)
+    invisible(TRUE)
 }
 
 #' @rdname saveScDiffusion

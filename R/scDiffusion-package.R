@@ -13,10 +13,33 @@
 #' \code{\link{scDiffusionExampleModel}} give data and a tiny model to try
 #' the functions on.
 #'
+#' @section Installation:
+#' \preformatted{if (!requireNamespace("BiocManager", quietly = TRUE))
+#'     install.packages("BiocManager")
+#' BiocManager::install("scDiffusion")}
+#'
+#' @section Options:
+#' \describe{
+#' \item{\code{scDiffusion.python}}{Directory of an existing Python
+#' environment to use instead of basilisk's (also the environment variable
+#' \code{SCDIFFUSION_PYTHON}); see \code{\link{scDiffusionEnv}}.}
+#' \item{\code{scDiffusion.threads}}{CPU threads of the Python core: one
+#' positive whole number fixes them (e.g.
+#' \code{options(scDiffusion.threads = 2)}); \code{NULL}, the default, adapts
+#' them to the cores this process may use and to other load.}
+#' \item{\code{scDiffusion.verbose}}{\code{TRUE} prints the Python traceback
+#' in the message of an internal error (a bug to report).}
+#' }
+#'
+#' Functions that draw random numbers (\code{\link{generate}},
+#' \code{\link{interpolate}}, \code{\link{trainScDiffusion}},
+#' \code{\link{evaluateGeneration}}) follow \code{set.seed()} unless given an
+#' explicit \code{seed}.
+#'
 #' @import methods
 #' @importClassesFrom SingleCellExperiment SingleCellExperiment
 #' @importClassesFrom SummarizedExperiment SummarizedExperiment
 #' @importClassesFrom Matrix dgCMatrix
 #' @importFrom SummarizedExperiment assay assayNames colData rowData
-#' @keywords internal
+#' @importFrom BiocGenerics cbind rbind
 "_PACKAGE"

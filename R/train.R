@@ -38,7 +38,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
     classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,
-    validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = 0L,
+    validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = NULL,
     preset = "cpu", max_time = NULL,
     max_steps = NULL, autoencoder = NULL, diffusion = NULL, classifier = NULL, progress = interactive(), ...) {
     old <- .renamed_args("train", list(...), "trainScDiffusion", sys.call(-1))
@@ -60,7 +60,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
         min_counts = opt("min_counts", min_counts), target_sum = opt("target_sum", target_sum),
         min_cells_per_label = opt("min_cells_per_label", min_cells_per_label),
         validation_fraction = opt("validation_fraction", validation_fraction),
-        n_timesteps = opt("n_timesteps", n_timesteps), device = opt("device", device), seed = opt("seed", seed))
+        n_timesteps = opt("n_timesteps", n_timesteps), device = opt("device", device), seed = opt("seed", .draw_seed(seed)))
     preset <- opt("preset", preset)
     max_time <- opt("max_time", max_time)
     progress <- opt("progress", progress)

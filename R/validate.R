@@ -238,11 +238,18 @@
     if (anyDuplicated(nms)) {
         stop(sprintf("'condition' names a column twice: %s.", paste(nms, collapse = ", ")), call. = FALSE)
     }
+    .check_not_c_of_labels(nms, known)
     out <- lapply(seq_along(condition), function(i) {
         v <- condition[[i]]
         if (is.factor(v)) v <- as.character(v)
         per_cell <- !is.null(n_cells) && length(v) == n_cells && length(v) > 1L
-        if (!(length(v) == 1L || per_cell) || anyNA(v) || !(is.character(v) || is.numeric(v) || is.logical(v))) {
+        if ((length(v) == 1L || per_cell) && anyNA(v)) {
+            at <- which(is.na(v))
+            stop(sprintf("condition '%s' has NA at position%s %s%s; every cell needs a label. ", nms[i],
+                if (length(at) > 1L) "s" else "", .some(at), if (per_cell) sprintf(" (of %d)", length(v)) else ""),
+                "Replace the NA values or drop those cells.", call. = FALSE)
+        }
+        if (!(length(v) == 1L || per_cell) || !(is.character(v) || is.numeric(v) || is.logical(v))) {
             stop(sprintf("condition '%s' must be a single label%s, got %s.", nms[i],
                 if (is.null(n_cells)) "" else sprintf(" or %d labels (one per cell)", n_cells), .show(v)),
                 call. = FALSE)
@@ -265,6 +272,19 @@
         }
     }
     out
+}
+
+## c(Hours = labels) with several labels names them Hours1, Hours2, ...: say to
+## use list(Hours = labels) instead of reporting a column 'Hours1'.
+.check_not_c_of_labels <- function(nms, known = NULL) {
+    stem <- unique(sub("[0-9]+$", "", nms))
+    if (length(nms) < 2L || length(stem) != 1L || !nzchar(stem) || !identical(nms, paste0(stem, seq_along(nms))) ||
+        (!is.null(known) && (all(nms %in% names(known)) || !stem %in% names(known)))) {
+        return(invisible(TRUE))
+    }
+    stop(sprintf("'condition' has columns %s: c(%s = labels) with several labels names each one ", .some(nms, 3L),
+        stem), sprintf("'%s1', '%s2', .... For one label per cell use list(%s = labels).", stem, stem, stem),
+        call. = FALSE)
 }
 
 .check_guidance <- function(guidance_scale, condition, arg = "guidance_scale") {
@@ -351,4 +371,12 @@
         out[[renames[[old]]]] <- dots[[old]]
     }
     out
+}
+
+## The seed of a call: an explicit one as given; NULL (the default of every R
+## function that draws random numbers) draws one from R's random number
+## generator, so that set.seed() repeats a call and successive calls differ.
+.draw_seed <- function(seed) {
+    if (!is.null(seed)) return(seed)
+    sample.int(.Machine$integer.max, 1L) - 1L
 }

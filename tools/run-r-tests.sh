@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build, check and test the scDiffusion R package the way Bioconductor's build system and
 # remotes::install_github() do: plain 'R CMD build' of a git checkout (no staging, no configure, no roxygen),
-# then 'R CMD check' and BiocCheck (offline) on that tarball, then the testthat tests against the package the
-# check installed.
+# then 'R CMD check' (which runs the examples and the testthat tests, with the package imported, not attached,
+# as Bioconductor's builders do) and BiocCheck (offline) on that tarball. The tests run once, inside the check;
+# their counts are read from the check's tests/testthat.Rout.
 #
 # Assumes R and the Debian packages of scripts/install-r.sh (SingleCellExperiment, basilisk, reticulate,
 # testthat, knitr, rmarkdown, pandoc, BiocStyle, scuttle, HSMMSingleCell, roxygen2, BiocCheck, an optimised
@@ -94,8 +95,8 @@ if [ -n "$TARBALL" ]; then
         [ -z "${SKIP_VIGNETTES:-}" ] && { echo "vignettes were not built" >&2; status=1; }
     }
 
-    echo "== R CMD check --no-manual (examples included; the tests run below with a count)"
-    CHECK_ARGS=(--no-manual --no-tests -o "$WORK")
+    echo "== R CMD check --no-manual (examples and the testthat tests included, as Bioconductor's builders run them)"
+    CHECK_ARGS=(--no-manual -o "$WORK")
     [ -n "${SKIP_VIGNETTES:-}" ] && CHECK_ARGS+=(--ignore-vignettes)
     # the vignettes were built (their code run) by R CMD build: check does not rebuild them
     (cd "$WORK" && R CMD check "${CHECK_ARGS[@]}" --no-build-vignettes "$TARBALL") > "$WORK/check.log" 2>&1
@@ -106,6 +107,21 @@ if [ -n "$TARBALL" ]; then
         status=1
     fi
     grep -A 12 -E "^\* checking .*NOTE$" "$WORK/check.log" | grep -v "^\* checking .* OK$" || true
+    # the counts of the tests R CMD check ran: testthat's check reporter ends its output (tests/testthat.Rout,
+    # or testthat.Rout.fail when a test failed) with "[ FAIL n | WARN n | SKIP n | PASS n ]"
+    ROUT="$WORK/scDiffusion.Rcheck/tests/testthat.Rout"
+    [ -f "$ROUT.fail" ] && ROUT="$ROUT.fail"
+    counts="$(grep -E '^\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' "$ROUT" 2>/dev/null | tail -n 1)"
+    if [ -n "$counts" ]; then
+        failed="$(echo "$counts" | sed -E 's/.*FAIL ([0-9]+).*/\1/')"
+        passed="$(echo "$counts" | sed -E 's/.*PASS ([0-9]+).*/\1/')"
+        echo "tests: $counts (output: $ROUT)"
+        [ "$failed" != "0" ] && sed -n '/^══ Failed/,/^══ DONE/p' "$ROUT" | head -n 80
+    else
+        echo "R CMD check ran no testthat tests, or they stopped early (output: $ROUT)" >&2
+        [ -f "$ROUT" ] && tail -n 40 "$ROUT"
+        failed=1
+    fi
     echo "check done after $((SECONDS - t_start)) s"
 
     if [ -z "${SKIP_BIOCCHECK:-}" ]; then
@@ -127,30 +143,6 @@ if [ -n "$TARBALL" ]; then
             status=1
         fi
         echo "BiocCheck done after $((SECONDS - t_start)) s"
-    fi
-
-    echo "== testthat tests, against the package R CMD check installed"
-    LIB="$WORK/scDiffusion.Rcheck"
-    if [ -f "$LIB/scDiffusion/DESCRIPTION" ]; then
-        R_LIBS="$LIB${R_LIBS:+:$R_LIBS}" Rscript -e '
-            suppressPackageStartupMessages({library(testthat); library(scDiffusion)})
-            res <- as.data.frame(test_dir(commandArgs(TRUE)[1], reporter = ProgressReporter$new(show_praise = FALSE),
-                stop_on_failure = FALSE, stop_on_warning = FALSE))
-            n_fail <- sum(res$failed) + sum(res$error)
-            n_pass <- sum(res$passed)
-            cat(sprintf("TESTCOUNTS %d %d %d\n", n_pass, n_fail, sum(res$skipped)))
-        ' "$SRC/tests/testthat" 2>&1 | tee "$WORK/tests.log"
-        counts="$(grep '^TESTCOUNTS' "$WORK/tests.log" | tail -n 1)"
-        if [ -n "$counts" ]; then
-            passed="$(echo "$counts" | cut -d' ' -f2)"
-            failed="$(echo "$counts" | cut -d' ' -f3)"
-            echo "skipped: $(echo "$counts" | cut -d' ' -f4)"
-        else
-            failed=1
-        fi
-    else
-        echo "R CMD check did not install the package (log: $WORK/check.log)" >&2
-        failed=1
     fi
 else
     failed=1

@@ -5,9 +5,10 @@ Python API checks them again as it does for every caller) and returns plain buil
 str, int, float, bool, None, bytes), so that reticulate never converts numpy arrays or scipy matrices: matrices
 travel as little-endian raw bytes in the layout of :mod:`scdiffusion.data.sce` (R side: ``R/convert.R``).
 
-Every function returns ``{"result": ..., "warnings": [...]}`` or ``{"error": ..., ...}``: R raises the error as
-one R error and every Python warning (``warnings.warn`` and ``scdiffusion`` log records at WARNING) as an R
-warning.
+Every function returns ``{"result": ..., "warnings": [...]}`` or ``{"error": ..., ...}``: R raises an
+:class:`~scdiffusion.errors.InputError` as one R error and anything else as an internal error (a bug) that
+carries the Python traceback; every Python warning (``warnings.warn`` and ``scdiffusion`` log records at
+WARNING) becomes an R warning.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def _r_call(fn):
         except Exception as exc:  # noqa: BLE001 - surfaced as an R error
             from scdiffusion.errors import InputError
 
-            user = isinstance(exc, (InputError, KeyError))
-            msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-            return {"error": msg, "class": type(exc).__name__, "user_error": bool(user),
+            # the user's mistake (InputError, its message says what to do) is one line in R; anything else is
+            # a bug in scDiffusion, which R reports as an internal error with the traceback
+            user = isinstance(exc, InputError)
+            return {"error": str(exc), "class": type(exc).__name__, "user_error": bool(user),
                     "traceback": "" if user else traceback.format_exc(), "warnings": _unique(records)}
         finally:
             logger.removeHandler(handler)
@@ -215,12 +217,13 @@ def interpolate(model_dir, sce, labels_key, start, end, **options):
 
 
 @_r_call
-def evaluate(real, generated, **options):
-    """``evaluateGeneration()``: the metric suite's JSON."""
+def evaluate(real, generated, train=None, **options):
+    """``evaluateGeneration()``: the metric suite's JSON (``train``: the encoded training cells, or None)."""
     from scdiffusion.data.sce import _builtin, decode_sce
     from scdiffusion.evaluation import evaluate as run_evaluation
 
-    return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), **options)))
+    train = None if train is None else decode_sce(train)
+    return json.dumps(_builtin(run_evaluation(decode_sce(real), decode_sce(generated), train=train, **options)))
 
 
 @_r_call
@@ -234,3 +237,11 @@ def comparison(real, generated, labels_key=None, max_cells=10000, seed=0):
     tables = {k: (None if data[k] is None else {c: data[k][c].tolist() for c in data[k].columns})
               for k in ("cells", "genes", "lfc")}
     return json.dumps({**tables, "skipped": data["skipped"]})
+
+
+@_r_call
+def check_rds(path):
+    """``rdsToPlain()``: refuse an ``.rds`` file that could run code when R reads it (before ``readRDS``)."""
+    from scdiffusion.data.rds_safety import check_rds as check
+
+    check(path)

@@ -1,4 +1,4 @@
-"""The package's errors for bad user input (one home; every layer raises them). Anything else is a bug."""
+"""The package's error for bad user input (one home; every layer raises it)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ class InputError(ValueError):
     """Bad user input. The message says what is wrong and how to fix it."""
 
 
-class MissingKeyError(InputError, KeyError):
-    """Bad user input naming something that is not there (an ``obs`` column, a layer): also a ``KeyError``."""
+class InputKeyError(InputError, KeyError):
+    """Bad user input that names a missing key (a column, a layer): an :class:`InputError` that is also the
+    ``KeyError`` Python callers expect from a lookup."""
 
-    def __str__(self) -> str:  # a KeyError would quote the message
+    def __str__(self) -> str:  # the message itself, not KeyError's quoted repr
         return str(self.args[0]) if self.args else ""

@@ -49,7 +49,8 @@ def _presets() -> tuple[str, ...]:
 _PY_CLI = ("python", "cli")
 _PY_R = ("python", "r")
 SEED = Option("seed", "int", 0, "Random seed; the same seed on the same machine gives the same result (training: "
-              "unless max_time stops a stage).", low=0)
+              "unless max_time stops a stage). R: NULL (the default) draws the seed from R's random numbers, so "
+              "set.seed() repeats a call and successive calls differ.", low=0, r_default="NULL")
 PROGRESS = Option("progress", "bool", True, "Show progress bars.", surfaces=_PY_R, r_default="interactive()")
 LAYER = Option("layer", "str", None, "Layer (R: assay) holding raw counts; default X (R: 'counts').",
                r_name="assay", r_default='"counts"')
@@ -79,7 +80,8 @@ GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
 LABELS_KEY = Option("labels_key", "str", None, "obs (colData) column with the labels.", deprecated_r=("labels",))
 _R = ("r",)
 GENES = Option("genes", "strings", None, "Genes to return, in this order (default: the model's genes); genes the "
-               "model does not generate are zero rows, e.g. genes = rownames(x) to bind the result with x.",
+               "model does not generate are zero rows, e.g. genes = rownames(x); like = x also gives the result "
+               "the assays, colData columns and rowData of x, so that cbind(x, result) works as is.",
                surfaces=_R)
 PREFIX = Option("prefix", "str", None, "Prefix of the cell names, numbered from 1 (default: 'scd' and a hash of "
                 "the model and the parameters, so that other calls give other names).", surfaces=_R)
@@ -197,7 +199,8 @@ EVALUATE = Operation("evaluate", (
     Option("real", "path", None, "Real cells (held out from training).", required=True),
     Option("generated", "path", None, "Generated cells, same genes.", required=True),
     LABELS_KEY,
-    Option("train", "path", None, "Training cells (for the memorisation check).", surfaces=_PY_CLI),
+    Option("train", "path", None, "Training cells (for the memorisation check: are generated cells closer to "
+           "training cells than held-out real cells are?).", r_default="NULL"),
     SEED,
     Option("quick", "bool", False, "Cheaper settings: fewer trees and cells, one control split, no kernel-density "
            "statistics or UMAP; the report lists what was skipped and why."),

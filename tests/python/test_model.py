@@ -198,3 +198,22 @@ def test_small_denoiser_and_classifiers_train_save_and_load(tmp_path):
                                   m.generate(5, {"cell_type": "type0"}, seed=2, **GEN).X)
     with pytest.raises(InputError, match="denoiser_hidden must be a non-empty list of positive integers"):
         ScDiffusion(a, denoiser_hidden=(8, 0))
+
+
+def test_generation_that_does_not_fit_in_memory_is_refused_before_it_starts(small_model, monkeypatch):
+    from scdiffusion.model import generation
+
+    need = generation.memory_needed(10**9, len(small_model.genes), small_model.arch["n_latent"])
+    assert need > 10**12  # a billion cells: terabytes, never allocated
+    monkeypatch.setattr(generation, "memory_available", lambda: 50 * 2**20)
+    with pytest.raises(InputError, match=r"n_cells=1000000000 cells of \d+ genes needs about .* TB of memory, but "
+                                         r"only 50.0 MB is available: at most about \d+ cells fit.*generate_to_file"):
+        small_model.generate(10**9)
+    assert small_model.generate(5, n_steps=3).n_obs == 5  # what fits still runs
+
+
+def test_memory_available_reads_proc_meminfo():
+    from scdiffusion.model.generation import memory_available
+
+    avail = memory_available()
+    assert avail is None or 0 < avail < 2**50

@@ -42,7 +42,8 @@ R_FUNCTIONS = {
 }
 R_ONLY = {"...": "deprecated argument names", "model": "interpolate's model object (Python: self)",
           "x": "the data object of train (Python: adata) and the model of generate (Python: self)",
-          "real_assay": "SummarizedExperiment assay picker", "generated_assay": "SummarizedExperiment assay picker"}
+          "real_assay": "SummarizedExperiment assay picker", "generated_assay": "SummarizedExperiment assay picker",
+          "like": "the SingleCellExperiment whose layout generated cells take, to cbind with it (an R object)"}
 
 
 def _python_params(op: str) -> dict[str, inspect.Parameter]:

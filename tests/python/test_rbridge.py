@@ -140,3 +140,31 @@ def test_comparison_tables_travel_to_r_as_columns(bridge):
     res = bridge.comparison(real=enc[0], generated=enc[1], labels_key=None, max_cells=None, seed=0)
     data = json.loads(res["result"])
     assert data["lfc"] is None and "labels" in data["skipped"]["lfc"]
+
+
+def test_input_errors_are_the_users_and_anything_else_an_internal_error_with_its_traceback(bridge):
+    from scdiffusion.errors import InputError, InputKeyError
+
+    def raising(exc):
+        @bridge._r_call
+        def op():
+            raise exc
+        return op()
+
+    user = raising(InputError("n_cells must be positive"))
+    assert user["user_error"] and user["error"] == "n_cells must be positive" and user["traceback"] == ""
+    key = raising(InputKeyError("labels_key='x' is not a column"))
+    assert key["user_error"] and key["error"] == "labels_key='x' is not a column"  # not KeyError's quoted repr
+    bug = raising(KeyError("n_latent"))  # a lookup that failed inside scDiffusion: a bug, not the user's input
+    assert not bug["user_error"] and bug["class"] == "KeyError"
+    assert "Traceback" in bug["traceback"] and "raise exc" in bug["traceback"]
+
+
+def test_check_rds_refuses_a_crafted_file_for_r(bridge, tmp_path):
+    import gzip
+    import struct
+
+    path = tmp_path / "evil.rds"
+    path.write_bytes(gzip.compress(b"X\n" + struct.pack(">iiii", 3, 0, 0, 5) + b"UTF-8" + struct.pack(">ii", 5, 254)))
+    res = bridge.check_rds(path=str(path))
+    assert res["user_error"] and "promise" in res["error"] and str(path) in res["error"]

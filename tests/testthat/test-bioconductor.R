@@ -253,3 +253,57 @@ test_that("training arguments with an existing model are an error, not ignored",
     gen <- generate(sce, n_cells = 2, model = model, n_steps = 2, seed = 5)
     expect_identical(ncol(gen), 2L)
 })
+
+test_that("cbind/rbind of SingleCellExperiments work where the tests run (package imported, not attached)", {
+    # R CMD check runs this file in an environment under the package namespace, where base::cbind would be
+    # found before the attached BiocGenerics generic (no bindCOLS method then): the namespace imports it
+    a <- SingleCellExperiment::SingleCellExperiment(list(counts = matrix(1:4, 2,
+        dimnames = list(c("g1", "g2"), c("a", "b")))))
+    b <- a
+    colnames(b) <- c("c", "d")
+    expect_identical(get("cbind", envir = asNamespace("scDiffusion")), BiocGenerics::cbind)
+    expect_identical(dim(cbind(a, b)), c(2L, 4L))
+    expect_identical(dim(rbind(a, a[, 1:2])), c(4L, 2L))
+})
+
+test_that("generate(like = x) binds with x as is and keeps rowData; logNormCounts and PCA run on the bound object (issue 24.2-4)", {
+    skip_if_no_python()
+    model <- scDiffusionExampleModel()
+    sce <- scDiffusionExampleData()
+    SummarizedExperiment::rowData(sce)$symbol <- paste0("S", seq_len(nrow(sce)))
+    SummarizedExperiment::rowData(sce)$biotype <- "protein_coding"
+    sce$cell_type <- factor(sce$cell_type)
+    sce$batch <- factor("real")
+    sce$n_genes <- Matrix::colSums(SummarizedExperiment::assay(sce, "counts") > 0)
+    sce <- scuttle::logNormCounts(sce)
+    SingleCellExperiment::reducedDim(sce, "PCA") <- stats::prcomp(t(as.matrix(SingleCellExperiment::logcounts(sce))),
+        rank. = 5)$x
+    gen <- suppressMessages(generate(model, n_cells = 6, condition = list(cell_type = rep(c("A", "B"), 3)),
+        n_steps = 3, seed = 1, like = sce))
+    expect_identical(rownames(gen), rownames(sce))
+    expect_identical(SummarizedExperiment::rowData(gen), SummarizedExperiment::rowData(sce))
+    expect_identical(SummarizedExperiment::assayNames(gen), SummarizedExperiment::assayNames(sce))
+    expect_identical(colnames(SummarizedExperiment::colData(gen)), colnames(SummarizedExperiment::colData(sce)))
+    expect_identical(gen$cell_type, factor(rep(c("A", "B"), 3), levels = levels(sce$cell_type)))
+    expect_true(all(is.na(gen$batch)) && is.factor(gen$batch) && all(is.na(gen$n_genes)))
+    expect_true(all(SingleCellExperiment::sizeFactors(gen) > 0))
+    expect_identical(SingleCellExperiment::reducedDimNames(gen), "PCA")
+    meta <- S4Vectors::metadata(gen)$scDiffusion
+    expect_identical(dim(meta$latent), c(6L, 8L))
+    expect_true("library_size" %in% colnames(meta$colData))
+    # (24.4) the parameters describe what the assays hold: log2, as scuttle
+    expect_match(meta$params$values, "logcounts: log2\\(counts / sizeFactor \\+ 1\\).*scuttle::logNormCounts")
+    both <- cbind(sce, gen)
+    expect_identical(dim(both), c(nrow(sce), ncol(sce) + 6L))
+    expect_identical(SummarizedExperiment::rowData(both), SummarizedExperiment::rowData(sce))
+    expect_identical(as.character(both$cell_type[ncol(sce) + 1:6]), rep(c("A", "B"), 3))
+    both <- scuttle::logNormCounts(both)
+    pca <- stats::prcomp(t(as.matrix(SingleCellExperiment::logcounts(both))), rank. = 5)
+    expect_identical(dim(pca$x), c(ncol(both), 5L))
+    expect_true(all(is.finite(pca$x)))
+    # the SummarizedExperiment method with a model: genes = rownames(x) implies like = x
+    gen2 <- suppressMessages(generate(sce, model = model, n_cells = 3, n_steps = 3, seed = 2,
+        genes = rownames(sce)))
+    expect_identical(dim(cbind(sce, gen2)), c(nrow(sce), ncol(sce) + 3L))
+    expect_error(generate(model, n_cells = 2, genes = "gene001", like = sce), "give 'genes' or 'like', not both")
+})

@@ -57,3 +57,50 @@ test_that("unsupported colData columns give clear errors", {
     colnames(sce)[2] <- colnames(sce)[1]
     expect_error(anndataRoundTrip(sce), "must be unique")
 })
+
+test_that("rdsToPlain refuses crafted .rds files before readRDS runs anything, and reads a full SCE (issue 21)", {
+    skip_if_no_python()
+    dir <- tempfile("rds_")
+    dir.create(dir)
+    sentinel <- file.path(dir, "SENTINEL")
+    # a promise (delayedAssign) inside an environment, hidden in the metadata of a valid SCE
+    e <- new.env(parent = emptyenv())
+    delayedAssign("x", file.create(sentinel), assign.env = e)
+    sce <- sim_sce(n_cells = 10, n_genes = 8)
+    bad <- sce
+    S4Vectors::metadata(bad)$env <- e
+    promise_file <- file.path(dir, "promise.rds")
+    saveRDS(bad, promise_file)
+    bad <- sce
+    S4Vectors::metadata(bad)$fun <- function() file.create(sentinel)
+    closure_file <- file.path(dir, "closure.rds")
+    saveRDS(bad, closure_file)
+    expect_false(file.exists(sentinel))
+    res <- rdsToPlain(promise_file)
+    expect_match(res$error, sprintf("Refusing to read '%s': it holds a promise \\(PROMSXP", promise_file))
+    expect_match(res$error, "CVE-2024-27322")
+    expect_null(res$sce)
+    expect_match(rdsToPlain(closure_file)$error, "it holds a function \\(CLOSXP\\)")
+    expect_match(rdsToPlain(file.path(dir, "none.rds"))$error, "does not exist")
+    ascii <- file.path(dir, "ascii.rds")
+    saveRDS(sce, ascii, ascii = TRUE)
+    expect_match(rdsToPlain(ascii)$error, "ASCII serialization format")
+    expect_false(file.exists(sentinel))
+
+    # a normal SingleCellExperiment with sparse and dense assays, factors, rowData, reducedDims, metadata
+    SummarizedExperiment::assay(sce, "logcounts") <- log1p(SummarizedExperiment::assay(sce, "counts"))
+    SummarizedExperiment::assay(sce, "sparse") <- as(SummarizedExperiment::assay(sce, "counts"), "dgCMatrix")
+    sce$fac <- factor(rep(c("x", "y"), 5))
+    SummarizedExperiment::rowData(sce)$symbol <- paste0("S", seq_len(8))
+    SingleCellExperiment::reducedDim(sce, "PCA") <- matrix(stats::rnorm(20), 10)
+    S4Vectors::metadata(sce)$note <- list(a = 1:3, b = "text")
+    for (cmp in c("gzip", "bzip2", "xz")) {
+        good <- file.path(dir, paste0("good_", cmp, ".rds"))
+        saveRDS(sce, good, compress = cmp)
+        plain <- rdsToPlain(good)
+        expect_null(plain$error)
+        expect_identical(plain$sce, .encode_sce(sce))
+    }
+    # the Python package checks first and says so
+    expect_null(rdsToPlain(good, checked = TRUE)$error)
+})

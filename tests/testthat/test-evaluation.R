@@ -49,3 +49,21 @@ test_that("plotComparison returns the panels' numbers and draws them", {
     expect_error(plotComparison(h$a, h$b, labels_key = "tissue", plot = FALSE), "tissue")
     expect_error(plotComparison(h$a, h$b, plot = NA), "'plot' must be TRUE or FALSE")
 })
+
+test_that("evaluateGeneration(train =) runs the memorisation check that is skipped without it (issue 24.5)", {
+    skip_if_no_python()
+    sce <- scDiffusionExampleData()
+    sce <- sce[Matrix::rowSums(SummarizedExperiment::assay(sce, "counts") > 0) >= 3, ]
+    part <- rep(1:3, length.out = ncol(sce))
+    real <- sce[, part == 1]
+    gen <- sce[, part == 2]
+    train <- sce[, part == 3]
+    without <- suppressMessages(evaluateGeneration(real, gen, quick = TRUE, n_comps = 5, seed = 1))
+    mem <- rownames(without)[without$group %in% "memorization" | grepl("memori", rownames(without))]
+    expect_gte(length(mem), 1L)
+    expect_match(without[mem[1], "skipped"], "train")
+    with <- suppressMessages(evaluateGeneration(real, gen, train = train, quick = TRUE, n_comps = 5, seed = 1))
+    expect_true(is.na(with[mem[1], "skipped"]))
+    expect_true(is.finite(with[mem[1], "value"]))
+    expect_error(evaluateGeneration(real, gen, train = train[1:5, ]), "'train' must have the genes")
+})

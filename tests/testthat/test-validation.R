@@ -45,3 +45,65 @@ test_that("the option and environment variable select the Python environment", {
     expect_null(scDiffusionPython())
     expect_s4_class(scDiffusionEnv, "BasiliskEnvironment")
 })
+
+test_that("a per-cell condition with NA names the NA, and c(col = labels) hints at list() (issues 21, 24.7)", {
+    sce <- sim_sce(n_cells = 30, n_genes = 20)
+    expect_error(generate(sce, n_cells = 3, condition = list(cell_type = c("A", NA, "B"))),
+        "condition 'cell_type' has NA at position 2 \\(of 3\\); every cell needs a label")
+    expect_error(generate(sce, n_cells = 4, condition = list(cell_type = c(NA, "A", NA, "B"))),
+        "NA at positions 1, 3 \\(of 4\\)")
+    expect_error(generate(sce, n_cells = 1, condition = c(cell_type = NA)), "condition 'cell_type' has NA at position 1")
+    lab <- c("A", "B", "C")
+    expect_error(generate(sce, n_cells = 3, condition = c(cell_type = lab)),
+        "c\\(cell_type = labels\\) with several labels .*use list\\(cell_type = labels\\)")
+    known <- list(Hours = c("0", "24", "72"))
+    expect_error(.check_condition(c(Hours = c("0", "24", "72")), known, 3L),
+        "'condition' has columns Hours1, Hours2, Hours3: .*use list\\(Hours = labels\\)")
+    expect_identical(.check_condition(list(Hours = c("0", "24", "72")), known, 3L), list(Hours = c("0", "24", "72")))
+    # a real column named like that is not mistaken for it
+    expect_error(.check_condition(c(Hours1 = "0"), known, 3L), "No classifier for column 'Hours1'")
+})
+
+test_that("basilisk's failure to set up Python says how to use an existing environment (issue 24.9)", {
+    err <- tryCatch(.basilisk_setup_error(simpleError("failed to download the Miniconda installer")),
+        error = identity)
+    expect_match(conditionMessage(err), "could not set up its Python environment through basilisk \\(failed to download")
+    expect_match(conditionMessage(err), "options\\(scDiffusion.python = .*SCDIFFUSION_PYTHON")
+    expect_null(.basilisk_setup_error(simpleError("some other error")))
+    # the path that calls basilisk: no override, basiliskRun fails as offline
+    old <- options(scDiffusion.python = NULL)
+    env <- Sys.getenv("SCDIFFUSION_PYTHON", NA)
+    Sys.setenv(SCDIFFUSION_PYTHON = "")
+    on.exit({
+        options(old)
+        if (is.na(env)) Sys.unsetenv("SCDIFFUSION_PYTHON") else Sys.setenv(SCDIFFUSION_PYTHON = env)
+    })
+    local_mocked <- function() stop("cannot download Miniconda (offline)")
+    trace_env <- asNamespace("basilisk")
+    skip_if_not(exists("basiliskRun", trace_env))
+    fake <- function(...) local_mocked()
+    orig <- get("basiliskRun", trace_env)
+    unlockBinding("basiliskRun", trace_env)
+    assign("basiliskRun", fake, trace_env)
+    on.exit({
+        assign("basiliskRun", orig, trace_env)
+        lockBinding("basiliskRun", trace_env)
+    }, add = TRUE)
+    expect_error(scDiffusionPythonVersion(), "SCDIFFUSION_PYTHON")
+    expect_error(scDiffusionExampleModel(), "options\\(scDiffusion.python")
+})
+
+test_that("plotComparison's fold-change panel has a legend of the label colours (issue 24.6)", {
+    d <- list(cells = NULL, genes = NULL, skipped = list(), lfc = data.frame(label = rep(c("A", "B"), each = 5),
+        gene = paste0("g", 1:10), lfc_real = stats::rnorm(10), lfc_generated = stats::rnorm(10)))
+    rec <- new.env()
+    rec$legends <- list()
+    trace("legend", where = asNamespace("graphics"), print = FALSE,
+        tracer = bquote(assign("legends", c(.(rec)$legends, list(legend)), envir = .(rec))))
+    on.exit(untrace("legend", where = asNamespace("graphics")))
+    f <- tempfile(fileext = ".pdf")
+    grDevices::pdf(f)
+    .draw_comparison(d)
+    grDevices::dev.off()
+    expect_true(any(vapply(rec$legends, function(l) identical(as.character(l), c("A", "B")), logical(1))))
+})

@@ -24,6 +24,7 @@ from typing import Any
 import anndata as ad
 
 from ..atomic import check_output_path, write_file_atomic
+from .rds_safety import check_rds
 from .sce import decode_sce, encode_adata
 from .validation import InputError
 
@@ -101,7 +102,8 @@ def _session(what: str) -> tuple[Any, dict[str, Any]]:
             if (!suppressPackageStartupMessages(requireNamespace("scDiffusion", quietly = TRUE))) {
                 return(paste0("missing:", paste(.libPaths(), collapse = ", ")))
             }
-            if (!"rdsToPlain" %in% getNamespaceExports("scDiffusion")) {
+            if (!"rdsToPlain" %in% getNamespaceExports("scDiffusion") ||
+                !"checked" %in% names(formals(scDiffusion::rdsToPlain))) {
                 return(paste0("old:", format(utils::packageVersion("scDiffusion")), " in ",
                     dirname(find.package("scDiffusion"))))
             }
@@ -223,15 +225,16 @@ def read_rds(path: str | os.PathLike) -> ad.AnnData:
     Raises
     ------
     InputError
-        The file is missing or holds something else, R support is not installed, or a ``colData`` column is
-        not a vector (the message names it).
+        The file is missing or holds something else, R support is not installed, a ``colData`` column is
+        not a vector (the message names it), or the file holds what could run code when R reads it (a promise,
+        a function, byte code, an external pointer, ...: see :mod:`scdiffusion.data.rds_safety`), checked
+        before R sees the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Input file '{path}' does not exist.")
+    check_rds(path)  # before readRDS: R < 4.4 runs code hidden in a crafted file (CVE-2024-27322)
     ri, r = _session("reading")
     with _r_console():
-        res = _from_r(r["rds_to_plain"](ri.StrSexpVector([str(path.resolve())])))
+        res = _from_r(r["rds_to_plain"](ri.StrSexpVector([str(path.resolve())]), checked=ri.BoolSexpVector([True])))
     _check_r_result(res, path, "read")
     return decode_sce(res["sce"])
 

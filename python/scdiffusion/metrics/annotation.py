@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import InputError, InputKeyError
 from ._utils import as_labels, check_pair, to_dense
-from ..errors import InputError, MissingKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 def _prepare(real_adata: Any, generated_adata: Any, labels_key: str):
     for name, ad in (("real_adata", real_adata), ("generated_adata", generated_adata)):
         if labels_key not in ad.obs.columns:
-            raise MissingKeyError(
+            raise InputKeyError(
                 f"`{labels_key}` is not a column of {name}.obs (available: "
                 f"{list(ad.obs.columns)[:10]}). Pass the obs column holding the cell-type labels."
             )

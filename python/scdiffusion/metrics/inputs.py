@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InputError, InputKeyError
 from ._utils import as_labels, is_anndata, looks_like_counts, make_rng, to_dense
-from ..errors import InputError, MissingKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def check_labels_key(labels_key: str, **adatas: Any) -> None:
         if ad is None:
             continue
         if labels_key not in ad.obs.columns:
-            raise MissingKeyError(
+            raise InputKeyError(
                 f"labels_key={labels_key!r} is not a column of {name}.obs; available columns: "
                 f"{list(ad.obs.columns)[:15]}. Pass the column with the cell-type labels "
                 "(generated cells should carry the label they were conditioned on), or "
@@ -175,7 +175,7 @@ def find_counts(adata: Any, counts_layer: str | None = "auto") -> tuple[Any | No
         elif counts_layer in adata.layers:
             x, where = adata.layers[counts_layer], f"layers[{counts_layer!r}]"
         else:
-            raise MissingKeyError(f"counts layer {counts_layer!r} is not in adata.layers (available: "
+            raise InputKeyError(f"counts layer {counts_layer!r} is not in adata.layers (available: "
                            f"{list(adata.layers.keys()) or 'none'}). Name the layer with raw counts, 'X' for "
                            "adata.X, or None to skip the count-level metrics.")
         if not looks_like_counts(x):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import torch
 
 from ..diffusion import make_sampler
 from ..diffusion.conditions import check_scales, condition_weights, parse_condition
+from ..errors import InputError
 from ..options import GENERATE
 from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
@@ -25,6 +28,7 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     v = GENERATE.check({"n_cells": n_cells, "n_steps": n_steps, "eta": eta, "guidance_t_max": guidance_t_max,
                         "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
     check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
+    check_memory(v["n_cells"], len(model.genes), model.arch["n_latent"])
     mode = resolve_guidance(model.module, guidance)
     n_classes = {k: r.n_classes for k, r in model.registries.items()}
     gen = seeded_generator(v["seed"])
@@ -69,3 +73,67 @@ def _shown(condition) -> dict:
 
 def _scale(scale):
     return scale if isinstance(scale, (int, float)) else dict(scale)
+
+
+def memory_needed(n_cells: int, n_genes: int, n_latent: int) -> int:
+    """Bytes that generating ``n_cells`` cells holds at its peak, estimated generously: the latent noise and
+    the sampler's working copies (about 8 float32 copies of the latent), and the decoded cells (the decoder's
+    means, the sampled counts and their float32 copies: about 4 float32 values per gene), plus ``obs``."""
+    return int(n_cells) * (8 * 4 * int(n_latent) + 4 * 4 * int(n_genes) + 256)
+
+
+def memory_available() -> int | None:
+    """Bytes of memory this process can still use: ``MemAvailable`` of ``/proc/meminfo``, lowered to what a
+    cgroup v2 limit leaves (``memory.max`` less ``memory.current`` without the inactive page cache); the free
+    physical pages where there is no ``/proc``; ``None`` when unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        avail = None
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            avail = None
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+            used = int(fh.read().strip())
+        with open("/sys/fs/cgroup/memory.stat", encoding="ascii") as fh:  # reclaimable page cache is not used
+            stat = dict(line.split()[:2] for line in fh if line.strip())
+        used -= int(stat.get("inactive_file", 0))
+        if limit != "max":
+            left = max(int(limit) - used, 0)
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def check_memory(n_cells: int, n_genes: int, n_latent: int, available: int | None = None) -> None:
+    """Raise :class:`InputError` before any work when ``n_cells`` cells would not fit in the memory available
+    (``available`` bytes; by default :func:`memory_available`), with the estimate and how to generate fewer
+    cells at a time."""
+    avail = memory_available() if available is None else available
+    need = memory_needed(n_cells, n_genes, n_latent)
+    if avail is None or need <= avail:
+        return
+    fit = max(avail // max(memory_needed(1, n_genes, n_latent), 1), 0)
+    raise InputError(f"Generating n_cells={n_cells} cells of {n_genes} genes needs about {_size(need)} of memory, "
+                     f"but only {_size(avail)} is available: at most about {fit} cells fit in one call. Generate "
+                     "fewer cells at a time, or write any number of cells to an .h5ad file chunk by chunk with "
+                     "generate_to_file() (CLI: scdiffusion generate --chunk-size).")
