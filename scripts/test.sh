@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: installs what is missing (Python venv with the test extra; R and Bioconductor packages from
 # Debian when the R package is present, with the Python package's R support for .rds files), then the Python
-# tests, the R package against an environment built from its basilisk pins (tools/basilisk-pins-smoke.sh), then
-# the R tests and vignettes.
+# tests, the oldest allowed dependency versions (tools/test-floors.sh), the R package against an environment built
+# from its basilisk pins (tools/basilisk-pins-smoke.sh), then the R tests and vignettes.
 # The benchmarks' --quick runs go without the bench extra (scvi-tools, celltypist, pyreadr): they skip those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ fi
 status=0
 # with R installed, the .rds tests must run, not skip
 SCDIFFUSION_REQUIRE_R="$with_r" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=$?
+bash tools/test-floors.sh || status=$?
 if [ "$with_r" = 1 ]; then
   bash tools/basilisk-pins-smoke.sh || status=$?
   SCDIFFUSION_PYTHON="$PWD/.venv" bash tools/run-r-tests.sh || status=$?

@@ -31,7 +31,8 @@ else
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   echo "$PINS" > "$VENV/pins.txt"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$VENV/pins.txt"
+  # --no-compile: Python compiles what the test imports, not all of torch and sympy (a minute of CPU)
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$VENV/pins.txt"
   # the core as basilisk installs it (BasiliskEnvironment(paths = "python")), from a copy: pip writes build files
   STAGE="$(mktemp -d -t scdiffusion-core-XXXXXX)"
   trap 'rm -rf "$STAGE"' EXIT

@@ -3,7 +3,7 @@
 Each runtime dependency of ``pyproject.toml`` (``[project] dependencies``) is pinned to the version installed
 in the Python that runs this script, so run it with the environment that CI tests (``.venv`` after
 ``bash scripts/install.sh``). Only the block between the ``BEGIN pins`` and ``END pins`` lines of
-``R/basilisk.R`` is rewritten. ``tests/python/test_basilisk_pins.py`` fails when the block and pyproject.toml
+``R/basilisk.R`` is rewritten. ``tests/python/test_dependencies.py`` fails when the block and pyproject.toml
 disagree (a dependency missing or extra, or a pin outside the declared range); ``tools/basilisk-pins-smoke.sh``
 builds an environment from exactly these pins and runs the R package against it.
 

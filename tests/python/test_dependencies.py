@@ -1,4 +1,5 @@
-"""The basilisk environment of the R package pins exactly the runtime dependencies of pyproject.toml.
+"""Declared dependencies: the basilisk environment of the R package pins exactly the runtime dependencies of
+pyproject.toml, each of which has one floor that tools/test-floors.sh installs.
 
 The pins block of ``R/basilisk.R`` is written by ``tools/make_basilisk_pins.py``; a dependency added to
 pyproject.toml without re-running it (as POT and matplotlib once were) would leave Bioconductor users without it.
@@ -67,3 +68,11 @@ def test_shipped_core_metadata_matches_the_root_pyproject():
     assert shipped["dependencies"] == []
     version = (ROOT / "python" / "scdiffusion" / "_version.py").read_text()
     assert f'__version__ = "{root["version"]}"' in version
+
+
+def test_every_runtime_dependency_has_one_floor():
+    """tools/test-floors.sh installs each runtime dependency at its '>=' bound: there must be exactly one."""
+    tool = _tool()
+    for req in tool.runtime_requirements():
+        floors = [s for s in req.specifier if s.operator == ">="]
+        assert len(floors) == 1, f"{req}: give it one '>=' floor (tools/test-floors.sh installs it)"
