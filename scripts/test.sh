@@ -6,7 +6,8 @@
 # The benchmarks' --quick runs go without the bench extra (scvi-tools, celltypist, pyreadr): they skip those rows
 # (measured 2026-12-02: the four --quick tests 159 s without it, 181 s with it, plus ~80 s to install it).
 # Cost of the two extra environments on the shared 2-core machine (cold venv, cached wheels): floors 228 s
-# (build 80 s, tests 140 s), basilisk pins 194 s (build ~110 s, R 85 s); rebuilt only when floors/pins change.
+# (build 80 s, tests 140 s), basilisk pins 194 s (build 98 s, R 85 s); a fresh clone builds both, a checkout
+# reuses them until the floors or pins change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
