@@ -39,6 +39,7 @@ scDiffusionEnv <- basilisk::BasiliskEnvironment(
     pkgname = "scDiffusion",
     packages = c("python==3.11.7"),
     pip = c(
+        # BEGIN pins: written by tools/make_basilisk_pins.py from pyproject.toml; do not edit by hand
         "torch==2.13.0",
         "anndata==0.12.19",
         "scanpy==1.11.5",
@@ -49,7 +50,10 @@ scDiffusionEnv <- basilisk::BasiliskEnvironment(
         "tqdm==4.70.1",
         "safetensors==0.8.0",
         "scikit-learn==1.7.2",
-        "h5py==3.16.0"
+        "h5py==3.16.0",
+        "matplotlib==3.11.2",
+        "POT==0.9.6.post1"
+        # END pins
     ),
     paths = "python"
 )

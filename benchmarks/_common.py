@@ -40,6 +40,11 @@ PBMC_LABELS = "bulk_labels"
 logger = logging.getLogger("benchmarks")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+#: The optional packages of the benchmarks (the ``bench`` extra of pyproject.toml) and what each one is for.
+BENCH_PACKAGES = {"scvi": "scvi-tools (the scVI baseline)", "celltypist": "celltypist (the CellTypist annotator)",
+                  "pyreadr": "pyreadr (reads the HSMM .rda files without R)"}
+BENCH_INSTALL = "bash scripts/install.sh bench   (or: pip install -e '.[bench]')"
+
 
 # ---------------------------------------------------------------------------------------------- arguments
 def parser(description: str, *, full_time: float = 480.0, full_steps: int = 100) -> argparse.ArgumentParser:
@@ -84,6 +89,25 @@ def finish_args(args: argparse.Namespace, name: str) -> argparse.Namespace:
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     return args
+
+
+def require_bench(args: argparse.Namespace, *modules: str) -> list[str]:
+    """Check that the optional packages this benchmark uses (keys of ``BENCH_PACKAGES``) are installed.
+
+    A full run stops with how to install them, since its results would silently lack their rows; a ``--quick``
+    run (a smoke test, as in ``scripts/test.sh``) goes on without them. Returns the missing modules.
+    """
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return []
+    what = ", ".join(BENCH_PACKAGES[m] for m in missing)
+    if not args.quick:
+        raise SystemExit(f"{args.name}: not installed: {what}. These come with the benchmark extra: {BENCH_INSTALL}. "
+                         "(--quick runs without them.)")
+    logger.warning("--quick without %s; their rows are skipped (install: %s)", what, BENCH_INSTALL)
+    return missing
 
 
 def sampling(args) -> dict[str, Any]:
@@ -214,7 +238,7 @@ def scvi_samples(train_counts: ad.AnnData, genes: list[str], labels_key: str, n_
         import scvi
     except Exception as err:  # noqa: BLE001
         return None, {"skipped": f"scvi-tools not importable ({type(err).__name__}: {err}); "
-                                 "install with pip install 'scvi-tools<=1.4.2'"}
+                                 f"install with {BENCH_INSTALL}"}
     import torch
 
     for noisy in ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning", "scvi"):
@@ -343,7 +367,7 @@ def annotator_kinds() -> tuple[list[str], str | None]:
         return ["celltypist", "logistic_regression"], None
     except Exception as err:  # noqa: BLE001
         return ["logistic_regression"], (f"celltypist not importable ({type(err).__name__}); fell back to "
-                                         "logistic regression only (pip install celltypist==1.7.1)")
+                                         f"logistic regression only ({BENCH_INSTALL})")
 
 
 def one_nn_sides(real: np.ndarray, gen: np.ndarray, seed: int = 0, n_comps: int = 50) -> dict[str, float]:

@@ -51,6 +51,8 @@ def finish(args: argparse.Namespace, name: str) -> argparse.Namespace:
     """``C.finish_args`` plus the decoder options (no wall-time cap unless --max-time is given)."""
     given = args.max_time is not None
     args = C.finish_args(args, name)
+    if args.scvi:
+        C.require_bench(args, "scvi")
     if not given and not args.quick:
         args.max_time = None
     args.seeds = [int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]

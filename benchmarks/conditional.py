@@ -40,6 +40,7 @@ def main(argv=None) -> dict:
     p.add_argument("--cfg-scale", type=float, default=GENERATE.defaults.cfg_scale,
                    help="classifier-free guidance weight w")
     args = C.finish_args(p.parse_args(argv), NAME)
+    C.require_bench(args, "celltypist")
     t_start = time.perf_counter()
     from scdiffusion.metrics import fit_annotator, knn_auc_per_label
 

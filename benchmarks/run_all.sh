@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+# the baselines and readers of the benchmarks (scvi-tools, celltypist, pyreadr): the bench extra
+[ -n "${PYTHON:-}" ] || bash scripts/install.sh bench
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 mkdir -p benchmarks/results/tmp/logs
 for b in unconditional conditional unseen_combination interpolation; do

@@ -51,6 +51,7 @@ def main(argv=None) -> dict:
                    help="comma-separated decoder likelihoods trained as extra scDiffusion rows ('' for none; "
                         "skipped with --quick)")
     args = C.finish_args(p.parse_args(argv), NAME)
+    C.require_bench(args, "scvi")
     t_start = time.perf_counter()
     from scdiffusion.evaluation import comparison_data, evaluate
     from scdiffusion.metrics.inputs import cell_set

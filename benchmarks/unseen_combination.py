@@ -43,6 +43,7 @@ def main(argv=None) -> dict:
                    help="classifier-free guidance weight w of each column")
     p.add_argument("--n-cells", type=int, default=100, help="generated cells per variant")
     args = C.finish_args(p.parse_args(argv), NAME)
+    C.require_bench(args, "celltypist")
     t_start = time.perf_counter()
     from scdiffusion.metrics import fit_annotator, mmd_rbf
 
