@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: installs what is missing (Python venv; R and Bioconductor packages from Debian when the
 # R package is present, with the Python package's R support for .rds files), then the Python tests, then the R
-# tests and vignettes.
+# tests and vignettes, then builds the documentation site (scripts/build-docs.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -16,5 +16,9 @@ status=0
 SCDIFFUSION_REQUIRE_R="$with_r" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=$?
 if [ "$with_r" = 1 ]; then
   SCDIFFUSION_PYTHON="$PWD/.venv" bash tools/run-r-tests.sh || status=$?
+fi
+# the documentation site, offline, warnings as errors (tutorials executed: one short training on one thread)
+if [ "${SCDIFFUSION_SKIP_DOCS:-0}" != "1" ]; then
+  SCDIFFUSION_DOCS_VENV=.venv bash scripts/build-docs.sh || status=$?
 fi
 exit $status
