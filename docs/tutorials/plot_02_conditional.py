@@ -64,6 +64,11 @@ for name, cells in [("CD14+ Monocyte & G2M", combo), ("CD14+ Monocyte only", pla
           f"called CD14+ Monocyte by the real-cell classifier: {np.mean(kind == 'CD14+ Monocyte'):.2f}")
 
 # %%
+# With this tutorial's short training the model's phase classifier calls few of the combined cells ``G2M``;
+# section 3 of the :doc:`benchmarks <../benchmarks>` (an unseen combination removed from training) measures it
+# with the default training.
+
+# %%
 # Without a condition, a label-conditioned model draws each cell's labels from random training cells and
 # denoises with them, unguided; ``obs`` records the drawn labels (see :meth:`scdiffusion.ScDiffusion.generate`).
 free = model.generate(200, seed=3, progress=False)

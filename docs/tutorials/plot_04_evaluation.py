@@ -42,7 +42,7 @@ print(sorted(p.name for p in report.iterdir()))
 import json
 
 table = results_table(json.loads((report / "metrics.json").read_text()))
-print(table.to_string(max_colwidth=40))
+print(table[["value", "matched", "control", "pass", "better"]].to_string())
 
 # %%
 # The report's text (Markdown), first lines:
