@@ -8,6 +8,7 @@
 # Cost of the two extra environments on the shared 2-core machine (cold venv, cached wheels): floors 228 s
 # (build 80 s, tests 140 s), basilisk pins 194 s (build 98 s, R 85 s); a fresh clone builds both, a checkout
 # reuses them until the floors or pins change.
+# Last, the documentation site (scripts/build-docs.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
@@ -24,5 +25,9 @@ bash tools/test-floors.sh || status=$?
 if [ "$with_r" = 1 ]; then
   bash tools/basilisk-pins-smoke.sh || status=$?
   SCDIFFUSION_PYTHON="$PWD/.venv" bash tools/run-r-tests.sh || status=$?
+fi
+# the documentation site, offline, warnings as errors (tutorials executed: one short training on one thread)
+if [ "${SCDIFFUSION_SKIP_DOCS:-0}" != "1" ]; then
+  SCDIFFUSION_DOCS_VENV=.venv bash scripts/build-docs.sh || status=$?
 fi
 exit $status
