@@ -107,7 +107,7 @@ def test_a_failure_part_way_leaves_the_old_model(small_model, tmp_path, monkeypa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(serialization, "save_file", broken)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(InputError, match="disk is full"):
         small_model.save(target, overwrite=True)
     assert _snapshot(tmp_path) == before
 
