@@ -72,9 +72,7 @@ class ScDiffusion:
         bfloat16 autocast of the networks' forward passes in training and generation (for GPUs; the
         likelihood, losses and the samplers' arithmetic stay float32).
     threads
-        CPU threads, fixed for the run; default (or 0): ``$SCDIFFUSION_THREADS``, else every usable core (see
-        :class:`scdiffusion.runtime.ThreadPolicy`). The same seed and thread count give bit-identical weights,
-        whatever else runs on the machine; another thread count gives a different, equally good model.
+        CPU threads, fixed for the run (default or 0: every usable core; :class:`~scdiffusion.runtime.ThreadPolicy`).
     backed
         Out-of-core training: ``adata`` is the path of an ``.h5ad`` whose CSR (or dense) counts are validated
         and filtered in one chunked pass and streamed from disk while the autoencoder trains; every cell is then
@@ -133,8 +131,7 @@ class ScDiffusion:
             seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device)
         self.registries: dict[str, LabelRegistry] = self.data.registries
         self.library: LibrarySizes = self.data.library
-        self.n_train_cells = self.data.n_cells
-        self.train_threads: int | None = None  # set by train()
+        self.n_train_cells, self.train_threads = self.data.n_cells, None  # train_threads: set by train()
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
                 "noise_fit": checked["noise_fit"]}
@@ -278,8 +275,7 @@ class ScDiffusion:
             ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch. ``None``: with a
             label-conditioned denoiser, each cell's labels are drawn from the training cells and denoised with them
             unguided (closer to real cells than the null label, which ``guidance="classifier"`` keeps); ``obs``
-            records them as ``<column>_drawn`` — the labels the cells were made with, not a call of their type (a
-            classifier of real PBMCs agrees with them for 45 % of cells; with guided cells' 81-98 %).
+            records them as ``<column>_drawn``, not a call of their type (see ``generation.DRAWN_SUFFIX``).
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         guidance

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import numbers
 from collections.abc import Mapping
 from dataclasses import replace
@@ -33,7 +34,8 @@ TIME_SHARES = {"autoencoder": 0.25, "diffusion": 0.6, "classifier": 0.15}
 
 def _checked_overrides(stage: str, over) -> dict:
     """A stage's overrides, each checked against its declaration (:data:`scdiffusion.options.STAGE`)."""
-    from ..options import STAGE
+    # the declarations' table, looked up at call time: options names the presets as its choices (no load cycle)
+    STAGE = importlib.import_module("scdiffusion.options").STAGE  # noqa: N806
 
     if not over:
         return {}
