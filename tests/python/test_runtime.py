@@ -180,10 +180,20 @@ def test_same_training_command_gives_bit_identical_weights_alone_beside_a_busy_p
     assert one["threads"] == 1 and one["hash"] != alone["hash"]
 
 
-def test_the_training_thread_count_is_recorded_in_the_model(small_model, small_model_dir):
+def test_the_training_thread_count_is_recorded_in_the_model(counts_adata, small_model, small_model_dir, tmp_path):
     from scdiffusion import ScDiffusion
 
-    assert small_model.train_threads == runtime.thread_policy().threads
+    # the count in force during train(), not the process-wide policy at some later time
+    steps = {"autoencoder": 2, "diffusion": 2, "classifier": 2}
+    pinned = ScDiffusion(counts_adata, labels_keys=["cell_type"], device="cpu", threads=1, hidden=(16,), n_latent=4)
+    assert pinned.train_threads is None
+    pinned.train(max_steps=steps, progress=False)
+    assert pinned.train_threads == 1
+    pinned.save(tmp_path / "pinned")
+    assert json.loads((tmp_path / "pinned" / "config.json").read_text())["train_threads"] == 1
+    assert ScDiffusion.load(tmp_path / "pinned", device="cpu").train_threads == 1
+    # the shared fixture, trained with the automatic count, records a positive count that survives save/load
+    assert isinstance(small_model.train_threads, int) and small_model.train_threads >= 1
     config = json.loads((small_model_dir / "config.json").read_text())
     assert config["train_threads"] == small_model.train_threads
     assert ScDiffusion.load(small_model_dir, device="cpu").train_threads == small_model.train_threads
