@@ -25,8 +25,9 @@
 #' \code{SCDIFFUSION_PYTHON}); see \code{\link{scDiffusionEnv}}.}
 #' \item{\code{scDiffusion.threads}}{CPU threads of the Python core: one
 #' positive whole number fixes them (e.g.
-#' \code{options(scDiffusion.threads = 2)}); \code{NULL}, the default, adapts
-#' them to the cores this process may use and to other load.}
+#' \code{options(scDiffusion.threads = 2)}); \code{NULL}, the default, \code{0}
+#' or \code{"auto"} use every core this process may use, fixed for the whole
+#' call (results depend on the thread count, never on other load).}
 #' \item{\code{scDiffusion.verbose}}{\code{TRUE} prints the Python traceback
 #' in the message of an internal error (a bug to report).}
 #' }

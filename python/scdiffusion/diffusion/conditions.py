@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..errors import InputError
@@ -85,9 +86,21 @@ def check_scales(guidance_scale, cfg_scale) -> None:
             check_scale(scale, name)
 
 
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
 def _label_ids(registry: Registry, key: str, label, n_cells: int) -> np.ndarray:
+    if _is_missing(label):
+        raise InputError(f"condition['{key}'] is missing (None/NaN); give a label, e.g. "
+                         f"{{'{key}': {registry.to_labels([0])[0]!r}}}, or leave the column out to not guide it.")
     if isinstance(label, str) or np.isscalar(label):
         return np.full(n_cells, registry.to_id(str(label)))
+    missing = [i for i, v in enumerate(label) if _is_missing(v)]
+    if missing:
+        raise InputError(f"condition['{key}'] has {len(missing)} missing label(s) (None/NaN), the first at "
+                         f"position {missing[0]}; give a label for every cell (generate the others in a separate "
+                         f"call without this column).")
     labels = [str(v) for v in label]
     if len(labels) != n_cells:
         raise InputError(f"condition['{key}'] has {len(labels)} labels; give one label or n_cells ({n_cells}) labels.")
