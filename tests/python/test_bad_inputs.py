@@ -459,10 +459,6 @@ CASES: list[Case] = [
          disk="the link unchanged"),
     Case("output_folder_missing", "an output in a folder that does not exist ('nö dir/')", "does not exist",
          _gen_to(_in_missing_folder("nö dir")), _gen_cli("--n-cells", "3", output=_in_missing_folder("nö dir"))),
-    Case("disk_full_chunked", "generate_to_file / generate --chunk-size onto a full disk", "the disk is full",
-         pending="BUG: the InputError is raised and the temporary file removed, but h5py could not close the "
-                 "half-written file and the interpreter segfaults when its objects are freed (ChunkedH5ADWriter)",
-         api=lambda ctx: None),
     # ---- interpolation
     Case("t_start_high", "t_start = 5000 (> T - 1)", "t_start", _interp(t_start=5000),
          _interp_cli("--t-start", "5000")),
@@ -664,6 +660,7 @@ MACHINE_CASES = {
     "readonly_output_folder": "an output in a read-only folder",
     "disk_full": "an output on a full disk (a 128 KiB tmpfs)",
     "two_processes_one_output": "two processes writing one output at once",
+    "disk_full_chunked": "generate_to_file / generate --chunk-size onto a full disk",
 }
 
 
@@ -720,12 +717,47 @@ def test_disk_full(setup, tmp_path, tmp_path_factory, mounted):
         m.save(full / "model")
     assert not list(full.iterdir())
     _record(case, "Python", str(info.value), tmp_path_factory.getbasetemp())
-    # generate_to_file (the chunked writer) is not tried here: see the pending case disk_full_chunked
     res = CliRunner().invoke(main, ["generate", "--model-dir", str(model_dir), "--n-cells", "3000", "--output",
                                     str(full / "cells.h5ad"), "--quiet"])
     assert res.exit_code == 1 and case.message in res.output and "Traceback" not in res.output, res.output
     assert not list(full.iterdir())
     _record(case, "CLI", res.output.strip(), tmp_path_factory.getbasetemp())
+
+
+def test_disk_full_while_writing_chunks(setup, tmp_path, tmp_path_factory, mounted):
+    """The chunked writer (h5py) on a disk that fills up part-way: one-line input error, the temporary file
+    removed, and the process exits normally. Run in subprocesses: h5py objects that outlive a file whose close
+    failed used to crash the interpreter (SIGSEGV) after the error, when they were freed."""
+    full = mounted("size=128k")
+    _, _, model_dir = setup
+    case = Case("disk_full_chunked", MACHINE_CASES["disk_full_chunked"], "the disk is full",
+                disk="nothing: the temporary file is removed, inputs unchanged")
+    env = {**os.environ, "SCDIFFUSION_THREADS": "1", "PYTHONPATH": str(ROOT / "python")}
+    api = ("import faulthandler, gc, sys\n"
+           "faulthandler.enable()\n"
+           "from scdiffusion import ScDiffusion\n"
+           "from scdiffusion.errors import InputError\n"
+           "m = ScDiffusion.load(sys.argv[1], device='cpu')\n"
+           "try:\n"
+           "    m.generate_to_file(sys.argv[2], 20000, chunk_size=1000, progress=False)\n"
+           "except InputError as err:\n"
+           "    print(err, flush=True)\n"
+           "gc.collect()\n")
+    out = full / "cells.h5ad"
+    res = subprocess.run([sys.executable, "-c", api, str(model_dir), str(out)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, f"exit {res.returncode}: {res.stderr[-2000:]}"
+    message = res.stdout.strip()
+    assert case.message in message and "\n" not in message, message
+    assert not list(full.iterdir())
+    _record(case, "Python", message, tmp_path_factory.getbasetemp())
+    res = subprocess.run([sys.executable, "-m", "scdiffusion.cli", "generate", "--model-dir", str(model_dir),
+                          "--n-cells", "20000", "--chunk-size", "1000", "--output", str(out), "--quiet"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    message = (res.stdout + res.stderr).strip()
+    assert res.returncode == 1 and case.message in message and "Traceback" not in message, (res.returncode, message)
+    assert not list(full.iterdir())
+    _record(case, "CLI", message, tmp_path_factory.getbasetemp())
 
 
 def test_two_processes_writing_one_output(setup, tmp_path, tmp_path_factory):
@@ -762,7 +794,7 @@ def test_two_processes_writing_one_output(setup, tmp_path, tmp_path_factory):
 def declared_rows() -> set[tuple[str, str]]:
     """(surface, id) of every declared Python and CLI case (pending ones included)."""
     rows = {("Python", c.id) for c in API_CASES} | {("CLI", c.id) for c in CLI_CASES}
-    rows |= {("Python", k) for k in ("readonly_output_folder", "disk_full")}
+    rows |= {("Python", k) for k in ("readonly_output_folder", "disk_full", "disk_full_chunked")}
     rows |= {("CLI", k) for k in MACHINE_CASES}
     return rows
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
 
 
 class CSRWriter:
@@ -81,7 +85,10 @@ class ChunkedH5ADWriter:
                  obsm: dict[str, int] | None = None):
         import h5py
 
-        self._file = f = h5py.File(path, "w")
+        # no chunk cache: every append reaches the file at once, so a full disk fails the append that hit it and
+        # no dirty chunks wait for the close (flushing them on a full disk at release crashes h5py)
+        self._path = str(path)
+        self._file = f = h5py.File(path, "w", rdcc_nbytes=0)
         self.n_obs, self.var_names, self.row = int(n_obs), list(var_names), 0
         f.attrs["encoding-type"], f.attrs["encoding-version"] = "anndata", "0.1.0"
         n_vars = len(self.var_names)
@@ -125,6 +132,18 @@ class ChunkedH5ADWriter:
         f.close()
 
     def close(self) -> None:
-        """Close without finishing (after an error)."""
-        if self._file.id.valid:
-            self._file.close()
+        """Close without finishing (after an error, e.g. a full disk).
+
+        The datasets and groups are released before the file: h5py objects that outlive a file whose close
+        failed (HDF5 could not flush its metadata) crash the interpreter when they are freed later.
+        """
+        self._x, self._layers, self._obsm = None, {}, {}
+        f, self._file = self._file, None
+        if f is None:
+            return
+        try:
+            if f.id.valid:
+                f.close()
+        except Exception as err:  # noqa: BLE001  (the caller is already handling the error that got us here)
+            # (the h5py File must not be touched after a failed close: even reading its name crashes)
+            logger.debug("closing the unfinished .h5ad %s failed: %s", self._path, err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def generate_to_file(model, path: str | os.PathLike, n_cells: int,
             params.update(n_cells=n_cells, seed=v["seed"], condition=shown, chunk_size=chunk_size,
                           chunk_seeds="numpy SeedSequence(seed).generate_state(n_chunks)")
             writer.finish(obs, {PARAMS_KEY: params})
+        except BaseException as err:
+            # the traceback's finished frames (h5py's and the writer's) hold datasets of the file: release them
+            # before closing it, or freeing them after a failed close (full disk) crashes the interpreter
+            traceback.clear_frames(err.__traceback__)
+            raise
         finally:
             writer.close()
 
