@@ -126,8 +126,8 @@ def sampler_name(args, adata: ad.AnnData | None = None) -> str:
 # ---------------------------------------------------------------------------------------------- data
 def pbmc_split(seed: int, test_fraction: float = 0.2) -> tuple[ad.AnnData, ad.AnnData]:
     """PBMC68k-reduced exact counts, split 80/20 stratified by ``bulk_labels``."""
-    from scdiffusion.datasets import pbmc68k_counts
     from scdiffusion.data.split import stratified_split
+    from scdiffusion.datasets import pbmc68k_counts
 
     pbmc = pbmc68k_counts()
     tr, te = stratified_split(pbmc.obs[PBMC_LABELS].astype(str).to_numpy(), test_fraction, seed)
@@ -149,14 +149,13 @@ def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str,
     Training with a wall-time budget is not bit-reproducible across machines (steps completed depend on
     speed); the number of steps of each stage is reported in ``info``.
     """
+    import hashlib
+
     from scdiffusion import ScDiffusion
+    from scdiffusion.options import TRAIN
 
     # package defaults unless the caller chooses (e.g. likelihood="mse", the paper's decoder); the cache key holds
     # the decoder and a hash of every training default and option, so a changed default trains afresh
-    import hashlib
-
-    from scdiffusion.options import TRAIN
-
     settings = json.dumps({**vars(TRAIN.defaults), **model_kwargs}, sort_keys=True, default=str)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
     key = f"{cache_key}_{model_kwargs.get('likelihood', 'nb')}_{digest}_seed{args.seed}_t{int(args.max_time)}"
@@ -182,8 +181,8 @@ def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str,
             model.save(cache, overwrite=True)
             (cache / "bench_train_info.json").write_text(json.dumps(info, indent=2))
         logger.info("Trained in %.0f s: %s", info["train_seconds"], info["stages"])
-    info.update({"model_kwargs": model_kwargs, "labels_keys": labels_keys, "n_train_cells": int(train.n_obs), "n_genes": len(model.genes),
-                 "seed": args.seed})
+    info.update({"model_kwargs": model_kwargs, "labels_keys": labels_keys, "n_train_cells": int(train.n_obs),
+                 "n_genes": len(model.genes), "seed": args.seed})
     return model, info
 
 
@@ -287,9 +286,10 @@ def _git_commit() -> str | None:
 
 
 def meta(args, t_start: float, **extra) -> dict[str, Any]:
-    import scdiffusion
     import sklearn
     import torch
+
+    import scdiffusion
 
     return {"benchmark": args.name, "command": args.command, "quick": bool(args.quick), "seed": args.seed,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": MACHINE,

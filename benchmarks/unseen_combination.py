@@ -60,7 +60,6 @@ def main(argv=None) -> dict:
     in_train = np.array([n in train_names for n in pbmc.obs_names]) & ~is_combo
     in_test = ~in_train & ~is_combo
     train = pbmc[in_train].copy()
-    combo = pbmc[is_combo].copy()
     model, train_info = C.train_model(train, [C.PBMC_LABELS, PHASE], args,
                                       f"pbmc_type_phase_minus_{args.cell_type}_{args.phase}".replace(" ", "_"))
     real_train = C.log_norm(model, train)

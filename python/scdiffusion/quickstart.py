@@ -47,7 +47,8 @@ def realism_summary(model, real_test: ad.AnnData, real_train: ad.AnnData, genera
         "rf_auc_genes": float(rf_auc(x_test, x_gen, space="genes", seed=seed)),
         "classifier_accuracy_generated": float(np.mean(clf.predict(x_guided) ==
                                                        generated.obs[labels_key].astype(str))),
-        "classifier_accuracy_real_heldout": float(np.mean(clf.predict(x_test) == real_test.obs[labels_key].astype(str))),
+        "classifier_accuracy_real_heldout": float(np.mean(clf.predict(x_test) ==
+                                                          real_test.obs[labels_key].astype(str))),
         "control_real_train_vs_heldout": {
             "scc_gene_means": float(scc_gene_means(x_test, x_train)),
             "mmd_pca50": float(mmd_rbf(x_test, x_train, seed=seed)),
