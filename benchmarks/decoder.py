@@ -18,7 +18,7 @@ zero fraction against library size, gene–gene correlation error and the random
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 

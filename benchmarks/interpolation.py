@@ -26,7 +26,7 @@ cells of the end points are scored in-sample, so their rows are optimistic).
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import subprocess
 import tempfile

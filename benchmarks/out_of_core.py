@@ -25,7 +25,7 @@ Goal: peak RSS < 4 GB for training and for generating 1 M cells.
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import json
 import os

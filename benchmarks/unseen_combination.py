@@ -21,7 +21,7 @@ References generated from the same noise: guidance on the type only, and unguide
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 
