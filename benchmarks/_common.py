@@ -126,8 +126,8 @@ def sampler_name(args, adata: ad.AnnData | None = None) -> str:
 # ---------------------------------------------------------------------------------------------- data
 def pbmc_split(seed: int, test_fraction: float = 0.2) -> tuple[ad.AnnData, ad.AnnData]:
     """PBMC68k-reduced exact counts, split 80/20 stratified by ``bulk_labels``."""
-    from scdiffusion.datasets import pbmc68k_counts
     from scdiffusion.data.split import stratified_split
+    from scdiffusion.datasets import pbmc68k_counts
 
     pbmc = pbmc68k_counts()
     tr, te = stratified_split(pbmc.obs[PBMC_LABELS].astype(str).to_numpy(), test_fraction, seed)
@@ -142,25 +142,60 @@ def log_norm(model, adata: ad.AnnData) -> ad.AnnData:
 
 
 # ---------------------------------------------------------------------------------------------- model
-def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str, **model_kwargs):
-    """Train (or load the cached) scDiffusion model; returns ``(model, info)``.
+def source_digest(package_dir: str | os.PathLike) -> str:
+    """SHA-256 of every file of a package folder (relative paths and contents; byte-code caches left out).
 
-    The cache key includes the data set, label columns, seed and budget; ``--quick`` never uses the cache.
-    Training with a wall-time budget is not bit-reproducible across machines (steps completed depend on
-    speed); the number of steps of each stage is reported in ``info``.
+    Content, not git: it covers uncommitted edits and works in an unpacked copy without ``.git``.
     """
-    from scdiffusion import ScDiffusion
+    import hashlib
 
-    # package defaults unless the caller chooses (e.g. likelihood="mse", the paper's decoder); the cache key holds
-    # the decoder and a hash of every training default and option, so a changed default trains afresh
+    root = Path(package_dir)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                    and p.suffix not in (".pyc", ".pyo")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def code_version() -> dict[str, str]:
+    """What a trained model depends on besides its settings: the package's version and sources, and torch's version.
+
+    Part of the model cache key (:func:`model_cache_key`), so that a code change never reuses a stale model.
+    """
+    import torch
+
+    import scdiffusion
+
+    return {"scdiffusion": scdiffusion.__version__, "torch": torch.__version__,
+            "source_sha256": source_digest(Path(scdiffusion.__file__).parent)}
+
+
+def model_cache_key(cache_key: str, args, model_kwargs: dict[str, Any]) -> str:
+    """Folder name of a cached model: data set, decoder, settings and code version, seed and time budget."""
     import hashlib
 
     from scdiffusion.options import TRAIN
 
+    # package defaults unless the caller chooses (e.g. likelihood="mse", the paper's decoder); the key holds the
+    # decoder and a hash of every training default and option, so a changed default trains afresh, and a hash of
+    # the code version (package version, every source file, torch version), so a code change trains afresh too
     settings = json.dumps({**vars(TRAIN.defaults), **model_kwargs}, sort_keys=True, default=str)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
-    key = f"{cache_key}_{model_kwargs.get('likelihood', 'nb')}_{digest}_seed{args.seed}_t{int(args.max_time)}"
-    cache = MODEL_CACHE / key
+    code = hashlib.sha256(json.dumps(code_version(), sort_keys=True).encode()).hexdigest()[:8]
+    return (f"{cache_key}_{model_kwargs.get('likelihood', 'nb')}_{digest}_code{code}_seed{args.seed}"
+            f"_t{int(args.max_time)}")
+
+
+def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str, **model_kwargs):
+    """Train (or load the cached) scDiffusion model; returns ``(model, info)``.
+
+    The cache key (:func:`model_cache_key`) includes the data set, label columns, settings, code version, seed
+    and budget; ``--quick`` never uses the cache. Training with a wall-time budget is not bit-reproducible across
+    machines (steps completed depend on speed); the number of steps of each stage is reported in ``info``.
+    """
+    from scdiffusion import ScDiffusion
+
+    cache = MODEL_CACHE / model_cache_key(cache_key, args, model_kwargs)
     use_cache = not (args.quick or args.no_cache)
     t0 = time.perf_counter()
     if use_cache and (cache / "config.json").exists():
@@ -176,14 +211,15 @@ def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str,
                     len(model.genes), args.max_time)
         model.train(max_time=args.max_time, progress=False)
         info = {"train_seconds": round(time.perf_counter() - t0, 1), "max_time": args.max_time,
+                "code_version": code_version(),
                 "stages": {k: {"steps": v.get("n_steps"), "stopped": v.get("stopped"),
                                "best_val_loss": v.get("best_loss")} for k, v in model.history.items()}}
         if use_cache:
             model.save(cache, overwrite=True)
             (cache / "bench_train_info.json").write_text(json.dumps(info, indent=2))
         logger.info("Trained in %.0f s: %s", info["train_seconds"], info["stages"])
-    info.update({"model_kwargs": model_kwargs, "labels_keys": labels_keys, "n_train_cells": int(train.n_obs), "n_genes": len(model.genes),
-                 "seed": args.seed})
+    info.update({"model_kwargs": model_kwargs, "labels_keys": labels_keys, "n_train_cells": int(train.n_obs),
+                 "n_genes": len(model.genes), "seed": args.seed})
     return model, info
 
 
@@ -287,9 +323,10 @@ def _git_commit() -> str | None:
 
 
 def meta(args, t_start: float, **extra) -> dict[str, Any]:
-    import scdiffusion
     import sklearn
     import torch
+
+    import scdiffusion
 
     return {"benchmark": args.name, "command": args.command, "quick": bool(args.quick), "seed": args.seed,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": MACHINE,

@@ -12,6 +12,8 @@ Rows (each compared with the same held-out real cells):
 
 from __future__ import annotations
 
+import _common as C
+
 import argparse
 import json
 import time
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 
-import _common as C
 import _decoder_eval as E
 
 CONTROL, CEILING, RECON_TEST, GENERATED, SCVI = ("real train (control)", "decoder ceiling", "recon. held-out",

@@ -22,7 +22,7 @@ Scores, generated vs held-out real cells:
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 
@@ -171,7 +171,8 @@ def main(argv=None) -> dict:
                           cfg_scale=args.cfg_scale, default_guidance=default_kind,
                           generate_seconds_guided=t_guided, annotators=kinds, celltypist_note=ct_note,
                           n_generated=int(len(wanted))),
-           "overall": overall, "per_kind_of_guidance": kind_rows, "per_type": per_type, "one_nn_by_side": one_nn, "mmd_per_type": mmd,
+           "overall": overall, "per_kind_of_guidance": kind_rows, "per_type": per_type, "one_nn_by_side": one_nn,
+           "mmd_per_type": mmd,
            "note_knn": "1nn_acc_real_side near 0 = held-out real cells' nearest neighbour is a generated cell "
                        "(generated cells are hubs, e.g. over-smooth); kNN AUC is then ~0.5 without the sets "
                        "being alike", "annotation": annot, "knn_auc_per_label": knn,

@@ -10,7 +10,7 @@ in how many of the seeds it failed, and in how many seeds any metric failed.
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 

@@ -18,7 +18,7 @@ zero fraction against library size, gene–gene correlation error and the random
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 
@@ -36,8 +36,9 @@ def load_data(kind: str, seed: int, quick: bool):
     if kind == "pbmc":
         train, test = C.pbmc_split(seed)
         return train, test, C.PBMC_LABELS
-    import interpolation as H
     from scdiffusion.data.split import stratified_split
+
+    import interpolation as H
 
     fpkm, _ = H.read_hsmm()
     counts = H.prepare(fpkm, 300 if quick else 2000)

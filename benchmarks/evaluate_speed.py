@@ -11,7 +11,7 @@ another seed. The CLI runs in a fresh process (imports included, figures include
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import json
 import os

@@ -26,7 +26,7 @@ cells of the end points are scored in-sample, so their rows are optimistic).
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import subprocess
 import tempfile
@@ -98,10 +98,11 @@ def main(argv=None) -> dict:
     p.add_argument("--cfg-scale", type=float, default=INTERPOLATE.defaults.cfg_scale)
     args = C.finish_args(p.parse_args(argv), NAME)
     t_start = time.perf_counter()
-    from scdiffusion.metrics import diffusion_pseudotime, fit_annotator, ilisi, mmd_rbf
-    from scdiffusion.plotting import plot_interpolation_pseudotime
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
+
+    from scdiffusion.metrics import diffusion_pseudotime, fit_annotator, ilisi, mmd_rbf
+    from scdiffusion.plotting import plot_interpolation_pseudotime
 
     fpkm, how = read_hsmm()
     counts = prepare(fpkm, 300 if args.quick else args.n_genes)

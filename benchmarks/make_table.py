@@ -67,7 +67,8 @@ def unconditional(d: dict) -> list[str]:
     lines += md_table(["row"] + [f"{UNCOND[c][0]} {IDEAL[UNCOND[c][1]]}" for c in cols],
                       [[f"**{n}**" if n.startswith("scDiffusion") else n] + [f(v.get(c)) for c in cols]
                        for n, v in d["rows"].items()])
-    lines.append(f"{d['meta']['n_generated']} cells per row vs {d['meta']['n_heldout']} held-out real cells. Row notes:")
+    lines.append(f"{d['meta']['n_generated']} cells per row vs {d['meta']['n_heldout']} held-out real cells. "
+                 "Row notes:")
     lines += [f"- *{n}*: {t}" for n, t in d["notes"].items()]
     losses = []
     for sd_name in [n for n in d["rows"] if n.startswith("scDiffusion")]:
@@ -261,7 +262,8 @@ def interpolation(d: dict) -> list[str]:
         if not lin:
             break
         lost, won = [], []
-        for c, name, direction in [("mmd_to_48h", "best-state MMD", "low"), ("ilisi_vs_48h", "best-state iLISI", "high"),
+        for c, name, direction in [("mmd_to_48h", "best-state MMD", "low"),
+                                   ("ilisi_vs_48h", "best-state iLISI", "high"),
                                    ("mean_corr_48h", "best-state gene-mean r", "high")]:
             pick = min if direction == "low" else max
             a, b = pick(s[c] for s in sd), pick(s[c] for s in lin)

@@ -25,7 +25,7 @@ Goal: peak RSS < 4 GB for training and for generating 1 M cells.
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import json
 import os
@@ -187,7 +187,8 @@ def main() -> None:
     p.add_argument("--n-generate", type=int, default=None, help="generated cells (default: --n-cells)")
     p.add_argument("--chunk-size", type=int, default=20_000)
     p.add_argument("--keep", action="store_true", help="keep the simulated data, model and generated file")
-    p.add_argument("--phase", choices=["simulate", "train", "generate", "verify"], default=None, help=argparse_suppress())
+    p.add_argument("--phase", choices=["simulate", "train", "generate", "verify"], default=None,
+                   help=argparse_suppress())
     p.add_argument("--phases", default="simulate,train,generate,verify",
                    help="phases to run; the others are taken from the existing results.json (e.g. 'generate' with "
                         "--n-generate 1000000 to re-measure generation with the kept model of an earlier --keep run)")

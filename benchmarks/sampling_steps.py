@@ -26,7 +26,7 @@ timed in the same process, one after the other.
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 

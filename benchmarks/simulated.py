@@ -21,7 +21,7 @@ counting noise ``(x − μ)/√μ`` (0 for a decoder that does not pass sampling
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 

@@ -16,7 +16,7 @@ Run it on an otherwise idle machine (it measures contention):
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import json
 import os

@@ -17,7 +17,7 @@ Data: scanpy's pbmc68k_reduced exact counts, the 80 % training split (558 cells 
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import copy
 import time

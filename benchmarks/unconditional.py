@@ -22,7 +22,7 @@ every metric is also judged against the suite's real-vs-real control (pass/fail)
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 

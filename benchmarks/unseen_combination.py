@@ -21,7 +21,7 @@ References generated from the same noise: guidance on the type only, and unguide
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (pins threads before numpy/torch)
+import _common as C  # first: pins threads before numpy/torch (its own import section in ruff.toml)
 
 import time
 
@@ -60,7 +60,6 @@ def main(argv=None) -> dict:
     in_train = np.array([n in train_names for n in pbmc.obs_names]) & ~is_combo
     in_test = ~in_train & ~is_combo
     train = pbmc[in_train].copy()
-    combo = pbmc[is_combo].copy()
     model, train_info = C.train_model(train, [C.PBMC_LABELS, PHASE], args,
                                       f"pbmc_type_phase_minus_{args.cell_type}_{args.phase}".replace(" ", "_"))
     real_train = C.log_norm(model, train)

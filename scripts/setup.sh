@@ -14,4 +14,9 @@ if command -v Rscript >/dev/null 2>&1; then
 else
   echo "setup.sh: R is not installed, so .rds files are not supported; for them run SCDIFFUSION_WITH_R=1 bash scripts/setup.sh" >&2
 fi
-.venv/bin/scdiffusion quickstart --output-dir scdiffusion_quickstart --overwrite "$@"
+# One CPU thread unless SCDIFFUSION_THREADS says otherwise: the trained model then depends neither on the number
+# of cores nor on the load (bit-identical), so the figures printed are the README's, stored in
+# benchmarks/results/quickstart/summary.json (other thread counts train a different, equally good model with
+# somewhat different figures; a different torch build or CPU kind may also change the last digits).
+SCDIFFUSION_THREADS="${SCDIFFUSION_THREADS:-1}" \
+  .venv/bin/scdiffusion quickstart --output-dir scdiffusion_quickstart --overwrite "$@"

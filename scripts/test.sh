@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test: installs what is missing (Python venv with the test extra; R and Bioconductor packages from
-# Debian when the R package is present, with the Python package's R support for .rds files), then the Python
-# tests, the oldest allowed dependency versions (tools/test-floors.sh), the R package against an environment built
-# from its basilisk pins (tools/basilisk-pins-smoke.sh), then the R tests and vignettes.
+# Debian when the R package is present, with the Python package's R support for .rds files), then lints the
+# Python code (ruff check, configuration in ruff.toml), then the Python tests, the oldest allowed dependency
+# versions (tools/test-floors.sh), the R package against an environment built from its basilisk pins
+# (tools/basilisk-pins-smoke.sh), then the R tests and vignettes.
 # The benchmarks' --quick runs go without the bench extra (scvi-tools, celltypist, pyreadr): they skip those rows
 # (measured 2026-12-02: the four --quick tests 159 s without it, 181 s with it, plus ~80 s to install it).
 # Cost of the two extra environments on the shared 2-core machine (cold venv, cached wheels): floors 228 s
@@ -12,13 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
+status=0
+# lint first (ruff.toml; ruff pinned in the test extra): well under a second, and its failure fails the run
+.venv/bin/ruff check --no-cache . || status=$?
 with_r=0
 if [ -f DESCRIPTION ] && [ -f tools/run-r-tests.sh ] && [ "${SCDIFFUSION_SKIP_R:-0}" != "1" ]; then
   bash scripts/install-r.sh   # also gives the HSMM benchmark its data
   bash scripts/install-r-support.sh   # rpy2 + the R package: the Python side reads/writes .rds files
   with_r=1
 fi
-status=0
 # with R installed, the .rds tests must run, not skip
 SCDIFFUSION_REQUIRE_R="$with_r" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=$?
 bash tools/test-floors.sh || status=$?

@@ -32,7 +32,8 @@ print(path)
 print(path.obs[["interpolation_state", "weight_start", "weight_end"]].drop_duplicates())
 
 # %%
-# Where the states lie, in a PCA of the real cells of both types (each state's mean joined by a line), and how the model's classifier labels them.
+# Where the states lie, in a PCA of the real cells of both types (each state's mean joined by a line), and how
+# the model's classifier labels them.
 real = model.preprocessor.transform(adata)
 labels = adata.obs["bulk_labels"].astype(str).to_numpy()
 two = np.isin(labels, ["CD14+ Monocyte", "Dendritic"])

@@ -181,7 +181,8 @@ def check_output_dir(path: str | os.PathLike, *, overwrite: bool = False, kind: 
                                  "overwrite=True (CLI: --overwrite).")
             found = read_marker(path)
             if not is_replaceable(path, kind):
-                what = f"a scDiffusion {found} folder" if found else f"not a folder scDiffusion wrote (no {MARKER_FILE})"
+                what = (f"a scDiffusion {found} folder" if found
+                        else f"not a folder scDiffusion wrote (no {MARKER_FILE})")
                 raise InputError(f"Refusing to overwrite '{path}': it is {what}, not a {kind} folder, and overwrite "
                                  f"only ever replaces a {kind} folder scDiffusion wrote. Nothing was changed; choose "
                                  "another path.")

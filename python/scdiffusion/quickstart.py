@@ -47,7 +47,8 @@ def realism_summary(model, real_test: ad.AnnData, real_train: ad.AnnData, genera
         "rf_auc_genes": float(rf_auc(x_test, x_gen, space="genes", seed=seed)),
         "classifier_accuracy_generated": float(np.mean(clf.predict(x_guided) ==
                                                        generated.obs[labels_key].astype(str))),
-        "classifier_accuracy_real_heldout": float(np.mean(clf.predict(x_test) == real_test.obs[labels_key].astype(str))),
+        "classifier_accuracy_real_heldout": float(np.mean(clf.predict(x_test) ==
+                                                          real_test.obs[labels_key].astype(str))),
         "control_real_train_vs_heldout": {
             "scc_gene_means": float(scc_gene_means(x_test, x_train)),
             "mmd_pca50": float(mmd_rbf(x_test, x_train, seed=seed)),
@@ -88,8 +89,16 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
     composition = np.tile(test.obs[LABELS_KEY].astype(str).to_numpy(), 2)
     matched = model.generate(len(composition), {LABELS_KEY: composition}, seed=seed + 1, progress=False)
     realism = realism_summary(model, test, train, generated, LABELS_KEY, seed=seed, matched=matched)
+    import torch
+
+    from . import __version__
+
     summary = {
         "data": "scanpy pbmc68k_reduced, exact counts; 80 % train / 20 % held out per cell type",
+        # results are bit-identical for one thread count and device, not across them (README, Reproducibility)
+        "scdiffusion_version": __version__, "torch_version": torch.__version__,
+        "device": str(model.device), "train_threads": model.train_threads, "seed": seed,
+        "n_cells_per_type": n_cells_per_type,
         "n_train_cells": int(train.n_obs), "n_genes": len(model.genes),
         "train_seconds": round(t_train, 1), "generate_seconds": round(t_gen, 1),
         "training": {k: {"steps": v["n_steps"], "stopped": v["stopped"], "best_val_loss": v["best_loss"]}
@@ -99,7 +108,8 @@ def run_quickstart(output_dir: str | os.PathLike = "scdiffusion_quickstart", *, 
     r, c = realism, realism["control_real_train_vs_heldout"]
     text = "\n".join([
         f"scDiffusion quickstart: trained on {train.n_obs} PBMCs x {len(model.genes)} genes in {t_train:.0f} s, "
-        f"generated {generated.n_obs} cells ({n_cells_per_type} per cell type) in {t_gen:.0f} s.",
+        f"generated {generated.n_obs} cells ({n_cells_per_type} per cell type) in {t_gen:.0f} s "
+        f"({model.train_threads} CPU thread(s) for training on {model.device}).",
         f"Realism against held-out real cells ({r['n_generated']} generated with their label composition; "
         "control: real training vs held-out cells):",
         f"  SCC of gene means  {r['scc_gene_means']:.3f}  (control {c['scc_gene_means']:.3f}; 1 is best)",

@@ -610,7 +610,8 @@ def _run_case(case, ctx, surface, call, tmp_path_factory):
     message = call()
     after = _snapshot(ctx.work, ctx.model_dir)
     expected = {**before, **ctx.inputs}  # the case's own input files, as they were made (maybe during the call)
-    changed = {k: (expected.get(k), after.get(k)) for k in set(after) | set(expected) if after.get(k) != expected.get(k)}
+    changed = {k: (expected.get(k), after.get(k)) for k in set(after) | set(expected)
+               if after.get(k) != expected.get(k)}
     assert not changed, f"left on disk or changed (expected, found): {changed}"  # (c)
     for a, digest in ctx.given:
         assert _adata_hash(a) == digest, "the AnnData passed in was modified"

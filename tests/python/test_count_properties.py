@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scdiffusion.metrics.count_properties import (COUNT_PROPERTIES, cell_statistics, compare_count_properties,
-                                                  correlation_values, gene_statistics, log2_cpm,
-                                                  statistics_table)
+from scdiffusion.metrics.count_properties import (
+    COUNT_PROPERTIES,
+    cell_statistics,
+    compare_count_properties,
+    correlation_values,
+    gene_statistics,
+    log2_cpm,
+    statistics_table,
+)
 from scdiffusion.metrics.tmm import tmm_factors
 from scdiffusion.metrics.two_sample import kde_statistic, ks_statistic
 

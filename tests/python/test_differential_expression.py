@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 
 from scdiffusion.data.preprocessing import log_normalize
-from scdiffusion.metrics.differential_expression import (avg_log2_fold_change, compare_differential_expression,
-                                                         contrast_agreement, fold_change_table)
+from scdiffusion.metrics.differential_expression import (
+    avg_log2_fold_change,
+    compare_differential_expression,
+    contrast_agreement,
+    fold_change_table,
+)
 
 
 def labelled_counts(n_per_label: int = 40, n_genes: int = 120, seed: int = 0):

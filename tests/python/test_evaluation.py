@@ -11,8 +11,15 @@ anndata = pytest.importorskip("anndata")
 pd = pytest.importorskip("pandas")
 
 from scdiffusion.data.preprocessing import log_normalize  # noqa: E402
-from scdiffusion.evaluation import (TABLE_COLUMNS, comparison_data, control_splits, evaluate, judge,  # noqa: E402
-                                    results_table, write_report)
+from scdiffusion.evaluation import (  # noqa: E402
+    TABLE_COLUMNS,
+    comparison_data,
+    control_splits,
+    evaluate,
+    judge,
+    results_table,
+    write_report,
+)
 
 GROUPS = ("count_properties", "differential_expression", "pca_distances")
 

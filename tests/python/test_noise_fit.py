@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL_ARCH, make_counts
 
+from conftest import SMALL_ARCH, make_counts
 from scdiffusion import ScDiffusion
 from scdiffusion.errors import InputError
 

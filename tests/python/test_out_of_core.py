@@ -7,8 +7,8 @@ import anndata as ad
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import SMALL_ARCH, SMALL_TRAIN, make_counts
 
+from conftest import SMALL_ARCH, SMALL_TRAIN, make_counts
 from scdiffusion import ScDiffusion
 from scdiffusion.data.backed import BackedCounts, scan_counts
 from scdiffusion.data.preprocessing import Preprocessor, log_normalize

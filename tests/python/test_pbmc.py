@@ -33,6 +33,11 @@ def test_quickstart_writes_model_cells_and_summary(quickstart_dir):
     # the distribution metrics compare generated cells of the held-out cells' label composition (twice over)
     assert r["n_generated"] == 2 * 142
     assert "SCC of gene means" in (quickstart_dir / "summary.md").read_text()
+    # what the figures depend on is recorded with them (the README's figures: benchmarks/results/quickstart)
+    config = json.loads((quickstart_dir / "model" / "config.json").read_text())
+    assert summary["train_threads"] == config["train_threads"] >= 1 and summary["device"] == "cpu"
+    assert summary["seed"] == 0 and summary["n_cells_per_type"] == 5 and summary["scdiffusion_version"]
+    assert f"{summary['train_threads']} CPU thread(s)" in summary["text"]
 
 
 def test_guided_cells_are_called_their_cell_type_by_a_classifier_on_real_cells(quickstart_dir):

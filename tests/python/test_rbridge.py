@@ -58,7 +58,7 @@ def test_python_warnings_and_scdiffusion_warning_records_reach_r(bridge):
 
     @bridge._r_call
     def noisy():
-        warnings.warn("a Python warning")
+        warnings.warn("a Python warning", stacklevel=1)
         logging.getLogger("scdiffusion.metrics").warning("a scdiffusion warning record")
         logging.getLogger("scdiffusion").info("an info record")
         return 1

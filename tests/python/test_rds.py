@@ -154,7 +154,8 @@ def test_generated_cells_written_as_sce_with_logcounts_and_parameters(r, tmp_pat
     write_rds(a, tmp_path / "gen.rds", x_name="logcounts")
     assert r_call(r, """function(p) {
         x <- readRDS(p)
-        stopifnot(is(x, "SingleCellExperiment"), identical(SummarizedExperiment::assayNames(x), c("logcounts", "counts")),
+        stopifnot(is(x, "SingleCellExperiment"),
+            identical(SummarizedExperiment::assayNames(x), c("logcounts", "counts")),
             is(SummarizedExperiment::assay(x, "counts"), "dgCMatrix"), is.factor(x$cell_type),
             identical(SingleCellExperiment::reducedDimNames(x), "X_scdiffusion"),
             S4Vectors::metadata(x)$scDiffusion$params$guidance_scale$cell_type == 2)
@@ -328,7 +329,8 @@ def test_rds_without_rpy2_names_the_extra(monkeypatch, tmp_path):
     # a well-formed .rds (gzip, format 3, the integer vector 1:3), so the file check passes and rpy2 is needed
     header = b"X\n" + struct.pack(">4i", 3, 0x040202, 0x030500, 5) + b"UTF-8"
     (tmp_path / "data.rds").write_bytes(gzip.compress(header + struct.pack(">5i", 13, 3, 1, 2, 3)))
-    with pytest.raises(InputError, match=r"reading \.rds needs the optional R support: pip install 'scdiffusion-ldm\[r\]'"):
+    with pytest.raises(InputError,
+                       match=r"reading \.rds needs the optional R support: pip install 'scdiffusion-ldm\[r\]'"):
         read_anndata(tmp_path / "data.rds")
     with pytest.raises(InputError, match=r"writing \.rds needs .*scdiffusion-ldm\[r\]"):
         write_rds(ad.AnnData(np.ones((2, 2))), tmp_path / "out.rds")

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from scdiffusion.diffusion import (SAMPLERS, ClassifierGuidance, DDIMSampler, DDPMSampler, DPMSolverSampler,
-                                   GaussianDiffusion, sample_loop)
+from scdiffusion.diffusion import (
+    SAMPLERS,
+    ClassifierGuidance,
+    DDIMSampler,
+    DDPMSampler,
+    DPMSolverSampler,
+    GaussianDiffusion,
+    sample_loop,
+)
 
 
 def test_schedule_matches_paper():

@@ -19,8 +19,8 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
-from .preprocessing import Preprocessor, log_normalize
 from ..errors import InputError
+from .preprocessing import Preprocessor, log_normalize
 from .validation import check_counts_matrix, check_unique_names
 
 logger = logging.getLogger(__name__)

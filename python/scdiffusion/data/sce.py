@@ -27,9 +27,9 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._json import to_builtin
-import pandas as pd
 
 R_KEY = "_scDiffusion_R"
 """``uns`` key holding (as JSON) what R knows about the object and AnnData cannot hold."""

@@ -8,15 +8,28 @@ the suite also runs it on two parts of the real cells for the control (see :mod:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..metrics import (
+    celltypist_accuracy,
+    gene_correlation_error,
+    ilisi,
+    knn_auc,
+    knn_auc_per_label,
+    label_classifier_accuracy,
+    mean_variance_agreement,
+    memorization,
+    mmd_rbf,
+    one_nn_accuracy,
+    rf_auc,
+    scc_gene_means,
+    zero_fraction_gap,
+)
 from ..metrics.classifier_auc import auc_null_sd
-from ..metrics import (celltypist_accuracy, gene_correlation_error, ilisi, knn_auc, knn_auc_per_label,
-                       label_classifier_accuracy, mean_variance_agreement, memorization, mmd_rbf,
-                       one_nn_accuracy, rf_auc, scc_gene_means, zero_fraction_gap)
 from ..metrics.count_properties import COUNT_PROPERTIES, compare_count_properties
 from ..metrics.differential_expression import compare_differential_expression, de_measures
 from ..metrics.inputs import CellSet

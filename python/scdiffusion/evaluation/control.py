@@ -19,14 +19,15 @@ errors of ``m``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..data.split import stratified_split
-from ..options import EVALUATE
 from ..errors import InputError
+from ..options import EVALUATE
 
 logger = logging.getLogger(__name__)
 

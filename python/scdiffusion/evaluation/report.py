@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..atomic import atomic_dir, check_output_dir
 from .markdown import render_markdown
@@ -75,8 +76,14 @@ def write_report(
     scdiffusion.errors.InputError
         If ``output_dir`` is a file, or a non-empty folder that may not be replaced (see ``overwrite``).
     """
-    from ..plotting import (plot_count_comparison, plot_fold_changes, plot_loss_curves, plot_marker_violins,
-                            plot_qq, plot_umap)
+    from ..plotting import (
+        plot_count_comparison,
+        plot_fold_changes,
+        plot_loss_curves,
+        plot_marker_violins,
+        plot_qq,
+        plot_umap,
+    )
 
     output_dir = check_output_dir(Path(output_dir).resolve(), overwrite=overwrite, kind="report")
     results = evaluate(real, generated, labels_key=labels_key, train=train, seed=seed,

@@ -6,7 +6,8 @@ import dataclasses
 import importlib.util
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

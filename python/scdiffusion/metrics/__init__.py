@@ -9,13 +9,13 @@ The suite and the report live in :mod:`scdiffusion.evaluation`; ``scdiffusion.me
 ``scdiffusion.metrics.write_report`` still resolve to them for one release, with a deprecation warning.
 """
 
+from ._utils import pooled_pca
 from .annotation import celltypist_accuracy, fit_annotator, label_classifier_accuracy
 from .classifier_auc import knn_auc, knn_auc_per_label, one_nn_accuracy, rf_auc
 from .correlation import gene_correlation_error, scc_gene_means
 from .count_properties import cell_statistics, compare_count_properties, gene_statistics
 from .differential_expression import compare_differential_expression
-from .distribution import (MeanVarianceAgreement, ZeroFractionGap, mean_variance_agreement,
-                           zero_fraction_gap)
+from .distribution import MeanVarianceAgreement, ZeroFractionGap, mean_variance_agreement, zero_fraction_gap
 from .inputs import check_labels_key, check_same_genes, find_counts, to_log_normalised, to_log_normalized
 from .lisi import ilisi, lisi_scores
 from .memorization import Memorization, memorization
@@ -26,8 +26,6 @@ from .prdc import prdc
 from .pseudotime import diffusion_pseudotime
 from .tmm import tmm_factors
 from .two_sample import kde_statistic, ks_statistic
-from ._utils import pooled_pca
-
 
 
 def __getattr__(name: str):

@@ -12,7 +12,8 @@ to 1e4 followed by ``log1p``), which is what CellTypist was designed for.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 from scipy.stats import spearmanr
 
-from ._utils import MatrixLike, check_pair, to_dense
 from ..errors import InputError
+from ._utils import MatrixLike, check_pair, to_dense
 
 logger = logging.getLogger(__name__)
 

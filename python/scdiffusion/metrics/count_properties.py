@@ -21,16 +21,17 @@ cells' variable genes so that the same gene pairs are compared.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ._utils import TooFewCells, label_groups, make_rng, weighted_mean
 from .tmm import tmm_factors
 from .two_sample import kde_statistic, ks_statistic
-from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._utils import TooFewCells, label_groups, weighted_mean
 from ..errors import InputError
+from ._utils import TooFewCells, label_groups, weighted_mean
+
+if TYPE_CHECKING:  # pandas is imported where a table is built
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +231,7 @@ def compare_differential_expression(
 
 
 def fold_change_table(real_log: np.ndarray, gen_log: np.ndarray, real_labels: np.ndarray, gen_labels: np.ndarray,
-                      gene_names: Sequence[str] | None = None, min_cells: int = 10) -> "pd.DataFrame":
+                      gene_names: Sequence[str] | None = None, min_cells: int = 10) -> pd.DataFrame:
     """Log2 fold changes (label vs rest) of every gene on both sides, in long format (for scatter plots).
 
     Returns

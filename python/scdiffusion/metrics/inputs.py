@@ -20,8 +20,8 @@ from ._utils import as_labels, is_anndata, looks_like_counts, make_rng, to_dense
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_same_genes", "check_labels_key", "to_log_normalized", "to_log_normalised", "subsample_adata", "find_counts",
-           "CellSet", "cell_set", "TARGET_SUM"]
+__all__ = ["check_same_genes", "check_labels_key", "to_log_normalized", "to_log_normalised", "subsample_adata",
+           "find_counts", "CellSet", "cell_set", "TARGET_SUM"]
 
 #: Library size every cell is scaled to before ``log1p`` (the paper's preprocessing).
 TARGET_SUM = 1e4
@@ -216,7 +216,7 @@ class CellSet:
         """Number of cells."""
         return int(self.log.shape[0])
 
-    def take(self, idx: np.ndarray) -> "CellSet":
+    def take(self, idx: np.ndarray) -> CellSet:
         """The cells at ``idx`` (integer indices or a boolean mask)."""
         return CellSet(self.log[idx], None if self.counts is None else self.counts[idx],
                        None if self.labels is None else self.labels[idx], self.counts_source)

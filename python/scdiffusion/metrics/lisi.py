@@ -6,8 +6,8 @@ import logging
 
 import numpy as np
 
-from ._utils import MatrixLike, make_rng, pooled_pca, subsample_rows, to_dense
 from ..errors import InputError
+from ._utils import MatrixLike, make_rng, pooled_pca, subsample_rows, to_dense
 
 logger = logging.getLogger(__name__)
 

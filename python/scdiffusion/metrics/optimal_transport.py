@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 from scipy.spatial.distance import cdist
+
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)

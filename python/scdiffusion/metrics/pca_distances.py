@@ -10,15 +10,16 @@ neighbours).
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ._utils import fit_pca, label_groups, make_rng, subsample_rows
 from .mmd import mmd_rbf_embedded
 from .optimal_transport import wasserstein_distance
 from .prdc import prdc
-from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._utils import effective_n_comps, to_dense
 from ..errors import InputError
+from ._utils import effective_n_comps, to_dense
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 from scipy.stats import rankdata
+
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)

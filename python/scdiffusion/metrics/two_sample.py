@@ -13,8 +13,8 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ._utils import make_rng
 from ..errors import InputError
+from ._utils import make_rng
 
 logger = logging.getLogger(__name__)
 

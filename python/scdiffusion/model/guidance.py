@@ -7,7 +7,6 @@ import torch
 from ..errors import InputError
 from ..options import GENERATE
 
-
 #: What ``guidance="auto"`` means, by operation, for a model whose denoiser was trained on the labels (chosen by
 #: ``benchmarks/conditional.py``, ``unseen_combination.py`` and ``interpolation.py``, 3 seeds each: for generation
 #: both kinds together were annotated correctly most often at the same MMD; for interpolation the three kinds were

@@ -9,10 +9,10 @@ import pandas as pd
 import torch
 
 from ..data.io import read_anndata
+from ..declaration import Option
 from ..diffusion import make_sampler
 from ..diffusion.conditions import interpolation_weights
 from ..errors import InputError
-from ..declaration import Option
 from ..options import INTERPOLATE
 from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end

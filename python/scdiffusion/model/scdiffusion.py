@@ -23,8 +23,8 @@ from ..data.io import read_anndata
 from ..data.library import LibrarySizes
 from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
-from ..data.training_data import BackedTrainingData, TrainingData
 from ..data.setup import read_setup, setup_anndata
+from ..data.training_data import BackedTrainingData, TrainingData
 from ..errors import InputError
 from ..module import ScDiffusionModule
 from ..nn.likelihood import OUTPUT_LIKELIHOODS

@@ -14,8 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion import (ClassifierFreeGuidance, ClassifierGuidance, GaussianDiffusion, JointConditional, Sampler,
-                         sample_loop)
+from ..diffusion import (
+    ClassifierFreeGuidance,
+    ClassifierGuidance,
+    GaussianDiffusion,
+    JointConditional,
+    Sampler,
+    sample_loop,
+)
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
 from ..runtime import autocast
 
@@ -50,7 +56,8 @@ class ScDiffusionModule:
 
     def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
-                 likelihood: str = "nb", noise_fit: str = "joint", target_sum: float = 1e4, denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
+                 likelihood: str = "nb", noise_fit: str = "joint", target_sum: float = 1e4,
+                 denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
                  classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,
                  label_dropout: float = 0.3, n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
@@ -183,7 +190,8 @@ class ScDiffusionModule:
     # ------------------------------------------------------------------ diffusion
     @torch.no_grad()
     def sample(self, x: torch.Tensor, sampler: Sampler, guidance: ClassifierGuidance | None = None, *,
-               free_guidance: ClassifierFreeGuidance | JointConditional | None = None, generator: torch.Generator | None = None,
+               free_guidance: ClassifierFreeGuidance | JointConditional | None = None,
+               generator: torch.Generator | None = None,
                batch_size: int = 4096, progress: bool = False, desc: str = "sampling") -> torch.Tensor:
         """Denoise ``x`` (noise, or noised real latents at ``sampler.timesteps[0]``) in batches; on the CPU."""
         out = []

@@ -55,8 +55,7 @@ def plot_umap(
     import scanpy as sc
 
     from ..metrics._utils import effective_n_comps
-    from ..metrics.inputs import (check_labels_key, check_same_genes, subsample_adata,
-                                  to_log_normalized)
+    from ..metrics.inputs import check_labels_key, check_same_genes, subsample_adata, to_log_normalized
 
     generated = check_same_genes(real, generated)
     if labels_key is not None:
