@@ -1,7 +1,9 @@
-#' Interpolate between two labels (Gradient Interpolation)
+#' Interpolate between two labels (Gradient or two-ended interpolation)
 #'
-#' Real cells labelled \code{start} are encoded and noised to \code{t_start};
-#' each of \code{n_states} states then denoises the same noised cells with
+#' With \code{method = "gradient"} (the default; the paper's Gradient
+#' Interpolation), real cells labelled \code{start} are encoded and noised to
+#' \code{t_start}; each of \code{n_states} states then denoises the same noised
+#' cells with
 #' classifier guidance weights \eqn{(\gamma(1-w), \gamma w)} on
 #' \code{(start, end)}, \eqn{w = 0, 1/(n_states-1), \dots, 1}. The states give a
 #' continuous path from \code{start} to \code{end}, e.g. through time points
@@ -12,9 +14,19 @@
 #' \code{n_cells} start cells drawn from the cells labelled \code{start};
 #' when \code{n_cells} exceeds their number they are resampled with
 #' replacement (\code{source_cell} names each one's cell), so states then
-#' repeat start cells. Argument names, defaults and bounds are those of
-#' the Python core (\code{ScDiffusion.interpolate}) and of
-#' \code{scdiffusion interpolate}.
+#' repeat start cells.
+#'
+#' With \code{method = "two-ended"}, the real cells of both labels are used:
+#' cells labelled \code{start} and \code{end} are encoded and paired by exact
+#' optimal transport in the latent space (at most 2,000 cells per side), both
+#' cells of each of \code{n_cells} pairs are noised to \code{t_start} with the
+#' same noise, and state \eqn{w} starts from the spherical blend (slerp) at
+#' \eqn{w} of the two noised cells before being denoised with the same guidance;
+#' \code{source_cell_end} names each pair's end cell. The default stays
+#' \code{"gradient"} until a benchmark decides between them.
+#'
+#' Argument names, defaults and bounds are those of the Python core
+#' (\code{ScDiffusion.interpolate}) and of \code{scdiffusion interpolate}.
 #'
 #' @section Reproducibility:
 #' The same model, start cells and \code{seed} give the same states on the
@@ -26,11 +38,12 @@
 #' @param x A \linkS4class{SingleCellExperiment} (any
 #' \linkS4class{SummarizedExperiment}) with raw counts and the
 #' \code{labels_key} column; its cells labelled \code{start} are the start
-#' cells. A bare count matrix has no labels: wrap it as
+#' cells (two-ended: and those labelled \code{end} the end cells). A bare
+#' count matrix has no labels: wrap it as
 #' \code{SingleCellExperiment(assays = list(counts = m), colData =
 #' DataFrame(Hours = labels))}.
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
-#'     "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
+#'     "method", "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
 #'     "seed", "progress", "genes", "prefix"))
 #' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
 #' \code{x}) whose layout the result takes, so that \code{cbind(like, path)}
@@ -43,7 +56,8 @@
 #' likelihood, else \code{log1pCP10k}); in \code{colData} the columns
 #' \code{interpolation_state} (0 to \code{n_states - 1}),
 #' \code{weight_start}, \code{weight_end}, \code{interpolation_start},
-#' \code{interpolation_end} and \code{source_cell}; parameters in
+#' \code{interpolation_end} and \code{source_cell} (two-ended: and
+#' \code{source_cell_end}); parameters, with \code{interpolation_method}, in
 #' \code{metadata(.)$scDiffusion}.
 #' @seealso \code{\link{generate}}, \code{\link{scDiffusionExampleModel}}
 #' @examples
@@ -54,14 +68,18 @@
 #' table(path$interpolation_state)
 #' unique(colData(path)[, c("interpolation_state", "weight_start",
 #'     "weight_end")])
+#' both_ends <- interpolate(model, sce, labels_key = "cell_type", start = "A",
+#'     end = "B", method = "two-ended", n_states = 3, n_cells = 10,
+#'     t_start = 300, n_steps = 10)
+#' head(colData(both_ends)[, c("source_cell", "source_cell_end")])
 #' @export
 setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate"), signature = "x")
 
 #' @rdname interpolate
 #' @export
 setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
-    n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto", cfg_scale = 4,
-    sampler = "dpmpp-sde", n_steps = NULL,
+    n_states = 5L, n_cells = 100L, t_start = 600L, method = "gradient", guidance_scale = 2, guidance = "auto",
+    cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL,
     eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
     prefix = NULL, like = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
@@ -88,27 +106,35 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     if (identical(start, end)) {
         stop("'start' and 'end' are the same label; interpolation needs two labels.", call. = FALSE)
     }
+    method <- opt("method", method)
     args <- list(n_states = opt("n_states", n_states), n_cells = opt("n_cells", n_cells),
-        t_start = opt("t_start", t_start), guidance_scale = opt("guidance_scale", guidance_scale),
+        t_start = opt("t_start", t_start), method = method, guidance_scale = opt("guidance_scale", guidance_scale),
         guidance = opt("guidance", guidance), cfg_scale = opt("cfg_scale", cfg_scale),
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))
-    enc <- .start_cells(x, model, labels_key, start, .check_assay(x, assay))
+    enc <- .start_cells(x, model, labels_key, if (identical(method, "two-ended")) c(start, end) else start,
+        .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
         labels_key = labels_key, start = start, end = end), args))
     genes <- .check_genes(genes)
     .generated_sce(out, model, genes = genes, prefix = .check_prefix(prefix), like = .check_like(like, genes))
 })
 
-## The cells of 'x' labelled 'start', checked and encoded for the bridge: the
-## counts assay and the label column only.
+## The cells of 'x' labelled 'start' (a vector: the labels whose cells are
+## used, the start label first), checked and encoded for the bridge: the counts
+## assay and the label column only.
 .start_cells <- function(x, model, labels_key, start, assay) {
     lab <- as.character(SummarizedExperiment::colData(x)[[labels_key]])
-    keep <- !is.na(lab) & lab == start
-    if (!any(keep)) {
-        stop(sprintf("'x' has no cell labelled '%s' in column '%s'.", start, labels_key), call. = FALSE)
+    for (one in start) {
+        if (!any(!is.na(lab) & lab == one)) {
+            stop(sprintf("'x' has no cell labelled '%s' in column '%s'.%s", one, labels_key,
+                if (length(start) > 1L) paste0(" Two-ended interpolation starts from real cells of both ",
+                    "labels: add cells labelled '", one, "', or use method = \"gradient\" (start cells only).")
+                else ""), call. = FALSE)
+        }
     }
+    keep <- !is.na(lab) & lab %in% start
     missing_genes <- setdiff(modelGenes(model), rownames(x))
     if (length(missing_genes)) {
         stop(sprintf("'x' lacks %d of the model's %d genes, e.g. %s. ", length(missing_genes),

@@ -178,7 +178,7 @@ GENERATE = Operation("generate", (
 
 INTERPOLATE = Operation("interpolate", (
     Option("start_cells", "path", None, "Real cells with raw counts; those labelled `start` are the starting "
-           "point.", required=True, r_name="x"),
+           "point (method two-ended: those labelled `start` and `end`).", required=True, r_name="x"),
     Option("labels_key", "str", None, "obs (colData) column whose classifier guides the interpolation.",
            required=True, deprecated_r=("labels",)),
     Option("start", "str", None, "Start label.", required=True, deprecated_r=("from",)),
@@ -187,6 +187,12 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", 600, "Noise level the start cells are diffused to, and where denoising begins "
            "(paper: 600).", low=1, high="T-1"),
+    Option("method", "choice", "gradient", "How the states are made: gradient (the paper's Gradient "
+           "Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or "
+           "two-ended (start and end cells paired by optimal transport in latent space, both noised with the same "
+           "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
+           "The default stays gradient until the trajectory benchmark decides.",
+           choices=("gradient", "two-ended")),
     Option("guidance_scale", "scale", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
            "labels, or one weight per column (only labels_key's applies).", low=0, high=1000),
     GUIDANCE,

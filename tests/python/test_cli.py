@@ -105,6 +105,27 @@ def test_interpolate(trained):
     assert not np.array_equal(ad.read_h5ad(trained / "interp_other.h5ad").X, g.X)
 
 
+def test_interpolate_two_ended(trained):
+    """--method two-ended: both real ends named per cell, the method recorded; an unknown method is a usage error
+    (exit 2) listing the choices, and writes nothing."""
+    args = ["interpolate", "--model-dir", str(trained / "model"), "--labels-key", "cell_type", "--start", "type0",
+            "--end", "type1", "--start-cells", str(trained / "in.h5ad"), "--layer", "counts", "--n-states", "3",
+            "--n-cells", "4", "--t-start", "300", "--n-steps", "20", "--quiet"]
+    out = trained / "two_ended.h5ad"
+    res = CliRunner().invoke(main, [*args, "--method", "two-ended", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    g = ad.read_h5ad(out)
+    assert g.n_obs == 12 and g.uns["scdiffusion"]["interpolation_method"] == "two-ended"
+    real = ad.read_h5ad(trained / "in.h5ad")
+    assert set(g.obs["source_cell"]) <= set(real.obs_names[real.obs["cell_type"] == "type0"])
+    assert set(g.obs["source_cell_end"]) <= set(real.obs_names[real.obs["cell_type"] == "type1"])
+    bad = trained / "nope.h5ad"
+    res = CliRunner().invoke(main, [*args, "--method", "nope", "--output", str(bad)])
+    assert res.exit_code == 2
+    assert "'nope' is not one of 'gradient', 'two-ended'" in res.output, res.output
+    assert not bad.exists()
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--n-cells", "0"], "positive integer"),
     (["--n-cells", "5", "--condition", "cell_type"], "COL=LABEL"),

@@ -174,6 +174,15 @@ BAD_INPUTS <- list(
         "Unknown label 'Z' for column 'cell_type'", python = TRUE),
     bad("interpolation on a column with no classifier", model_and_cells, interp("batch", "A", "B"),
         "No classifier for column 'batch'", python = TRUE),
+    bad("unknown interpolation method", model_and_cells, interp("cell_type", "A", "B", method = "nope"),
+        "'method' must be one of 'gradient', 'two-ended', got 'nope'", python = TRUE),
+    bad("two-ended interpolation without cells of the end label", function() {
+        x <- model_and_cells()
+        x$cells <- x$cells[, x$cells$cell_type != "B"]
+        x
+    }, interp("cell_type", "A", "B", method = "two-ended"),
+        "'x' has no cell labelled 'B' in column 'cell_type'. Two-ended interpolation starts from real cells",
+        python = TRUE),
     bad("start cells with other genes than the model", function() {
         x <- model_and_cells()
         x$cells <- x$cells[setdiff(rownames(x$cells), modelGenes(x$model)[1:5]), ]

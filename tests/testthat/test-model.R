@@ -85,6 +85,35 @@ test_that("interpolate() returns states with weights in colData", {
     expect_error(interpolate(model, .test_cache$sce, "batch", "A", "C"), "No classifier")
 })
 
+test_that("interpolate(method = \"two-ended\") starts from paired start and end cells", {
+    skip_if_no_python()
+    model <- tiny_model()
+    sce <- .test_cache$sce
+    run <- function(...) interpolate(model, sce, labels_key = "cell_type", start = "A", end = "C",
+        n_states = 3, n_cells = 6, t_start = 200, n_steps = 10, ...)
+    path <- run(method = "two-ended", seed = 2)
+    expect_identical(ncol(path), 18L)
+    expect_identical(as.integer(table(path$interpolation_state)), c(6L, 6L, 6L))
+    expect_equal(sort(unique(path$weight_end)), c(0, 1, 2))
+    expect_true(all(path$source_cell %in% colnames(sce)[sce$cell_type == "A"]))
+    expect_true(all(path$source_cell_end %in% colnames(sce)[sce$cell_type == "C"]))
+    ## every state starts from the same pairs
+    expect_identical(path$source_cell_end[path$interpolation_state == 0],
+        path$source_cell_end[path$interpolation_state == 2])
+    params <- S4Vectors::metadata(path)$scDiffusion$params
+    expect_identical(params$interpolation_method, "two-ended")
+    again <- run(method = "two-ended", seed = 2)
+    expect_identical(as.matrix(SummarizedExperiment::assay(again, "counts")),
+        as.matrix(SummarizedExperiment::assay(path, "counts")))
+    gradient <- run(seed = 2)
+    expect_identical(S4Vectors::metadata(gradient)$scDiffusion$params$interpolation_method, "gradient")
+    expect_false("source_cell_end" %in% colnames(SummarizedExperiment::colData(gradient)))
+    expect_error(run(method = "nope"), "'method' must be one of 'gradient', 'two-ended', got 'nope'")
+    no_end <- sce[, sce$cell_type != "C"]
+    expect_error(interpolate(model, no_end, "cell_type", "A", "C", method = "two-ended", n_states = 2,
+        n_cells = 2), "no cell labelled 'C'.*method = \"gradient\"")
+})
+
 test_that("models save, load, and are readable by the Python command line tool", {
     skip_if_no_python()
     model <- tiny_model()

@@ -1,4 +1,7 @@
-"""Gradient Interpolation: real cells of one label, noised, then denoised with guidance moving to another label."""
+"""Interpolation between two labels: real cells noised to ``t_start``, then denoised with guidance moving from the
+start label to the end label. ``method="gradient"`` (the paper's Gradient Interpolation) starts every state from
+the same noised start cells; ``method="two-ended"`` starts state ``w`` from a spherical blend of noised start and
+end cells paired by optimal transport (:mod:`.two_ended`)."""
 
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ from ..options import INTERPOLATE
 from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
 from .outputs import cells_to_anndata
+from .two_ended import two_ended_starts
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
-                t_start: int, guidance_scale: float | Mapping[str, float], guidance: str,
+                t_start: int, method: str, guidance_scale: float | Mapping[str, float], guidance: str,
                 cfg_scale: float | Mapping[str, float], sampler: str,
                 n_steps: int | None, eta: float | None, guidance_t_max: int | None, layer: str | None, seed: int,
                 batch_size: int, progress: bool):
@@ -33,7 +37,7 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
     if a == b:
         raise InputError(f"start and end are the same label ({start!r}); interpolation needs two labels.")
     T = model.diffusion.n_timesteps
-    v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start,
+    v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start, "method": method,
                            "n_steps": n_steps, "eta": eta,
                            "guidance_t_max": guidance_t_max, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
     v["guidance_scale"] = _one_scale(guidance_scale, "guidance_scale", labels_key)
@@ -42,25 +46,22 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
     cells = read_anndata(start_cells)
     if labels_key not in cells.obs.columns:
         raise InputError(f"start_cells has no obs column '{labels_key}'; it must label the real start cells.")
-    mask = (cells.obs[labels_key].astype(str) == str(start)).to_numpy()
-    if not mask.any():
-        raise InputError(f"start_cells has no cell labelled {start!r} in '{labels_key}'.")
-    z0 = torch.from_numpy(model.get_latent_representation(cells[mask], layer=layer, scaled=True))
-    n_cells, n_states = v["n_cells"], v["n_states"]
+    n_cells, n_states, method = v["n_cells"], v["n_states"], v["method"] or INTERPOLATE["method"].default
     gen = seeded_generator(v["seed"])
-    pick = torch.randint(0, len(z0), (n_cells,), generator=gen) if len(z0) < n_cells else \
-        torch.randperm(len(z0), generator=gen)[:n_cells]
-    noise = torch.randn((n_cells, z0.shape[1]), generator=gen)
-    x_start = model.diffusion.q_sample(z0[pick], torch.full((n_cells,), v["t_start"]), noise)
     mode = resolve_guidance(model.module, guidance, "interpolate")
     weights, w_end = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["guidance_scale"])
     free, _ = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["cfg_scale"])
+    if method == "two-ended":
+        x_t, src, src_end = two_ended_starts(model, cells, labels_key, start, end, layer=layer, n_cells=n_cells,
+                                             w_end=w_end, t_start=v["t_start"], generator=gen)
+    else:
+        x_t, src = _gradient_starts(model, cells, labels_key, start, layer, n_cells, n_states, v["t_start"], gen)
+        src_end = None
     steer, free_steer = build_guidance(model.module, mode, {labels_key: weights}, {labels_key: free},
                                        v["guidance_t_max"])
-    z = model.module.sample(x_start.repeat(n_states, 1), s, steer, free_guidance=free_steer, generator=gen,
+    z = model.module.sample(x_t, s, steer, free_guidance=free_steer, generator=gen,
                             batch_size=v["batch_size"], progress=progress, desc="interpolate")
     state = np.repeat(np.arange(n_states), n_cells)
-    src = np.asarray(cells.obs_names[mask])[pick.numpy()]
     scale = v["guidance_scale"]
     obs = pd.DataFrame({
         "interpolation_state": state,
@@ -70,8 +71,11 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
         "interpolation_end": pd.Categorical([str(end)] * len(state)),
         "source_cell": np.tile(src, n_states),
     }, index=[f"interp_{s_}_{i}" for s_ in range(n_states) for i in range(n_cells)])
+    if src_end is not None:
+        obs["source_cell_end"] = np.tile(src_end, n_states)
     params = {"mode": "interpolate", "labels_key": labels_key, "start": str(start), "end": str(end),
-              "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "guidance": mode,
+              "n_states": n_states, "n_cells": n_cells, "t_start": v["t_start"], "interpolation_method": method,
+              "guidance": mode,
               "guidance_scale": scale, "cfg_scale": v["cfg_scale"],
               "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
               "n_steps_requested": s.n_steps_requested,
@@ -82,6 +86,21 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
                            library=model.library, registries=model.registries, generator=gen)
     del out.obs[labels_key]
     return out
+
+
+def _gradient_starts(model, cells, labels_key: str, start: str, layer: str | None, n_cells: int, n_states: int,
+                     t_start: int, generator: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
+    """Gradient Interpolation's starting points: ``n_cells`` start cells (with replacement when fewer), noised to
+    ``t_start``, the same for every state. Returns ``(x_t (n_states·n_cells × d), start cell names)``."""
+    mask = (cells.obs[labels_key].astype(str) == str(start)).to_numpy()
+    if not mask.any():
+        raise InputError(f"start_cells has no cell labelled {start!r} in '{labels_key}'.")
+    z0 = torch.from_numpy(model.get_latent_representation(cells[mask], layer=layer, scaled=True))
+    pick = torch.randint(0, len(z0), (n_cells,), generator=generator) if len(z0) < n_cells else \
+        torch.randperm(len(z0), generator=generator)[:n_cells]
+    noise = torch.randn((n_cells, z0.shape[1]), generator=generator)
+    x_start = model.diffusion.q_sample(z0[pick], torch.full((n_cells,), t_start), noise)
+    return x_start.repeat(n_states, 1), np.asarray(cells.obs_names[mask])[pick.numpy()]
 
 
 def _one_scale(value: float | Mapping[str, float], name: str, labels_key: str) -> float:

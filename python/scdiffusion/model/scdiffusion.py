@@ -330,25 +330,26 @@ class ScDiffusion:
 
     def interpolate(self, start_cells: ad.AnnData | str | os.PathLike, labels_key: str, start: str, end: str, *,
                     n_states: int = _I.n_states, n_cells: int = _I.n_cells, t_start: int = _I.t_start,
-                    guidance_scale: float | Mapping[str, float] = _I.guidance_scale, guidance: str = _I.guidance,
-                    cfg_scale: float | Mapping[str, float] = _I.cfg_scale, sampler: str = _I.sampler,
-                    n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
+                    method: str = _I.method, guidance_scale: float | Mapping[str, float] = _I.guidance_scale,
+                    guidance: str = _I.guidance, cfg_scale: float | Mapping[str, float] = _I.cfg_scale,
+                    sampler: str = _I.sampler, n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
                     seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress) -> ad.AnnData:
-        """Gradient Interpolation between two labels of one classifier.
+        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation).
 
-        Real cells of ``start`` (from ``start_cells``) are encoded and noised to ``t_start``; each state
-        ``i = 0 … n_states−1`` then denoises the same noised cells from ``t_start`` with guidance weights
-        ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``.
+        Each state ``i = 0 … n_states−1`` denoises noised real cells from ``t_start`` with guidance weights
+        ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``, from the same noised ``start``
+        cells (``method="gradient"``) or from the spherical blend at ``w_i`` of ``start`` and ``end`` cells paired
+        by optimal transport in latent space and noised with one shared noise (``"two-ended"``).
 
         Parameters
         ----------
         start_cells
-            Real cells with raw counts and a ``labels_key`` column; the cells labelled ``start`` are used.
+            Real cells with raw counts and a ``labels_key`` column; those of ``start`` (two-ended: and ``end``) used.
         n_states, n_cells
-            Number of states and cells per state (start cells are drawn with replacement when fewer).
-        t_start
-            Noise level the start cells are diffused to, and where denoising begins (paper: 600).
+            Number of states and cells per state (start cells, or pairs, are drawn with replacement when fewer).
+        t_start, method
+            Noise level where denoising begins (paper: 600); how the states start (gradient or two-ended).
         guidance, cfg_scale, sampler, n_steps, eta, guidance_t_max, seed, batch_size
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
@@ -356,17 +357,16 @@ class ScDiffusion:
         Returns
         -------
         AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
-        ``weight_end``, the start/end labels and the index of the source cell.
+        ``weight_end``, the labels, ``source_cell`` (two-ended: and ``source_cell_end``); ``uns`` the parameters.
         """
         from .interpolation import interpolate
 
         self._require_trained()
         thread_policy(self.threads)
         return interpolate(self, start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
-                           t_start=t_start, guidance_scale=guidance_scale, guidance=guidance, cfg_scale=cfg_scale,
-                           sampler=sampler, n_steps=n_steps, eta=eta,
-                           guidance_t_max=guidance_t_max, layer=layer, seed=seed, batch_size=batch_size,
-                           progress=progress)
+                           t_start=t_start, method=method, guidance_scale=guidance_scale, guidance=guidance,
+                           cfg_scale=cfg_scale, sampler=sampler, n_steps=n_steps, eta=eta, layer=layer,
+                           guidance_t_max=guidance_t_max, seed=seed, batch_size=batch_size, progress=progress)
 
     # ------------------------------------------------------------------ persistence
     def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -1,0 +1,129 @@
+"""Two-ended interpolation (issue 22, part 2): interpolate(method="two-ended") starts each state from a spherical
+blend of noised real start and end cells paired by optimal transport, then denoises with the mixed guidance of
+Gradient Interpolation."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from scdiffusion.errors import InputError
+from scdiffusion.options import INTERPOLATE
+
+START, END = "type0", "type2"
+RUN = {"n_states": 5, "n_cells": 40, "t_start": 600, "n_steps": 60, "guidance": "classifier", "progress": False}
+
+
+@pytest.fixture(scope="module")
+def real_latents(small_model, counts_adata):
+    """Unit-norm latents of the real cells, their labels, and a logistic regression (start vs end) fitted on the
+    real start and end cells."""
+    z = small_model.get_latent_representation(counts_adata)
+    labels = counts_adata.obs["cell_type"].astype(str).to_numpy()
+    both = np.isin(labels, [START, END])
+    clf = LogisticRegression(max_iter=2000).fit(z[both], labels[both] == END)
+    return z, labels, clf
+
+
+@pytest.fixture(scope="module")
+def two_ended(small_model, counts_adata):
+    return small_model.interpolate(counts_adata, "cell_type", START, END, method="two-ended", seed=0, **RUN)
+
+
+def _per_state(out, fn):
+    state = out.obs["interpolation_state"].to_numpy()
+    z = np.asarray(out.obsm["X_scdiffusion"])
+    return [fn(z[state == s]) for s in range(out.uns["scdiffusion"]["n_states"])]
+
+
+def test_two_ended_states_move_monotonically_from_start_to_end(two_ended, real_latents):
+    z, labels, clf = real_latents
+    frac_end = _per_state(two_ended, lambda zs: clf.predict(zs).mean())
+    assert frac_end[0] <= 0.15 and frac_end[-1] >= 0.85, frac_end  # w = 0 start-like, w = 1 end-like
+    assert all(b >= a - 0.1 for a, b in zip(frac_end, frac_end[1:])), frac_end
+    assert frac_end[2] > frac_end[0] + 0.2 and frac_end[2] < frac_end[-1] - 0.1, frac_end  # a middle state between
+    centroid = z[labels == END].mean(0)
+    dist = _per_state(two_ended, lambda zs: np.linalg.norm(zs - centroid, axis=1).mean())
+    assert all(b < a for a, b in zip(dist, dist[1:])), dist
+    # the first state is as far from the end cells as the real start cells are; the last as near as real end cells
+    real = {lab: np.linalg.norm(z[labels == lab] - centroid, axis=1).mean() for lab in (START, END)}
+    assert dist[0] > 0.8 * real[START] and dist[-1] < real[END] + 0.2 * (real[START] - real[END]), (dist, real)
+
+
+def test_two_ended_outputs_name_both_real_cells_and_the_method(two_ended, small_model, counts_adata):
+    out = two_ended
+    assert out.n_obs == 5 * 40
+    obs = out.obs
+    assert {"interpolation_state", "weight_start", "weight_end", "interpolation_start", "interpolation_end",
+            "source_cell", "source_cell_end"} <= set(obs.columns)
+    np.testing.assert_allclose(obs.groupby("interpolation_state")["weight_end"].first(), np.linspace(0, 2, 5))
+    labels = counts_adata.obs["cell_type"].astype(str)
+    assert set(obs["source_cell"]) <= set(labels.index[labels == START])
+    assert set(obs["source_cell_end"]) <= set(labels.index[labels == END])
+    # every state starts from the same pairs
+    pairs = obs[["source_cell", "source_cell_end"]].to_numpy()
+    np.testing.assert_array_equal(pairs.reshape(5, 40, 2), np.broadcast_to(pairs[:40], (5, 40, 2)))
+    p = out.uns["scdiffusion"]
+    assert p["interpolation_method"] == "two-ended" and p["guidance"] == "classifier" and p["t_start"] == 600
+    gradient = small_model.interpolate(counts_adata, "cell_type", START, END, n_states=2, n_cells=3, t_start=300,
+                                       n_steps=5, progress=False)
+    assert gradient.uns["scdiffusion"]["interpolation_method"] == "gradient"
+    assert "source_cell_end" not in gradient.obs.columns
+
+
+def test_two_ended_pairs_are_optimal_transport_pairs(two_ended, small_model, counts_adata):
+    """Every drawn (start, end) pair is in the support of the exact optimal-transport coupling of the real start
+    and end latents (80 cells each: a permutation), and the pairs are closer than random start-end pairs."""
+    import ot
+
+    z = small_model.get_latent_representation(counts_adata, scaled=True).astype(np.float64)
+    labels = counts_adata.obs["cell_type"].astype(str).to_numpy()
+    names = {lab: list(counts_adata.obs_names[labels == lab]) for lab in (START, END)}
+    zs, ze = z[labels == START], z[labels == END]
+    cost = ot.dist(zs, ze, metric="sqeuclidean")
+    coupling = ot.emd(np.full(len(zs), 1 / len(zs)), np.full(len(ze), 1 / len(ze)), cost)
+    first = two_ended.obs[two_ended.obs["interpolation_state"] == 0]
+    i = [names[START].index(c) for c in first["source_cell"]]
+    j = [names[END].index(c) for c in first["source_cell_end"]]
+    assert (coupling[i, j] > 0).all()
+    assert cost[i, j].mean() < cost.mean()
+
+
+def test_two_ended_is_seeded(small_model, counts_adata):
+    kw = dict(n_states=3, n_cells=6, t_start=300, n_steps=10, method="two-ended", progress=False)
+    a = small_model.interpolate(counts_adata, "cell_type", START, END, seed=3, **kw)
+    b = small_model.interpolate(counts_adata, "cell_type", START, END, seed=3, **kw)
+    c = small_model.interpolate(counts_adata, "cell_type", START, END, seed=4, **kw)
+    np.testing.assert_array_equal(a.obsm["X_scdiffusion"], b.obsm["X_scdiffusion"])
+    np.testing.assert_array_equal(a.X.toarray() if hasattr(a.X, "toarray") else a.X,
+                                  b.X.toarray() if hasattr(b.X, "toarray") else b.X)
+    assert a.obs["source_cell_end"].tolist() == b.obs["source_cell_end"].tolist()
+    assert not np.allclose(a.obsm["X_scdiffusion"], c.obsm["X_scdiffusion"])
+
+
+@pytest.mark.parametrize("guidance", ["classifier", "classifier-free", "both"])
+def test_two_ended_works_with_every_guidance(small_model, counts_adata, guidance):
+    """The mixed guidance of Gradient Interpolation steers the two-ended states too: with the same seed, the
+    guided states differ from the unguided ones."""
+    assert small_model.module.classifier_free
+    kw = dict(n_states=3, n_cells=4, t_start=300, n_steps=10, method="two-ended", seed=5, progress=False)
+    out = small_model.interpolate(counts_adata, "cell_type", START, END, guidance=guidance, **kw)
+    assert out.uns["scdiffusion"]["guidance"] == guidance and out.n_obs == 12
+    unguided = small_model.interpolate(counts_adata, "cell_type", START, END, guidance=guidance, guidance_scale=0.0,
+                                       cfg_scale=1.0 if guidance == "classifier-free" else 0.0, **kw)
+    assert not np.allclose(out.obsm["X_scdiffusion"], unguided.obsm["X_scdiffusion"])
+
+
+def test_unknown_method_lists_the_choices(small_model, counts_adata):
+    with pytest.raises(InputError, match=r"Unknown method 'nope'; choose one of \['gradient', 'two-ended'\]"):
+        small_model.interpolate(counts_adata, "cell_type", START, END, method="nope", n_states=2, n_cells=2)
+    assert INTERPOLATE["method"].default == "gradient"
+
+
+def test_two_ended_needs_cells_of_the_end_label(small_model, counts_adata):
+    no_end = counts_adata[counts_adata.obs["cell_type"] != END].copy()
+    with pytest.raises(InputError, match=r"start_cells has no cell labelled 'type2'.*method='gradient'"):
+        small_model.interpolate(no_end, "cell_type", START, END, method="two-ended", n_states=2, n_cells=2)
+    # the gradient method needs only the start cells
+    out = small_model.interpolate(no_end, "cell_type", START, END, n_states=2, n_cells=2, t_start=300, n_steps=5,
+                                  progress=False)
+    assert out.n_obs == 4
