@@ -187,18 +187,18 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", 600, "Noise level the start cells are diffused to, and where denoising begins "
            "(paper: 600).", low=1, high="T-1"),
-    Option("method", "choice", "gradient", "How the states are made: gradient (the paper's Gradient "
-           "Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or "
-           "two-ended (start and end cells paired by optimal transport in latent space, both noised with the same "
-           "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
-           "The default stays gradient until the trajectory benchmark decides.",
-           choices=("gradient", "two-ended")),
     Option("guidance_scale", "scale", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
            "labels, or one weight per column (only labels_key's applies).", low=0, high=1000),
     GUIDANCE,
     Option("cfg_scale", "scale", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels, or "
            "one weight per column (only labels_key's applies).", low=0, high=1000),
     SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
+    Option("method", "choice", "gradient", "How the states are made: gradient (the paper's Gradient "
+           "Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or "
+           "two-ended (start and end cells paired by optimal transport in latent space, both noised with the same "
+           "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
+           "The default stays gradient until the trajectory benchmark decides.",
+           choices=("gradient", "two-ended")),
 ))
 
 EVALUATE = Operation("evaluate", (
