@@ -186,7 +186,20 @@ def check_output_dir(path: str | os.PathLike, *, overwrite: bool = False, kind: 
                 raise InputError(f"Refusing to overwrite '{path}': it is {what}, not a {kind} folder, and overwrite "
                                  f"only ever replaces a {kind} folder scDiffusion wrote. Nothing was changed; choose "
                                  "another path.")
+    parent = _existing_parent(path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # checked before the work (e.g. a training) rather than found when the result is saved
+        raise InputError(f"'{parent}' is not writable (read-only file system or no permission), so '{path}' cannot "
+                         "be written there; choose another output folder.")
     return path
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest folder above ``path`` that exists (where the new folder or folders would be created)."""
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
 
 
 # ------------------------------------------------------------------------------------------------ writes

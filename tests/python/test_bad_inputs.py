@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -514,7 +515,7 @@ CASES: list[Case] = [
          lambda ctx: ScDiffusion.load(ctx.work / "nomodel"),
          lambda ctx: ["generate", "--model-dir", str(ctx.work / "nomodel"), "--n-cells", "2", "--output",
                       str(ctx.out)]),
-    Case("model_symlink_loop", "a model folder that is a symlink loop", "does not exist",
+    Case("model_symlink_loop", "a model folder that is a symlink loop", "a symbolic link that leads nowhere",
          lambda ctx: ScDiffusion.load(_loop("model")(ctx)),
          lambda ctx: ["generate", "--model-dir", str(_loop("model")(ctx)), "--n-cells", "2", "--output",
                       str(ctx.out)]),
@@ -714,6 +715,14 @@ def test_readonly_output_folder(setup, tmp_path, tmp_path_factory, mounted):
     _record(case, "CLI", res.output.strip(), tmp_path_factory.getbasetemp())
     with pytest.raises(InputError, match="read-only|permission"):
         m.save(ro / "model")
+    # training into a read-only place is refused before the training starts, not when its result is saved
+    data = tmp_path / "cells.h5ad"
+    _base().write_h5ad(data)
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["train", str(data), "--model-dir", str(ro / "model"), "--labels-key",
+                                    "cell_type", "--quiet"], env={"SCDIFFUSION_THREADS": "1"})
+    assert res.exit_code == 1 and "is not writable" in res.output and "Traceback" not in res.output, res.output
+    assert time.perf_counter() - t0 < 30, "the check came after the training"
     assert _snapshot(ro, model_dir) == before
 
 

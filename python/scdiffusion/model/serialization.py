@@ -52,6 +52,12 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, list[str], dict[str, 
     """Read a model directory written by :func:`write_model_dir`, with errors that say how to fix it."""
     path = Path(path)
     if not path.is_dir():
+        if path.is_symlink() and not path.exists():
+            raise InputError(f"Model directory '{path}' is a symbolic link that leads nowhere (a loop or a missing "
+                             "target); give the model folder's real path.")
+        if path.exists():
+            raise InputError(f"'{path}' is a file, not a model directory; give the folder that `scdiffusion train` "
+                             "(or save()) wrote, the one holding config.json.")
         raise InputError(f"Model directory '{path}' does not exist. Train a model first (`scdiffusion train`).")
     missing = [f for f in (CONFIG_FILE, GENES_FILE, WEIGHTS_FILE) if not (path / f).exists()]
     if missing:
