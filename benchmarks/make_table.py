@@ -307,7 +307,8 @@ def trajectory(d: dict) -> list[str]:
               f"{m['n_states']} states, t_start {m['interpolation_t_start']}; methods run: "
               f"{', '.join(m['methods_run'])}" + (f"; {skipped}" if skipped else "") + ". "
               f"Every row: {m['n_cells_per_row']} cells vs the same {m['n_cells_per_row']} held-out cells, on 50 PCs "
-              f"of the real cells. Chosen state: nearest to w = {m['w_rule']:.2f} (the time rule, no held-out cells); "
+              f"fitted on an independent draw of real cells of every time point (no scored cell in the fit). "
+              f"Chosen state: nearest to w = {m['w_rule']:.2f} (the time rule, no held-out cells); "
               f"best state: lowest MMD² (chosen by looking). Mean ± sd over seeds "
               f"{', '.join(map(str, m['seeds']))}.", ""]
     cols = [(c, v["label"], v["ideal"]) for c, v in d["columns"].items()]
