@@ -14,8 +14,8 @@ point). Genes are of four kinds:
   (``c_g ∈ [0.25, 0.75]``), visible only at intermediate times;
 * **static** (no response to τ).
 
-Library sizes are log-normal with a median that drifts with τ (``log ℓ = log ℓ_0 + δ τ + N(0, σ²)``). Counts are
-``NB(μ_ig, θ_g)`` with a per-gene inverse dispersion ``θ_g`` (gamma–Poisson draw).
+Library sizes are log-normal with a median that drifts with τ (``log ℓ = log ℓ_0 + δ τ + N(0, σ²)``). Counts
+are ``NB(μ_ig, θ_g)`` with a per-gene inverse dispersion ``θ_g`` (gamma–Poisson draw).
 
 Cells are sampled at ordered time points (labels such as ``"0", "12", …, "48"`` hours): the τ of a cell of
 time point ``k`` follows a Beta distribution with mean ``m_k`` (evenly spaced, endpoints pulled in from 0 and 1)
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["TrajectoryDraw", "TrajectoryModel", "GENE_KINDS"]
+__all__ = ["GENE_KINDS", "TrajectoryDraw", "TrajectoryModel"]
 
 #: Gene kinds and their share of the genes (the rest are static).
 GENE_KINDS: dict[str, float] = {"switch_on": 0.25, "switch_off": 0.20, "transient": 0.15}

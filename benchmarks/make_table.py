@@ -296,8 +296,9 @@ def trajectory(d: dict) -> list[str]:
     m = d["meta"]
     sim = m["simulation"]
     prev, nxt = m["neighbours"]
-    lines = [f"### 5. Interpolation against a ground-truth trajectory (simulated differentiation, {m['held_out']} h "
-             "held out)", ""] + header(m)
+    title = (f"### 5. Interpolation against a ground-truth trajectory (simulated differentiation, "
+             f"{m['held_out']} h held out)")
+    lines = [title, ""] + header(m)
     kinds = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sim["gene_kinds"].items())
     skipped = "; ".join(f"`{k}` skipped ({v})" for k, v in m.get("methods_skipped", {}).items())
     lines += [f"Simulation: {sim['n_genes']} genes ({kinds}), {sim['n_per_time']} cells per time point "
@@ -312,7 +313,8 @@ def trajectory(d: dict) -> list[str]:
               f"best state: lowest MMD² (chosen by looking). Mean ± sd over seeds "
               f"{', '.join(map(str, m['seeds']))}.", ""]
     cols = [(c, v["label"], v["ideal"]) for c, v in d["columns"].items()]
-    heads = ["row"] + [f"{lab} {'↓' if ideal == 0 else ('→0.5' if ideal == 0.5 else '↑')}" for _, lab, ideal in cols]
+    arrow = {0.0: "↓", 0.5: "→0.5", 1.0: "↑"}
+    heads = ["row"] + [f"{lab} {arrow.get(ideal, '')}" for _, lab, ideal in cols]
     rows = []
     for name, v in d["summary"].items():
         label = f"**{name}**" if name.startswith(d.get("default_method", "gradient") + ":") else name

@@ -1,4 +1,4 @@
-"""Benchmark 11: interpolation against a ground-truth trajectory — a simulated differentiation, one time point held out.
+"""Benchmark 11: interpolation against a ground truth — a simulated differentiation, one time point held out.
 
 Data (made by the script, never written to disk): :class:`_trajectory_sim.TrajectoryModel` — a continuous
 process in pseudotime τ ∈ [0, 1] with sequential gene switches (sigmoids on and off at gene-specific τ),
@@ -295,7 +295,8 @@ def figure(states: dict, curves: dict, summary: dict, w_rule: float, path, title
         ax.errorbar(w, [s["mmd2"]["mean"] for s in st], yerr=[s["mmd2"]["sd"] for s in st], marker="o", capsize=3,
                     label=f"scDiffusion {method}")
     for (name, c), ls in zip(curves.items(), ["--", "-."]):
-        ax.plot(c["w"], c["mean"], ls=ls, color="grey" if name == DIRECT else "tab:purple", label=f"{name} (real pairs)")
+        ax.plot(c["w"], c["mean"], ls=ls, color="grey" if name == DIRECT else "tab:purple",
+                label=f"{name} (real pairs)")
     refs = [(k, v) for k, v in summary.items() if k.startswith("real ") or "control" in k]
     for (name, v), ls in zip(refs, [":", (0, (1, 3)), "-", (0, (5, 1))]):
         ax.axhline(v["mmd2"]["mean"], color="k", lw=0.8, ls=ls, label=name)
