@@ -287,8 +287,58 @@ def interpolation(d: dict) -> list[str]:
     return lines + [f"- {x}" for x in notes] + [""]
 
 
+def _ms(v: dict | None) -> str:
+    """``mean ± sd`` of a summary entry (or the single value of one seed)."""
+    if not v:
+        return "–"
+    return f"{v['mean']:.3f} ± {v['sd']:.3f}" if len(v.get("per_seed", [])) > 1 else f"{v['mean']:.3f}"
+
+
+def trajectory(d: dict) -> list[str]:
+    m = d["meta"]
+    sim = m["simulation"]
+    prev, nxt = m["neighbours"]
+    title = (f"### 5. Interpolation against a ground-truth trajectory (simulated differentiation, "
+             f"{m['held_out']} h held out)")
+    lines = [title, ""] + header(m)
+    kinds = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sim["gene_kinds"].items())
+    skipped = "; ".join(f"`{k}` skipped ({v})" for k, v in m.get("methods_skipped", {}).items())
+    lines += [f"Simulation: {sim['n_genes']} genes ({kinds}), {sim['n_per_time']} cells per time point "
+              f"({', '.join(sim['time_labels'])} h; mean τ {', '.join(f'{x:.2f}' for x in sim['time_means_tau'])}), "
+              f"NB θ median {sim['theta_median']:.1f}, {sim['zero_fraction']:.0%} zeros. Trained on "
+              f"{m['n_train_cells']} cells (all but {m['held_out']} h); interpolation {prev} h → {nxt} h, "
+              f"{m['n_states']} states, t_start {m['interpolation_t_start']}; methods run: "
+              f"{', '.join(m['methods_run'])}" + (f"; {skipped}" if skipped else "") + ". "
+              f"Every row: {m['n_cells_per_row']} cells vs the same {m['n_cells_per_row']} held-out cells, on 50 PCs "
+              f"fitted on an independent draw of real cells of every time point (no scored cell in the fit). "
+              f"Chosen state: nearest to w = {m['w_rule']:.2f} (the time rule, no held-out cells); "
+              f"best state: lowest MMD² (chosen by looking). Mean ± sd over seeds "
+              f"{', '.join(map(str, m['seeds']))}.", ""]
+    cols = [(c, v["label"], v["ideal"]) for c, v in d["columns"].items()]
+    arrow = {0.0: "↓", 0.5: "→0.5", 1.0: "↑"}
+    heads = ["row"] + [f"{lab} {arrow.get(ideal, '')}" for _, lab, ideal in cols]
+    rows = []
+    for name, v in d["summary"].items():
+        label = f"**{name}**" if name.startswith(d.get("default_method", "gradient") + ":") else name
+        if "state_per_seed" in v and "best state" in name:
+            label += f" (state per seed: {', '.join(map(str, v['state_per_seed']))})"
+        rows.append([label] + [_ms(v[c]) for c, _, _ in cols])
+    lines += md_table(heads, rows)
+    for method, states in d["states"].items():
+        lines += [f"Every state of `{method}` (mean ± sd):", ""]
+        lines += md_table(["state", "w", "MMD² ↓", "W1 (5 PCs) ↓", "RF AUC →0.5"],
+                          [[str(s["state"]), f"{s['w']:.2f}", _ms(s["mmd2"]), _ms(s["w1_5pc"]), _ms(s["rf_auc"])]
+                           for s in states])
+    notes = []
+    for k, v in d.get("targets", {}).items():
+        if isinstance(v, dict):
+            notes.append(f"Target `{k}`: {v['value']:.3f} vs {v['threshold']:.3f} — "
+                         f"{'**met**' if v['met'] else '**missed**'}.")
+    return lines + [f"- {x}" for x in notes] + [""]
+
+
 SECTIONS = [("unconditional", unconditional), ("conditional", conditional), ("unseen_combination", unseen),
-            ("interpolation", interpolation)]
+            ("interpolation", interpolation), ("trajectory", trajectory)]
 
 
 def _mean_sd(values: list) -> str:

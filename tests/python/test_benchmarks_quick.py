@@ -69,7 +69,38 @@ def _check_interpolation(res, out):
     assert all(_png(f) for f in res["figures"].values())
 
 
-@pytest.mark.parametrize("name", ["unconditional", "conditional", "unseen_combination", "interpolation"])
+def _check_trajectory(res, out):
+    meta, rows = res["meta"], res["summary"]
+    assert meta["quick"] and meta["held_out"] == "24" and meta["neighbours"] == ["12", "36"]
+    assert "gradient" in meta["methods_run"] and res["states"]
+    # every method requested was either run or recorded as skipped (with a reason)
+    assert set(meta["methods_requested"]) == set(meta["methods_run"]) | set(meta["methods_skipped"])
+    assert all(meta["methods_skipped"].values())
+    for name, row in rows.items():  # every row scored on every measure, finite, in range
+        for c in res["columns"]:
+            assert np.isfinite(row[c]["mean"]), (name, c)
+        assert row["mmd2"]["mean"] >= 0 and row["w1"]["mean"] >= 0 and row["w2"]["mean"] >= row["w1"]["mean"] - 1e-9
+        assert all(_unit(row[c]["mean"]) for c in ("rf_auc", "one_nn", "ilisi")), (name, row)
+    w_rule, n_states = meta["w_rule"], meta["n_states"]
+    assert w_rule == pytest.approx(0.5)
+    chosen = int(np.argmin(np.abs(np.linspace(0, 1, n_states) - w_rule)))
+    for method, states in res["states"].items():  # states in order, w from 0 to 1
+        assert [s["state"] for s in states] == list(range(n_states))
+        np.testing.assert_allclose([s["w"] for s in states], np.linspace(0, 1, n_states))
+        assert rows[f"{method}: chosen state (w = {states[chosen]['w']:.2f})"]["state_per_seed"] == [chosen]
+        best = rows[f"{method}: best state (chosen by looking)"]
+        assert best["mmd2"]["mean"] == pytest.approx(min(s["mmd2"]["mean"] for s in states))
+    for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
+                   "real held-out half (control)", "fresh draw (control)"):
+        assert any(k.startswith(prefix) for k in rows), prefix
+    for control in ("real held-out half (control)", "fresh draw (control)"):  # near chance (80 cells a side)
+        assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
+    assert rows["real held-out half (control)"]["mmd2"]["mean"] < rows["real 12 h (previous)"]["mmd2"]["mean"]
+    assert _png(res["figures"]["mmd_per_state"])
+
+
+@pytest.mark.parametrize("name", ["unconditional", "conditional", "unseen_combination", "interpolation",
+                                  "trajectory"])
 def test_benchmark_quick_mode(name, tmp_path):
     """Each benchmark's --quick run writes results with the content its tables and figures are made from (rows
     for every set, values in range, real images), not just files."""
@@ -147,3 +178,23 @@ def test_missing_bench_package_stops_a_full_run_and_is_skipped_in_quick_mode(qui
         assert res.returncode == 1
         assert "not installed: no-such-package (a baseline)" in res.stderr
         assert "bash scripts/install.sh bench" in res.stderr
+
+
+def test_trajectory_runs_every_method_the_installed_interpolate_accepts(monkeypatch):
+    """Without a ``method`` parameter only Gradient Interpolation runs and the other methods are recorded as
+    skipped; with one, every requested method is tried (a method it then refuses is skipped at run time)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import trajectory
+
+    class Old:
+        def interpolate(self, start_cells, labels_key, start, end, *, n_states=5):
+            pass
+
+    class New:
+        def interpolate(self, start_cells, labels_key, start, end, *, n_states=5, method="gradient"):
+            pass
+
+    run, skipped, has_method = trajectory.accepted_methods(Old, ["gradient", "two-ended"])
+    assert run == ["gradient"] and list(skipped) == ["two-ended"] and not has_method
+    assert "no `method` parameter" in skipped["two-ended"]
+    assert trajectory.accepted_methods(New, ["gradient", "two-ended"]) == (["gradient", "two-ended"], {}, True)
