@@ -46,7 +46,6 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
-
 from _trajectory_sim import TrajectoryModel
 
 NAME = "trajectory"
@@ -96,10 +95,11 @@ class Scorer:
 
     def __call__(self, x: np.ndarray) -> dict[str, float]:
         """Every measure of :data:`COLUMNS` for log-normalised cells ``x``."""
+        from sklearn.neighbors import NearestNeighbors
+
         from scdiffusion.metrics import rf_auc, wasserstein_distance
         from scdiffusion.metrics.lisi import lisi_scores
         from scdiffusion.metrics.mmd import mmd_rbf_embedded
-        from sklearn.neighbors import NearestNeighbors
 
         z, r = self.project(x), self.ref
         pooled = np.vstack([r, z])
