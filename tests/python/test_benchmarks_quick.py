@@ -90,8 +90,10 @@ def _check_trajectory(res, out):
         assert rows[f"{method}: chosen state (w = {states[chosen]['w']:.2f})"]["state_per_seed"] == [chosen]
         best = rows[f"{method}: best state (chosen by looking)"]
         assert best["mmd2"]["mean"] == pytest.approx(min(s["mmd2"]["mean"] for s in states))
+    assert {"gradient", "two-ended"} <= set(meta["methods_run"])  # both methods of interpolate are benchmarked
     for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
-                   "real held-out half (control)", "fresh draw (control)"):
+                   "real held-out half (control)", "fresh draw (control)",
+                   "held-out half reconstructed by the autoencoder (ceiling)"):
         assert any(k.startswith(prefix) for k in rows), prefix
     for control in ("real held-out half (control)", "fresh draw (control)"):  # near chance (80 cells a side)
         assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
