@@ -130,6 +130,11 @@ TRAIN = Operation("train", (
            "column dropped at random in training), so generation can use classifier-free guidance."),
     Option("label_dropout", "float", 0.3, "Probability that training drops a label column to the null label "
            "(classifier-free denoiser).", low=0, high=1, high_open=True),
+    Option("continuous_keys", "strings", None,
+           "obs (colData) columns of ordered numbers (times, doses; labels such as '24' count) the denoiser is "
+           "conditioned on by value, dropped like labels in training; generation can then ask for any value, also "
+           "one never measured (condition = {column: 36}). A column may also be in labels_keys.",
+           cli_flag="--continuous-key"),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from ..data.io import read_anndata
-from ..data.library import LibrarySizes
 from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
 from ..data.setup import read_setup, setup_anndata
@@ -61,16 +60,14 @@ class ScDiffusion:
         How a count likelihood's dispersion is fitted (default ``"eval-train"``: refitted after training).
     denoiser_hidden, classifier_hidden
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
-    classifier_free, label_dropout
-        Also condition the denoiser on the labels (each column dropped with probability ``label_dropout`` in
-        training), for classifier-free guidance.
+    classifier_free, label_dropout, continuous_keys
+        Condition the denoiser on the labels (each dropped with probability ``label_dropout`` in training), for
+        classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``).
     min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
-    n_timesteps, device, seed
-        Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random.
-    mixed_precision
-        bfloat16 autocast of the networks' forward passes in training and generation (for GPUs; the
-        likelihood, losses and the samplers' arithmetic stay float32).
+    n_timesteps, device, seed, mixed_precision
+        Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random; bfloat16
+        autocast of the networks' forward passes (for GPUs; likelihood, losses and samplers stay float32).
     threads
         CPU threads, fixed for the run (default or 0: every usable core; :class:`~scdiffusion.runtime.ThreadPolicy`).
     backed
@@ -93,6 +90,7 @@ class ScDiffusion:
                  denoiser_hidden: Sequence[int] = _T.denoiser_hidden,
                  classifier_hidden: Sequence[int] = _T.classifier_hidden,
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
+                 continuous_keys: Sequence[str] | str | None = _T.continuous_keys,
                  dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
                  likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
@@ -128,9 +126,10 @@ class ScDiffusion:
         self.data: TrainingData | None = reader(
             adata, self.preprocessor, labels_keys=labels_keys, layer=self.layer,
             min_cells_per_label=self.min_cells_per_label, validation_fraction=checked["validation_fraction"],
-            seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device)
+            seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device,
+            continuous_keys=[continuous_keys] if isinstance(continuous_keys, str) else list(continuous_keys or []))
         self.registries: dict[str, LabelRegistry] = self.data.registries
-        self.library: LibrarySizes = self.data.library
+        self.continuous, self.library = self.data.continuous, self.data.library  # continuous: ContinuousRegistry
         self.n_train_cells, self.train_threads = self.data.n_cells, None  # train_threads: set by train()
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
@@ -138,7 +137,7 @@ class ScDiffusion:
         widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
                   "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden"),
                   "classifier_free": checked["classifier_free"] and bool(self.registries),
-                  "label_dropout": checked["label_dropout"]}
+                  "label_dropout": checked["label_dropout"], "continuous_keys": list(self.continuous)}
         if pretrained is not None:
             pre = PretrainedSCimilarity.read(pretrained)
             if list(pre.hidden) != arch["hidden"] or pre.n_latent != arch["n_latent"]:
