@@ -3,6 +3,7 @@
 Contract (other tools drive it)::
 
     scdiffusion train INPUT.h5ad --model-dir DIR [--layer NAME] [--labels-key COL]... [--pretrained DIR]
+        [--continuous-key COL]...
     scdiffusion generate --model-dir DIR --n-cells N [--condition COL=LABEL]... --output OUT.h5ad
     scdiffusion interpolate --model-dir DIR --labels-key COL --start A --end B --start-cells REAL.h5ad
                             [--n-states S] [--n-cells N] [--t-start T] --output OUT.h5ad
@@ -252,7 +253,8 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False))
 @declared(GENERATE, *(o.name for o in GENERATE.on("cli")),
-          condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL; repeat for a combination."},
+          condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL (a number for a "
+                                                      "continuous column, e.g. hours=36); repeat for a combination."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or per column COL=G."},
           cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or per column COL=W."},
           n_cells={"type": click.INT})

@@ -144,3 +144,28 @@ def test_bad_continuous_columns_are_refused(hours_data, change, message):
 def test_a_condition_value_must_be_a_number(hours_model, value):
     with pytest.raises(InputError, match="condition\\['hours'\\]"):
         hours_model.generate(3, {"hours": value}, progress=False)
+
+
+def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
+    import json
+
+    import anndata as ad
+    from click.testing import CliRunner
+
+    from scdiffusion.cli import main
+
+    hours_data.write_h5ad(tmp_path / "in.h5ad")
+    res = CliRunner().invoke(main, ["train", str(tmp_path / "in.h5ad"), "--model-dir", str(tmp_path / "m"),
+                                    "--continuous-key", "hours", "--n-latent", "8", "--hidden", "32",
+                                    "--denoiser-hidden", "32,16", "--device", "cpu", "--max-steps", "30", "--quiet"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["continuous"][0]["key"] == "hours" and config["denoiser"]["continuous"] == ["hours"]
+    res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "4",
+                                    "--condition", "hours=36", "--output", str(tmp_path / "g.h5ad"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    out = ad.read_h5ad(tmp_path / "g.h5ad")
+    assert list(out.obs["hours"]) == [36.0] * 4
+    res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "4",
+                                    "--condition", "hours=late", "--output", str(tmp_path / "bad.h5ad"), "--quiet"])
+    assert res.exit_code != 0 and "must be a finite number" in res.output
