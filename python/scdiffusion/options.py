@@ -204,6 +204,10 @@ INTERPOLATE = Operation("interpolate", (
            "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
            "The default stays gradient until the trajectory benchmark decides.",
            choices=("gradient", "two-ended")),
+    Option("at", "floats", None, "Values of a continuous labels_key (one of continuous_keys) to make the states at, "
+           "one state each, also values never measured (default: n_states values from start to end): the cells "
+           "whose value is start are noised to t_start and denoised by the denoiser conditioned at each value "
+           "(classifier-free, cfg_scale; no classifier)."),
 ))
 
 EVALUATE = Operation("evaluate", (

@@ -169,3 +169,23 @@ def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
     res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "4",
                                     "--condition", "hours=late", "--output", str(tmp_path / "bad.h5ad"), "--quiet"])
     assert res.exit_code != 0 and "must be a finite number" in res.output
+
+
+def test_interpolation_along_the_values(hours_model, hours_data):
+    """The 0 h cells, noised to t_start and denoised at each value of ``at``, follow the value (48 h unseen)."""
+    out = hours_model.interpolate(hours_data, "hours", 0, 72, at=[0, 24, 48, 72], n_cells=150, t_start=800, seed=4,
+                                  progress=False)
+    means = [rising_mean(out.X[np.asarray(out.obs["interpolation_state"] == i)]) for i in range(4)]
+    print("interpolated", means)
+    assert means[0] < means[1] < means[2] < means[3]
+    assert list(out.obs["hours"].unique()) == [0, 24, 48, 72]
+    p = out.uns["scdiffusion"]
+    assert p["at"] == [0, 24, 48, 72] and p["continuous"]["hours"]["continuous"] is True
+    default = hours_model.interpolate(hours_data, "hours", 0, 72, n_states=3, n_cells=2, seed=4, progress=False)
+    assert list(default.obs["hours"].unique()) == [0, 36, 72]
+    with pytest.raises(InputError, match="at\\[1\\] = 'late' is not a finite number"):
+        hours_model.interpolate(hours_data, "hours", 0, 72, at=[1, "late"], progress=False)
+    with pytest.raises(InputError, match="no cell with hours = 5"):
+        hours_model.interpolate(hours_data, "hours", 5, 72, progress=False)
+    with pytest.raises(InputError, match="not one; continuous columns of this model: hours"):
+        hours_model.interpolate(hours_data, "type", "a", "b", at=[1, 2], progress=False)

@@ -333,8 +333,10 @@ class ScDiffusion:
                     guidance: str = _I.guidance, cfg_scale: float | Mapping[str, float] = _I.cfg_scale,
                     sampler: str = _I.sampler, n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
-                    seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress) -> ad.AnnData:
-        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation).
+                    seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress,
+                    at: Sequence[float] | None = _I.at) -> ad.AnnData:
+        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation), or
+        along a continuous column (``continuous_keys``: the states at values ``at``, see ``interpolate_values.py``).
 
         Each state ``i = 0 … n_states−1`` denoises noised real cells from ``t_start`` with guidance weights
         ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``, from the same noised ``start``
@@ -353,9 +355,7 @@ class ScDiffusion:
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
 
-        Returns
-        -------
-        AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
+        Returns AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
         ``weight_end``, the labels, ``source_cell`` (two-ended: and ``source_cell_end``); ``uns`` the parameters.
         """
         from .interpolation import interpolate
@@ -365,7 +365,7 @@ class ScDiffusion:
         return interpolate(self, start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
                            t_start=t_start, method=method, guidance_scale=guidance_scale, guidance=guidance,
                            cfg_scale=cfg_scale, sampler=sampler, n_steps=n_steps, eta=eta, layer=layer,
-                           guidance_t_max=guidance_t_max, seed=seed, batch_size=batch_size, progress=progress)
+                           guidance_t_max=guidance_t_max, seed=seed, batch_size=batch_size, progress=progress, at=at)
 
     # ------------------------------------------------------------------ persistence
     def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:
