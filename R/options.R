@@ -592,7 +592,18 @@
         choices = c("gradient", "two-ended"),
         required = FALSE,
         deprecated = character(0),
-        help = "How the states are made: gradient (the paper's Gradient Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or two-ended (start and end cells paired by optimal transport in latent space, both noised with the same noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). The default stays gradient until the trajectory benchmark decides.")
+        help = "How the states are made: gradient (the paper's Gradient Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or two-ended (start and end cells paired by optimal transport in latent space, both noised with the same noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). The default stays gradient until the trajectory benchmark decides."),
+        at = list(name = "at",
+        kind = "floats",
+        default = "NULL",
+        low = NULL,
+        high = NULL,
+        low_open = FALSE,
+        high_open = FALSE,
+        choices = NULL,
+        required = FALSE,
+        deprecated = character(0),
+        help = "Values of a continuous labels_key (one of continuous_keys) to make the states at, one state each, also values never measured (default: n_states values from start to end): the cells whose value is start are noised to t_start and denoised by the denoiser conditioned at each value (classifier-free, cfg_scale; no classifier).")
     ),
     evaluate = list(
         real = list(name = "real",

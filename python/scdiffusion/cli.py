@@ -297,7 +297,8 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
                        "labelled --start are the starting point (--method two-ended: and those labelled --end)."},
           layer={"help": "Layer of --start-cells with raw counts (default: the model's)."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or COL=G for --labels-key."},
-          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."})
+          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."},
+          at={"metavar": "VALUE"})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
 @click.option("--mixed-precision", is_flag=True, default=False, help=TRAIN["mixed_precision"].text)
 @click.option("--output", required=True, **_OUTPUT)
@@ -309,6 +310,7 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
     _setup_logging(not quiet)
     opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
     opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
+    opts["at"] = list(opts["at"]) or None  # values of a continuous --labels-key (checked as numbers by the API)
     from .data.io import write_anndata_atomic
     from .model import ScDiffusion
 
@@ -320,7 +322,8 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
-    click.echo(f"Wrote {opts['n_states']} states × {opts['n_cells']} cells to {path}")
+    click.echo(f"Wrote {len(opts['at']) if opts['at'] else opts['n_states']} states × {opts['n_cells']} cells to "
+               f"{path}")
 
 
 @main.command()

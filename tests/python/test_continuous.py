@@ -169,6 +169,12 @@ def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
     res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "4",
                                     "--condition", "hours=late", "--output", str(tmp_path / "bad.h5ad"), "--quiet"])
     assert res.exit_code != 0 and "must be a finite number" in res.output
+    res = CliRunner().invoke(main, ["interpolate", "--model-dir", str(tmp_path / "m"), "--start-cells",
+                                    str(tmp_path / "in.h5ad"), "--labels-key", "hours", "--start", "0", "--end", "72",
+                                    "--at", "12", "--at", "36", "--n-cells", "3", "--output", str(tmp_path / "i.h5ad"),
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert list(ad.read_h5ad(tmp_path / "i.h5ad").obs["hours"]) == [12.0] * 3 + [36.0] * 3
 
 
 def test_interpolation_along_the_values(hours_model, hours_data):

@@ -14,6 +14,10 @@ test_that("trainScDiffusion(continuous_keys =) and generate(condition = list(Hou
     expect_equal(both$Hours, c(0, 12, 48, 72))
     expect_equal(as.character(both$cell_type), rep("A", 4))
     expect_error(generate(model, 3, condition = list(Hours = "late")), "must be a finite number")
+    path <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 72, at = c(12, 48), n_cells = 3, seed = 3)
+    expect_equal(path$Hours, rep(c(12, 48), each = 3))
+    expect_error(interpolate(model, sce, labels_key = "cell_type", start = "A", end = "B", at = 1),
+        "not one; continuous columns: Hours")
     expect_error(do.call(trainScDiffusion, c(list(sce, continuous_keys = "tissue"), TINY)), "not numbers")
     expect_error(trainScDiffusion(sce, continuous_keys = "nope"), "nope")
 })

@@ -15,7 +15,22 @@ from ..options import INTERPOLATE
 from ..runtime import seeded_generator
 from .continuous import record
 from .interpolation import _gradient_starts, _one_scale
+from .interpolation import interpolate as interpolate_labels
 from .outputs import cells_to_anndata
+
+
+def interpolate(model, start_cells, labels_key: str, start, end, *, at=None, **options):
+    """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>`: along a continuous column
+    (:func:`interpolate_values`), or between two labels (:func:`.interpolation.interpolate`)."""
+    if labels_key in getattr(model, "continuous", {}):
+        for name in ("guidance_scale", "guidance", "guidance_t_max"):  # classifier guidance: not used by value
+            options.pop(name, None)
+        return interpolate_values(model, start_cells, labels_key, start, end, at=at, **options)
+    if at is not None:
+        known = ", ".join(getattr(model, "continuous", {})) or "none (train with continuous_keys)"
+        raise InputError(f"at= gives values of a continuous column, but '{labels_key}' is not one; continuous "
+                         f"columns of this model: {known}.")
+    return interpolate_labels(model, start_cells, labels_key, start, end, **options)
 
 
 def interpolate_values(model, start_cells, key: str, start, end, *, at, n_states: int, n_cells: int, t_start: int,

@@ -27,19 +27,9 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
                 t_start: int, method: str, guidance_scale: float | Mapping[str, float], guidance: str,
                 cfg_scale: float | Mapping[str, float], sampler: str,
                 n_steps: int | None, eta: float | None, guidance_t_max: int | None, layer: str | None, seed: int,
-                batch_size: int, progress: bool, at=None):
-    """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>` (see there for the parameters)."""
-    if labels_key in getattr(model, "continuous", {}):
-        from .interpolate_values import interpolate_values
-
-        return interpolate_values(model, start_cells, labels_key, start, end, at=at, n_states=n_states,
-                                  n_cells=n_cells, t_start=t_start, method=method, cfg_scale=cfg_scale,
-                                  sampler=sampler, n_steps=n_steps, eta=eta, layer=layer, seed=seed,
-                                  batch_size=batch_size, progress=progress)
-    if at is not None:
-        known = ", ".join(getattr(model, "continuous", {})) or "none (train with continuous_keys)"
-        raise InputError(f"at= gives values of a continuous column, but '{labels_key}' is not one; continuous "
-                         f"columns of this model: {known}.")
+                batch_size: int, progress: bool):
+    """Interpolation between two labels (:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>`,
+    see there for the parameters; along a continuous column: :func:`.interpolate_values.interpolate_values`)."""
     if labels_key not in model.registries:
         known = ", ".join(model.registries) or "none"
         raise InputError(f"No classifier for column '{labels_key}'. Columns with classifiers: {known}.")

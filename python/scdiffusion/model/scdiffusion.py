@@ -358,7 +358,7 @@ class ScDiffusion:
         Returns AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
         ``weight_end``, the labels, ``source_cell`` (two-ended: and ``source_cell_end``); ``uns`` the parameters.
         """
-        from .interpolation import interpolate
+        from .interpolate_values import interpolate
 
         self._require_trained()
         thread_policy(self.threads)
