@@ -214,7 +214,8 @@ class ScDiffusion:
         fingerprint = {"genes": len(self.genes), "genes_head": self.genes[:5], "seed": self.seed, "arch": self.arch,
                        "denoiser_hidden": self.module.denoiser_hidden,
                        "classifier_hidden": self.module.classifier_hidden,
-                       "labels": [r.to_dict() for r in self.registries.values()]}
+                       "labels": [r.to_dict() for r in self.registries.values()],
+                       **({"continuous": [r.to_dict() for r in self.continuous.values()]} if self.continuous else {})}
         self.history.update(train_stages(self.module, self.data, configs, seed=self.seed, progress=progress,
                                          checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                                          fingerprint=fingerprint))
