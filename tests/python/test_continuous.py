@@ -162,7 +162,8 @@ def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["continuous"][0]["key"] == "hours" and config["denoiser"]["continuous"] == ["hours"]
     res = CliRunner().invoke(main, ["generate", "--model-dir", str(tmp_path / "m"), "--n-cells", "4",
-                                    "--condition", "hours=36", "--output", str(tmp_path / "g.h5ad"), "--quiet"])
+                                    "--condition", "hours=36", "--guidance", "classifier-free",
+                                    "--output", str(tmp_path / "g.h5ad"), "--quiet"])
     assert res.exit_code == 0, res.output
     out = ad.read_h5ad(tmp_path / "g.h5ad")
     assert list(out.obs["hours"]) == [36.0] * 4
@@ -195,3 +196,16 @@ def test_interpolation_along_the_values(hours_model, hours_data):
         hours_model.interpolate(hours_data, "hours", 5, 72, progress=False)
     with pytest.raises(InputError, match="not one; continuous columns of this model: hours"):
         hours_model.interpolate(hours_data, "type", "a", "b", at=[1, 2], progress=False)
+
+
+def test_a_column_can_be_a_label_and_continuous(hours_data):
+    """hours_label: a classifier and label embedding (labels_keys) and a value embedding (continuous_keys);
+    a condition on it is by value, so values never measured work."""
+    model = ScDiffusion(hours_data, labels_keys=["hours_label"], continuous_keys=["hours_label"], device="cpu",
+                        seed=0, **TINY)
+    model.train(progress=False, max_steps=20)
+    assert model.labels_keys == ["hours_label"] and list(model.continuous) == ["hours_label"]
+    assert model.denoiser.label_keys == ["hours_label"] and model.denoiser.value_keys == ["hours_label"]
+    out = model.generate(3, {"hours_label": 48}, seed=0, progress=False)
+    assert list(out.obs["hours_label"]) == [48.0] * 3
+    assert set(model.predict_labels(hours_data[:5], "hours_label")) <= {"0", "24", "72"}

@@ -31,11 +31,11 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
                         "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
     check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
     check_memory(v["n_cells"], len(model.genes), model.arch["n_latent"])
-    mode = resolve_guidance(model.module, guidance)
-    n_classes = {k: r.n_classes for k, r in model.registries.items()}
-    gen = seeded_generator(v["seed"])
     asked = condition  # continuous columns (times, doses) taken out: guided by value, classifier-free
     condition, cfg_labels, values, raw = split_condition(model, condition, cfg_scale, v["n_cells"])
+    mode = resolve_guidance(model.module, guidance, values_only=bool(values) and not condition)
+    n_classes = {k: r.n_classes for k, r in model.registries.items()}
+    gen = seeded_generator(v["seed"])
     drawn = (not condition and not values and mode != "classifier" and model.module.classifier_free
              and bool(model.registries))
     if drawn:  # unconditional: p(x) = sum over labels p(labels) p(x | labels), see ScDiffusion.generate
