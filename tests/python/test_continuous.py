@@ -119,7 +119,11 @@ def test_a_model_saved_before_continuous_conditions_generates_the_same_cells(nam
     assert model.continuous == {} and model.denoiser.value_keys == []
     args, kwargs = PRE_CALLS[name]
     expected = np.load(PRE_MODEL.with_suffix(".expected.npz"))[name]
-    np.testing.assert_array_equal(model.generate(*args, **kwargs).X, expected)
+    got = np.asarray(model.generate(*args, **kwargs).X)
+    assert got.shape == expected.shape
+    # identical draws (as in test_legacy_model: a float difference in the last bit on another machine may, rarely,
+    # move one count draw)
+    assert np.mean(np.isclose(got, expected, rtol=0, atol=1e-5)) >= 0.99
 
 
 def test_labels_that_are_numbers_count(hours_data):
