@@ -129,7 +129,7 @@ setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
     progress = interactive(), genes = NULL, prefix = NULL, like = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)
-    condition <- .check_condition(condition, modelLabels(x), n_cells)
+    condition <- .check_condition(condition, modelLabels(x), n_cells, continuous = names(x@info$continuous))
     genes <- .check_genes(genes)
     like <- .check_like(like, genes)
     prefix <- .check_prefix(prefix)

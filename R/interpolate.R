@@ -44,7 +44,7 @@
 #' DataFrame(Hours = labels))}.
 #' @eval .rd_params("interpolate", c("labels_key", "start", "end", "n_states", "n_cells", "t_start",
 #'     "method", "guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta", "guidance_t_max", "assay",
-#'     "seed", "progress", "genes", "prefix"))
+#'     "seed", "progress", "genes", "prefix", "at"))
 #' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
 #' \code{x}) whose layout the result takes, so that \code{cbind(like, path)}
 #' works as is; see \code{\link{generate}}.
@@ -81,7 +81,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto",
     cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL,
     eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
-    prefix = NULL, method = "gradient", like = NULL, ...) {
+    prefix = NULL, method = "gradient", like = NULL, at = NULL, ...) {
     old <- .renamed_args("interpolate", list(...), "interpolate", sys.call(-1))
     for (a in names(old)) assign(a, old[[a]])
     .check_model(model)
@@ -90,14 +90,23 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     opt <- function(arg, value) .check_option("interpolate", arg, value, n_timesteps = n_t)
     labels_key <- opt("labels_key", .check_string(labels_key, "labels_key"))
     known <- modelLabels(model)
-    if (!labels_key %in% names(known)) {
+    continuous <- labels_key %in% names(model@info$continuous)
+    if (!continuous && !is.null(at)) {
+        stop(sprintf("'at' gives values of a continuous column, but '%s' is not one; continuous columns: %s.",
+            labels_key, if (length(model@info$continuous)) paste(names(model@info$continuous), collapse = ", ") else
+                "none (train with 'continuous_keys =')"), call. = FALSE)
+    }
+    if (continuous) {  # numbers: checked by the Python core
+        start <- as.character(start)
+        end <- as.character(end)
+    } else if (!labels_key %in% names(known)) {
         stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", labels_key,
             if (length(known)) paste(names(known), collapse = ", ") else "none"), call. = FALSE)
     }
     .check_labels(x, labels_key, "labels_key")
     start <- .check_string(start, "start")
     end <- .check_string(end, "end")
-    for (lab in c(start, end)) {
+    for (lab in if (continuous) character(0) else c(start, end)) {
         if (!lab %in% known[[labels_key]]) {
             stop(sprintf("Unknown label '%s' for column '%s'. Known labels: %s.", lab, labels_key,
                 paste(known[[labels_key]], collapse = ", ")), call. = FALSE)
@@ -112,7 +121,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
         guidance = opt("guidance", guidance), cfg_scale = opt("cfg_scale", cfg_scale),
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
-        progress = opt("progress", progress))
+        progress = opt("progress", progress), at = if (is.null(at)) NULL else as.list(at))
     enc <- .start_cells(x, model, labels_key, if (identical(method, "two-ended")) c(start, end) else start,
         .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
@@ -126,6 +135,10 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
 ## assay and the label column only.
 .start_cells <- function(x, model, labels_key, start, assay) {
     lab <- as.character(SummarizedExperiment::colData(x)[[labels_key]])
+    if (labels_key %in% names(model@info$continuous)) {  # values compared as numbers
+        lab <- as.character(suppressWarnings(as.numeric(lab)))
+        start <- as.character(suppressWarnings(as.numeric(start)))
+    }
     for (one in start) {
         if (!any(!is.na(lab) & lab == one)) {
             stop(sprintf("'x' has no cell labelled '%s' in column '%s'.%s", one, labels_key,

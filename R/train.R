@@ -9,7 +9,7 @@
 #'
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
 #' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "noise_fit", "n_latent",
-#'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "dropout",
+#'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "continuous_keys", "dropout",
 #'     "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
 #'     "validation_fraction", "n_timesteps", "device", "mixed_precision", "seed", "preset", "max_time",
 #'     "max_steps", "autoencoder", "diffusion", "classifier", "progress"))
@@ -36,7 +36,8 @@ setGeneric("trainScDiffusion", function(x, ...) standardGeneric("trainScDiffusio
 setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = NULL, assay = "counts",
     pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", n_latent = 128L,
     hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
-    classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, dropout = 0.2,
+    classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, continuous_keys = NULL,
+    dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,
     validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = NULL,
     preset = "cpu", max_time = NULL,
@@ -46,13 +47,14 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     .check_sce(x)
     assay <- .check_assay(x, assay)
     labels <- .check_labels(x, labels_keys)
+    continuous <- .check_labels(x, continuous_keys, "continuous_keys")
     opt <- function(arg, value) .check_option("train", arg, value)
     stages <- .check_stages(list(autoencoder = autoencoder, diffusion = diffusion, classifier = classifier))
     max_steps <- .check_max_steps(max_steps, names(stages))
     model_args <- list(pretrained = if (is.null(pretrained)) NULL else normalizePath(opt("pretrained", pretrained)),
         likelihood = opt("likelihood", likelihood), noise_fit = opt("noise_fit", noise_fit),
         n_latent = opt("n_latent", n_latent), classifier_free = opt("classifier_free", classifier_free),
-        label_dropout = opt("label_dropout", label_dropout),
+        label_dropout = opt("label_dropout", label_dropout), continuous_keys = as.list(continuous),
         mixed_precision = opt("mixed_precision", mixed_precision),
         hidden = .check_sizes(hidden, "hidden"), denoiser_hidden = .check_sizes(denoiser_hidden, "denoiser_hidden"),
         classifier_hidden = .check_sizes(classifier_hidden, "classifier_hidden"), dropout = opt("dropout", dropout),
@@ -66,7 +68,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     progress <- opt("progress", progress)
     .check_counts(x, assay)
     .check_label_columns(x, labels)
-    enc <- .training_cells(x, assay, labels)
+    enc <- .training_cells(x, assay, labels, continuous)
     dir <- tempfile("scDiffusion_model_")
     summary <- do.call(.scd_call, c(list(.train_worker, sce = enc, model_dir = dir, labels_keys = as.list(labels),
         preset = preset, max_time = max_time, max_steps = max_steps, autoencoder = stages$autoencoder,
@@ -83,11 +85,12 @@ setMethod("trainScDiffusion", "ANY", function(x, ...) {
     trainScDiffusion(sce, ...)
 })
 
-## Only what training needs travels to Python: the counts and the label
-## columns (labels as character, factors as they are).
-.training_cells <- function(x, assay, labels) {
+## Only what training needs travels to Python: the counts, the label
+## columns (labels as character, factors as they are) and the continuous
+## columns (as they are: numbers, or labels the Python core parses as numbers).
+.training_cells <- function(x, assay, labels, continuous = character(0)) {
     y <- x
-    SummarizedExperiment::colData(y) <- SummarizedExperiment::colData(x)[, labels, drop = FALSE]
+    SummarizedExperiment::colData(y) <- SummarizedExperiment::colData(x)[, union(labels, continuous), drop = FALSE]
     for (l in labels) {
         v <- SummarizedExperiment::colData(y)[[l]]
         if (!is.factor(v)) SummarizedExperiment::colData(y)[[l]] <- as.character(v)

@@ -224,7 +224,7 @@
 ## condition: named list or named vector, column = label; a list entry may hold
 ## one label per cell (n_cells labels). Factors, numbers and logicals become
 ## their character labels.
-.check_condition <- function(condition, known = NULL, n_cells = NULL) {
+.check_condition <- function(condition, known = NULL, n_cells = NULL, continuous = NULL) {
     if (is.null(condition) || length(condition) == 0L) {
         return(NULL)
     }
@@ -258,7 +258,7 @@
     })
     names(out) <- nms
     if (!is.null(known)) {
-        for (k in nms) {
+        for (k in setdiff(nms, continuous)) {  # continuous columns: numbers, checked by the Python core
             if (!k %in% names(known)) {
                 stop(sprintf("No classifier for column '%s'. Columns with classifiers: %s.", k,
                     if (length(known)) paste(names(known), collapse = ", ") else

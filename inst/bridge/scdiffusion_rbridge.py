@@ -114,6 +114,7 @@ def _summary(model, path) -> str:
     return json.dumps(_builtin({
         "path": str(path), "genes": list(model.genes),
         "labels": {k: list(r.categories) for k, r in model.registries.items()},
+        "continuous": {k: [r.low, r.high] for k, r in getattr(model, "continuous", {}).items()},
         "n_latent": model.arch["n_latent"], "hidden": model.arch["hidden"],
         "likelihood": model.arch["likelihood"], "n_timesteps": model.diffusion.n_timesteps,
         "n_train_cells": model.n_train_cells, "trained": model.is_trained,

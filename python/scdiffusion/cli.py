@@ -3,6 +3,7 @@
 Contract (other tools drive it)::
 
     scdiffusion train INPUT.h5ad --model-dir DIR [--layer NAME] [--labels-key COL]... [--pretrained DIR]
+        [--continuous-key COL]...
     scdiffusion generate --model-dir DIR --n-cells N [--condition COL=LABEL]... --output OUT.h5ad
     scdiffusion interpolate --model-dir DIR --labels-key COL --start A --end B --start-cells REAL.h5ad
                             [--n-states S] [--n-cells N] [--t-start T] --output OUT.h5ad
@@ -252,7 +253,8 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False))
 @declared(GENERATE, *(o.name for o in GENERATE.on("cli")),
-          condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL; repeat for a combination."},
+          condition={"metavar": "COL=LABEL", "help": "Guide to LABEL of obs column COL (a number for a "
+                                                      "continuous column, e.g. hours=36); repeat for a combination."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or per column COL=G."},
           cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or per column COL=W."},
           n_cells={"type": click.INT})
@@ -295,7 +297,8 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
                        "labelled --start are the starting point (--method two-ended: and those labelled --end)."},
           layer={"help": "Layer of --start-cells with raw counts (default: the model's)."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or COL=G for --labels-key."},
-          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."})
+          cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."},
+          at={"metavar": "VALUE"})
 @click.option("--device", default=TRAIN.defaults.device, show_default=True, help=TRAIN["device"].text)
 @click.option("--mixed-precision", is_flag=True, default=False, help=TRAIN["mixed_precision"].text)
 @click.option("--output", required=True, **_OUTPUT)
@@ -307,6 +310,7 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
     _setup_logging(not quiet)
     opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
     opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
+    opts["at"] = list(opts["at"]) or None  # values of a continuous --labels-key (checked as numbers by the API)
     from .data.io import write_anndata_atomic
     from .model import ScDiffusion
 
@@ -318,7 +322,8 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
         return write_anndata_atomic(adata, out, overwrite=overwrite, x_name="logcounts")
 
     path = _run(work)
-    click.echo(f"Wrote {opts['n_states']} states × {opts['n_cells']} cells to {path}")
+    click.echo(f"Wrote {len(opts['at']) if opts['at'] else opts['n_states']} states × {opts['n_cells']} cells to "
+               f"{path}")
 
 
 @main.command()

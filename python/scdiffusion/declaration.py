@@ -27,7 +27,8 @@ class Option:
         argument (unless ``r_name`` / ``cli_flag`` say otherwise).
     kind
         ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"choice"``, ``"path"``, ``"strings"`` (list of str),
-        ``"ints"`` (list of int), ``"condition"`` (``{column: label or labels}``), ``"scale"`` (a number or
+        ``"ints"`` (list of int), ``"floats"`` (list of numbers), ``"condition"`` (``{column: label or labels}``),
+        ``"scale"`` (a number or
         ``{column: number}``), ``"overrides"`` (``{option: value}`` of a training stage), ``"steps"``
         (a number of steps, or ``{stage: steps}``).
     default

@@ -130,6 +130,11 @@ TRAIN = Operation("train", (
            "column dropped at random in training), so generation can use classifier-free guidance."),
     Option("label_dropout", "float", 0.3, "Probability that training drops a label column to the null label "
            "(classifier-free denoiser).", low=0, high=1, high_open=True),
+    Option("continuous_keys", "strings", None,
+           "obs (colData) columns of ordered numbers (times, doses; labels such as '24' count) the denoiser is "
+           "conditioned on by value, dropped like labels in training; generation can then ask for any value, also "
+           "one never measured (condition = {column: 36}). A column may also be in labels_keys.",
+           cli_flag="--continuous-key"),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),
@@ -199,6 +204,10 @@ INTERPOLATE = Operation("interpolate", (
            "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
            "The default stays gradient until the trajectory benchmark decides.",
            choices=("gradient", "two-ended")),
+    Option("at", "floats", None, "Values of a continuous labels_key (one of continuous_keys) to make the states at, "
+           "one state each, also values never measured (default: n_states values from start to end): the cells "
+           "whose value is start are noised to t_start and denoised by the denoiser conditioned at each value "
+           "(classifier-free, cfg_scale; no classifier)."),
 ))
 
 EVALUATE = Operation("evaluate", (

@@ -100,6 +100,17 @@ def _train(fn, keys=("cell_type",), **kw):
     return api, cli
 
 
+def _train_continuous(fn, key="hours"):
+    """Training on ``_base()`` changed by ``fn`` with ``key`` as a continuous column (API call, CLI arguments)."""
+    def api(ctx):
+        ScDiffusion(ctx.data(fn), continuous_keys=[key], **{"device": "cpu", **SMALL_ARCH})
+
+    def cli(ctx):
+        path = ctx.write(ctx.data(fn), "cells.h5ad")
+        return ["train", str(path), "--model-dir", str(ctx.work / "model"), "--quiet", "--continuous-key", key]
+    return api, cli
+
+
 def _fit(**train_kw):
     """The API call of model.train(...) on good data (fails before any training)."""
     def api(ctx):
@@ -298,6 +309,13 @@ CASES: list[Case] = [
          *_train(_obs("cell_type", lambda n: ["solo"] + (["B", "T"] * n)[: n - 1]))),
     Case("unicode_label_one_cell", "a unicode label with one cell ('Tüb zelle ✓')", "'Tüb zelle ✓' (1 cells)",
          *_train(_obs("cell_type", lambda n: ["Tüb zelle ✓"] + (["B", "T"] * n)[: n - 1]))),
+    # ---- continuous columns (continuous_keys)
+    Case("continuous_not_numbers", "a continuous column with labels that are not numbers ('24h')", "not numbers",
+         *_train_continuous(_obs("hours", lambda n: ["24h", "0h"] * (n // 2)))),
+    Case("continuous_nan", "a continuous column with a NaN", "missing or infinite",
+         *_train_continuous(_obs("hours", lambda n: [0.0, np.nan, 24.0] * (n // 3)))),
+    Case("continuous_single_value", "a continuous column with a single value", "at least 2 distinct values",
+         *_train_continuous(_obs("hours", lambda n: [5.0] * n))),
     Case("missing_column", "labels_keys naming a column not in obs", "Label column 'organ' is not in adata.obs",
          *_train(None, keys=("organ",))),
     Case("column_trailing_space", "labels_keys with a trailing space ('cell_type ')",

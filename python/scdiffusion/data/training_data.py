@@ -22,6 +22,7 @@ import torch
 
 from ..errors import InputError
 from .backed import BackedBatchSource, BackedCounts, iter_kept_cells, scan_counts
+from .continuous import ContinuousRegistry, fit_continuous
 from .library import LibrarySizes
 from .preprocessing import Preprocessor, log_normalize
 from .registry import LabelRegistry, fit_registries
@@ -68,11 +69,13 @@ class TrainingData:
     @classmethod
     def from_anndata(cls, adata: ad.AnnData, preprocessor: Preprocessor, *, labels_keys: list[str],
                      layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
-                     with_counts: bool, device: torch.device) -> TrainingData:
+                     with_counts: bool, device: torch.device, continuous_keys: list[str] = ()) -> TrainingData:
         """Validate, filter and normalise ``adata`` (fits ``preprocessor``), split off validation cells."""
+        fit_continuous(adata.obs, continuous_keys)  # bad columns refused before any work
         x, cell_mask = preprocessor.fit_transform(adata, layer)
         registries, ids = fit_registries(adata.obs.loc[cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
+        continuous, values = fit_continuous(adata.obs.loc[cell_mask], continuous_keys)
         train_idx, val_idx = validation_split(x.shape[0], validation_fraction, seed)
         counts = preprocessor.counts(adata, layer)[np.flatnonzero(cell_mask)]
         lib = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
@@ -82,8 +85,15 @@ class TrainingData:
         if with_counts:
             dense_counts = torch.from_numpy(counts.toarray()).to(device)
             lib_t = torch.from_numpy(lib).to(device)
-        return cls(torch.from_numpy(x).to(device), dense_counts, lib_t, registries,
+        data = cls(torch.from_numpy(x).to(device), dense_counts, lib_t, registries,
                    {k: torch.from_numpy(v).to(device) for k, v in ids.items()}, train_idx, val_idx, library)
+        return data.with_values(continuous, values)
+
+    def with_values(self, continuous: dict[str, ContinuousRegistry], values: dict[str, np.ndarray]):
+        """Set the continuous columns: ``continuous`` (registries) and ``values`` (normalised, per kept cell)."""
+        self.continuous = continuous
+        self.values = {k: torch.from_numpy(v).to(self.device) for k, v in values.items()}
+        return self
 
     # ---------------------------------------------------------------- what the training stages use
     def split(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +171,7 @@ class BackedTrainingData(TrainingData):
     @classmethod
     def from_h5ad(cls, path: str | os.PathLike, preprocessor: Preprocessor, *, labels_keys: list[str],
                   layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
-                  with_counts: bool, device: torch.device) -> BackedTrainingData:
+                  with_counts: bool, device: torch.device, continuous_keys: list[str] = ()) -> BackedTrainingData:
         """Scan the counts on disk (validation, filters, library sizes); keep only labels and sizes in memory."""
         t0 = time.perf_counter()
         counts = BackedCounts(path, layer)
@@ -169,6 +179,7 @@ class BackedTrainingData(TrainingData):
         seconds = time.perf_counter() - t0
         registries, ids = fit_registries(counts.obs.loc[scan.cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
+        continuous, values = fit_continuous(counts.obs.loc[scan.cell_mask], continuous_keys)
         n = int(scan.cell_mask.sum())
         train_idx, val_idx = validation_split(n, validation_fraction, seed, BACKED_VALIDATION_CELLS)
         library = LibrarySizes(torch.from_numpy(scan.library[train_idx]),
@@ -176,8 +187,9 @@ class BackedTrainingData(TrainingData):
         summary = {"path": str(path), "n_cells_file": counts.n_obs, "n_genes_file": counts.n_vars, "n_cells": n,
                    "n_genes": len(preprocessor.genes), "n_validation": len(val_idx), "scan_seconds": seconds,
                    "scan_cells_per_s": counts.n_obs / max(seconds, 1e-9)}
-        return cls(counts, scan, preprocessor, registries, {k: torch.from_numpy(v).to(device) for k, v in ids.items()},
+        data = cls(counts, scan, preprocessor, registries, {k: torch.from_numpy(v).to(device) for k, v in ids.items()},
                    train_idx, val_idx, library, with_counts, device, summary)
+        return TrainingData.with_values(data, continuous, values)
 
     def autoencoder_batches(self) -> BatchSource:
         self._source = BackedBatchSource(self._file, self._scan, self.train_idx, self._preprocessor.target_sum,

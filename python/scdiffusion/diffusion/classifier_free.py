@@ -10,6 +10,9 @@ is classifier-free guidance of strength ``w`` (``w = 1``: the conditional model;
 columns compose, so combinations never seen together in training can be asked for; two labels of one column
 with weights ``(w(1−s), w s)`` are the classifier-free analogue of Gradient Interpolation. The weight matrices
 are the same as those of :class:`~scdiffusion.diffusion.ClassifierGuidance`.
+
+A continuous column (a denoiser conditioned on values, ``value_keys``) is one more term: its value per cell with
+weight ``w`` (``ε(x_t, t, v_k) − ε(x_t, t, ∅)``), composing with the label columns in the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
+
+from ..nn.backbone import value_key
 
 
 class ClassifierFreeGuidance:
@@ -29,10 +34,14 @@ class ClassifierFreeGuidance:
         A label-conditioned :class:`~scdiffusion.nn.SkipMLP` (its ``null_ids`` give the null label of each column).
     weights
         ``{label column: n_cells × n_labels weight matrix}``; at most a few non-zero labels per cell.
+    values
+        ``{continuous column: (n_cells normalised values, weight)}`` for a denoiser with those ``value_keys``.
     """
 
-    def __init__(self, denoiser: nn.Module, weights: Mapping[str, torch.Tensor]):
+    def __init__(self, denoiser: nn.Module, weights: Mapping[str, torch.Tensor],
+                 values: Mapping[str, tuple[torch.Tensor, float]] | None = None):
         unknown = set(weights) - set(getattr(denoiser, "null_ids", {}))
+        unknown |= set(values or {}) - set(getattr(denoiser, "value_keys", []))
         if unknown:
             raise ValueError(f"the denoiser is not conditioned on {sorted(unknown)}")
         self.denoiser = denoiser
@@ -44,10 +53,15 @@ class ClassifierFreeGuidance:
             for s in range(n_slots):
                 ids = order[:, s]
                 self.slots.append((key, ids, w.gather(1, ids[:, None]).squeeze(1)))
+        for key, (v, w) in (values or {}).items():
+            v = torch.as_tensor(v, dtype=torch.float32)
+            self.slots.append((value_key(key), v, torch.full_like(v, float(w))))
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
         n = x_t.shape[0]
         null = {k: torch.full((n,), i, dtype=torch.long, device=x_t.device) for k, i in self.denoiser.null_ids.items()}
+        null.update({value_key(k): torch.full((n,), float("nan"), device=x_t.device)
+                     for k in getattr(self.denoiser, "value_keys", [])})
         labels = {k: [v] for k, v in null.items()}  # one block of rows per forward pass, batched together
         for key, ids, _ in self.slots:
             for k in labels:

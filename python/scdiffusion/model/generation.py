@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -12,6 +13,7 @@ from ..diffusion.conditions import check_scales, condition_weights, parse_condit
 from ..errors import InputError
 from ..options import GENERATE
 from ..runtime import seeded_generator
+from .continuous import record, split_condition
 from .guidance import build_guidance, resolve_guidance, window_end
 from .outputs import cells_to_anndata
 
@@ -29,16 +31,19 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
                         "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
     check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
     check_memory(v["n_cells"], len(model.genes), model.arch["n_latent"])
-    mode = resolve_guidance(model.module, guidance)
+    asked = condition  # continuous columns (times, doses) taken out: guided by value, classifier-free
+    condition, cfg_labels, values, raw = split_condition(model, condition, cfg_scale, v["n_cells"])
+    mode = resolve_guidance(model.module, guidance, values_only=bool(values) and not condition)
     n_classes = {k: r.n_classes for k, r in model.registries.items()}
     gen = seeded_generator(v["seed"])
-    drawn = not condition and mode != "classifier" and model.module.classifier_free and bool(model.registries)
+    drawn = (not condition and not values and mode != "classifier" and model.module.classifier_free
+             and bool(model.registries))
     if drawn:  # unconditional: p(x) = sum over labels p(labels) p(x | labels), see ScDiffusion.generate
         condition = model.library.draw_labels(v["n_cells"], model.registries, gen)
         guidance_scale, cfg_scale = 0.0, 1.0  # recorded: the conditional model, unguided
     cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
                            default_scale=defaults.guidance_scale)
-    free = parse_condition(condition, cfg_scale, v["n_cells"], model.registries, default_scale=defaults.cfg_scale,
+    free = parse_condition(condition, cfg_labels, v["n_cells"], model.registries, default_scale=defaults.cfg_scale,
                            scale_name="cfg_scale")
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
     x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
@@ -47,20 +52,27 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     else:
         steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
                                            condition_weights(free, n_classes), v["guidance_t_max"])
+        if values:  # the continuous columns' terms, with the labels' classifier-free terms when those are used
+            labels_free = condition_weights(free, n_classes) if mode in ("classifier-free", "both") else {}
+            free_steer = model.module.free_guidance(labels_free, values)
     z = model.module.sample(x, s, steer, free_guidance=free_steer, generator=gen, batch_size=v["batch_size"],
                             progress=progress, desc="generate")
     obs = pd.DataFrame(index=[f"gen_{i}" for i in range(v["n_cells"])])
     for key, c in cond.items():
         reg = model.registries[key]
         obs[key] = pd.Categorical(reg.to_labels(c.ids), categories=reg.categories)
-    params = {"mode": "generate", "n_cells": v["n_cells"], "condition": {} if drawn else _shown(condition),
+    for key, value in raw.items():
+        obs[key] = value
+    params = {"mode": "generate", "n_cells": v["n_cells"], "condition": {} if drawn else _shown(asked),
+              **({"continuous": record(model, raw)} if raw else {}),
               **({"labels": "drawn from the training cells (unconditional)"} if drawn else {}),
               "guidance": "none" if drawn else mode,
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
               "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}
     out = cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
-                           library=model.library, registries=model.registries, generator=gen)
+                           library=model.library, generator=gen,
+                           registries={k: r for k, r in model.registries.items() if k not in raw})
     if drawn:  # the labels the cells were denoised with, not a call of their type: named so (DRAWN_SUFFIX)
         out.obs = out.obs.rename(columns={key: f"{key}{DRAWN_SUFFIX}" for key in cond})
     return out
@@ -68,7 +80,16 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
 
 def _shown(condition) -> dict:
     """The condition as recorded in the parameters (per-cell labels are summarised)."""
-    return {k: (lab if isinstance(lab, str) else "per-cell labels") for k, lab in (condition or {}).items()}
+    return {k: (lab if isinstance(lab, str) else float(lab) if np.ndim(lab) == 0 and _is_number(lab)
+                else "per-cell labels") for k, lab in (condition or {}).items()}
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _scale(scale):

@@ -14,12 +14,13 @@ from ..options import GENERATE
 AUTO = {"generate": "both", "interpolate": "classifier"}
 
 
-def resolve_guidance(module, guidance: str, operation: str = "generate") -> str:
-    """``guidance`` checked against the model's networks; ``"auto"`` resolved for ``operation`` (see :data:`AUTO`)."""
+def resolve_guidance(module, guidance: str, operation: str = "generate", values_only: bool = False) -> str:
+    """``guidance`` checked against the model's networks; ``"auto"`` resolved for ``operation`` (see :data:`AUTO`).
+    ``values_only``: the condition is on continuous columns only (always classifier-free, whatever the labels)."""
     mode = GENERATE["guidance"].check(guidance)
     if mode == "auto":
         return AUTO[operation] if module.classifier_free else "classifier"
-    if mode in ("classifier-free", "both") and not module.classifier_free:
+    if mode in ("classifier-free", "both") and not module.classifier_free and not values_only:
         raise InputError(f"guidance={mode!r} needs a denoiser trained on the labels, but this model was trained "
                          "with classifier_free=False. Use guidance='classifier', or retrain with classifier_free=True.")
     return mode

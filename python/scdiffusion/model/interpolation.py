@@ -28,7 +28,8 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
                 cfg_scale: float | Mapping[str, float], sampler: str,
                 n_steps: int | None, eta: float | None, guidance_t_max: int | None, layer: str | None, seed: int,
                 batch_size: int, progress: bool):
-    """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>` (see there for the parameters)."""
+    """Interpolation between two labels (:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>`,
+    see there for the parameters; along a continuous column: :func:`.interpolate_values.interpolate_values`)."""
     if labels_key not in model.registries:
         known = ", ".join(model.registries) or "none"
         raise InputError(f"No classifier for column '{labels_key}'. Columns with classifiers: {known}.")
@@ -89,10 +90,12 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
 
 
 def _gradient_starts(model, cells, labels_key: str, start: str, layer: str | None, n_cells: int, n_states: int,
-                     t_start: int, generator: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
+                     t_start: int, generator: torch.Generator, mask: np.ndarray | None = None
+                     ) -> tuple[torch.Tensor, np.ndarray]:
     """Gradient Interpolation's starting points: ``n_cells`` start cells (with replacement when fewer), noised to
-    ``t_start``, the same for every state. Returns ``(x_t (n_states·n_cells × d), start cell names)``."""
-    mask = (cells.obs[labels_key].astype(str) == str(start)).to_numpy()
+    ``t_start``, the same for every state. Returns ``(x_t (n_states·n_cells × d), start cell names)``. ``mask``:
+    the start cells, when not those labelled ``start``."""
+    mask = (cells.obs[labels_key].astype(str) == str(start)).to_numpy() if mask is None else mask
     if not mask.any():
         raise InputError(f"start_cells has no cell labelled {start!r} in '{labels_key}'.")
     z0 = torch.from_numpy(model.get_latent_representation(cells[mask], layer=layer, scaled=True))

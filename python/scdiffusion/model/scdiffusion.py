@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from ..data.io import read_anndata
-from ..data.library import LibrarySizes
 from ..data.preprocessing import Preprocessor
 from ..data.registry import LabelRegistry
 from ..data.setup import read_setup, setup_anndata
@@ -61,16 +60,14 @@ class ScDiffusion:
         How a count likelihood's dispersion is fitted (default ``"eval-train"``: refitted after training).
     denoiser_hidden, classifier_hidden
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
-    classifier_free, label_dropout
-        Also condition the denoiser on the labels (each column dropped with probability ``label_dropout`` in
-        training), for classifier-free guidance.
+    classifier_free, label_dropout, continuous_keys
+        Condition the denoiser on the labels (each dropped with probability ``label_dropout`` in training), for
+        classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``).
     min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
-    n_timesteps, device, seed
-        Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random.
-    mixed_precision
-        bfloat16 autocast of the networks' forward passes in training and generation (for GPUs; the
-        likelihood, losses and the samplers' arithmetic stay float32).
+    n_timesteps, device, seed, mixed_precision
+        Diffusion steps ``T``; ``"auto"`` (cuda, mps, cpu) or a torch device; seed of everything random; bfloat16
+        autocast of the networks' forward passes (for GPUs; likelihood, losses and samplers stay float32).
     threads
         CPU threads, fixed for the run (default or 0: every usable core; :class:`~scdiffusion.runtime.ThreadPolicy`).
     backed
@@ -93,6 +90,7 @@ class ScDiffusion:
                  denoiser_hidden: Sequence[int] = _T.denoiser_hidden,
                  classifier_hidden: Sequence[int] = _T.classifier_hidden,
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
+                 continuous_keys: Sequence[str] | str | None = _T.continuous_keys,
                  dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
                  likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
@@ -128,9 +126,10 @@ class ScDiffusion:
         self.data: TrainingData | None = reader(
             adata, self.preprocessor, labels_keys=labels_keys, layer=self.layer,
             min_cells_per_label=self.min_cells_per_label, validation_fraction=checked["validation_fraction"],
-            seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device)
+            seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device,
+            continuous_keys=[continuous_keys] if isinstance(continuous_keys, str) else list(continuous_keys or []))
         self.registries: dict[str, LabelRegistry] = self.data.registries
-        self.library: LibrarySizes = self.data.library
+        self.continuous, self.library = self.data.continuous, self.data.library  # continuous: ContinuousRegistry
         self.n_train_cells, self.train_threads = self.data.n_cells, None  # train_threads: set by train()
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
@@ -138,7 +137,7 @@ class ScDiffusion:
         widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
                   "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden"),
                   "classifier_free": checked["classifier_free"] and bool(self.registries),
-                  "label_dropout": checked["label_dropout"]}
+                  "label_dropout": checked["label_dropout"], "continuous_keys": list(self.continuous)}
         if pretrained is not None:
             pre = PretrainedSCimilarity.read(pretrained)
             if list(pre.hidden) != arch["hidden"] or pre.n_latent != arch["n_latent"]:
@@ -215,7 +214,8 @@ class ScDiffusion:
         fingerprint = {"genes": len(self.genes), "genes_head": self.genes[:5], "seed": self.seed, "arch": self.arch,
                        "denoiser_hidden": self.module.denoiser_hidden,
                        "classifier_hidden": self.module.classifier_hidden,
-                       "labels": [r.to_dict() for r in self.registries.values()]}
+                       "labels": [r.to_dict() for r in self.registries.values()],
+                       **({"continuous": [r.to_dict() for r in self.continuous.values()]} if self.continuous else {})}
         self.history.update(train_stages(self.module, self.data, configs, seed=self.seed, progress=progress,
                                          checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                                          fingerprint=fingerprint))
@@ -334,8 +334,10 @@ class ScDiffusion:
                     guidance: str = _I.guidance, cfg_scale: float | Mapping[str, float] = _I.cfg_scale,
                     sampler: str = _I.sampler, n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
-                    seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress) -> ad.AnnData:
-        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation).
+                    seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress,
+                    at: Sequence[float] | None = _I.at) -> ad.AnnData:
+        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation), or
+        along a continuous column (``continuous_keys``: the states at values ``at``, see ``interpolate_values.py``).
 
         Each state ``i = 0 … n_states−1`` denoises noised real cells from ``t_start`` with guidance weights
         ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``, from the same noised ``start``
@@ -354,19 +356,17 @@ class ScDiffusion:
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
 
-        Returns
-        -------
-        AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
+        Returns AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
         ``weight_end``, the labels, ``source_cell`` (two-ended: and ``source_cell_end``); ``uns`` the parameters.
         """
-        from .interpolation import interpolate
+        from .interpolate_values import interpolate
 
         self._require_trained()
         thread_policy(self.threads)
         return interpolate(self, start_cells, labels_key, start, end, n_states=n_states, n_cells=n_cells,
                            t_start=t_start, method=method, guidance_scale=guidance_scale, guidance=guidance,
                            cfg_scale=cfg_scale, sampler=sampler, n_steps=n_steps, eta=eta, layer=layer,
-                           guidance_t_max=guidance_t_max, seed=seed, batch_size=batch_size, progress=progress)
+                           guidance_t_max=guidance_t_max, seed=seed, batch_size=batch_size, progress=progress, at=at)
 
     # ------------------------------------------------------------------ persistence
     def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -125,6 +125,7 @@ def model_config(model) -> dict:
         "n_train_cells": model.n_train_cells,
         **model.module.config(),
         "labels": [r.to_dict() for r in model.registries.values()],
+        "continuous": [r.to_dict() for r in getattr(model, "continuous", {}).values()],
         "min_cells_per_label": model.min_cells_per_label,
         "pretrained": model.pretrained_summary,
         "trained": model.is_trained,
@@ -151,6 +152,7 @@ def save_model(model, path: str | os.PathLike, *, overwrite: bool = False) -> Pa
 def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: int | None = None,
                mixed_precision: bool = False):
     """A ``cls`` (:class:`~scdiffusion.ScDiffusion`) rebuilt from a model directory, without training data."""
+    from ..data.continuous import ContinuousRegistry
     from ..data.library import LibrarySizes
     from ..data.preprocessing import Preprocessor
     from ..data.registry import LabelRegistry
@@ -170,6 +172,7 @@ def load_model(cls, path: str | os.PathLike, *, device: str = "auto", threads: i
         model.layer = config.get("layer")
         model.preprocessor = Preprocessor.from_dict(config["preprocessing"], genes)
         model.registries = {d["key"]: LabelRegistry.from_dict(d) for d in config["labels"]}
+        model.continuous = {d["key"]: ContinuousRegistry.from_dict(d) for d in config.get("continuous", [])}
         model.min_cells_per_label = int(config.get("min_cells_per_label", 5))
         model.pretrained_summary = config.get("pretrained")
         model.n_train_cells = config.get("n_train_cells")

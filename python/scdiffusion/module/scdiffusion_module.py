@@ -48,6 +48,8 @@ class ScDiffusionModule:
     classifier_free
         Condition the denoiser on the labels (one embedding per label column, plus a null label) for
         classifier-free guidance; ``label_dropout`` is the probability that training drops a column's label.
+    continuous_keys
+        Continuous columns (times, doses) the denoiser is conditioned on by value (dropped like labels).
     n_timesteps, beta_start, beta_end
         The diffusion schedule.
     device
@@ -59,7 +61,7 @@ class ScDiffusionModule:
                  likelihood: str = "nb", noise_fit: str = "joint", target_sum: float = 1e4,
                  denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
                  classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,
-                 label_dropout: float = 0.3, n_timesteps: int = 1000,
+                 label_dropout: float = 0.3, continuous_keys: Sequence[str] = (), n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
@@ -72,7 +74,8 @@ class ScDiffusionModule:
         d = self.denoiser_hidden
         self.label_dropout = float(label_dropout)
         self.denoiser = SkipMLP(int(n_latent), down=d, n_time=d[0], n_head=2 * d[0],
-                                n_classes=dict(n_classes) if classifier_free else None).to(self.device).eval()
+                                n_classes=dict(n_classes) if classifier_free else None,
+                                continuous=list(continuous_keys)).to(self.device).eval()
         self.classifiers: dict[str, nn.Module] = {
             k: NoisyClassifier(int(n_latent), int(c), hidden=self.classifier_hidden).to(self.device).eval()
             for k, c in n_classes.items()}
@@ -86,7 +89,8 @@ class ScDiffusionModule:
         """The architecture, schedule and latent scale (``from_config`` rebuilds the module from it)."""
         return {"autoencoder": dict(self.arch), "diffusion": self.diffusion.to_dict(),
                 "denoiser": {"class": "SkipMLP", "weights": "ema", "hidden": self.denoiser_hidden,
-                             "conditioned_on": list(self.denoiser.label_keys), "label_dropout": self.label_dropout},
+                             "conditioned_on": list(self.denoiser.label_keys), "label_dropout": self.label_dropout,
+                             **({"continuous": list(self.denoiser.value_keys)} if self.denoiser.value_keys else {})},
                 "classifier": {"class": "NoisyClassifier", "hidden": self.classifier_hidden},
                 "latent": {"mean": self.latent_mean.cpu().tolist() if self.latent_mean is not None else None,
                            "std": self.latent_std}}
@@ -105,6 +109,8 @@ class ScDiffusionModule:
                 raise ValueError(f"the denoiser is conditioned on {den['conditioned_on']}, the labels are "
                                  f"{list(n_classes)}")
             widths.update(classifier_free=True, label_dropout=den.get("label_dropout", 0.3))
+        if den.get("continuous"):
+            widths.update(continuous_keys=list(den["continuous"]), label_dropout=den.get("label_dropout", 0.3))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
                    noise_fit=a.get("noise_fit", "joint"),
@@ -210,9 +216,11 @@ class ScDiffusionModule:
         """The label-conditioned denoiser with every column set to each cell's labels (no guidance)."""
         return JointConditional(self.denoiser, labels)
 
-    def free_guidance(self, weights: Mapping[str, torch.Tensor]) -> ClassifierFreeGuidance:
-        """Classifier-free guidance with one weight matrix per label column (needs a conditioned denoiser)."""
-        return ClassifierFreeGuidance(self.denoiser, weights)
+    def free_guidance(self, weights: Mapping[str, torch.Tensor],
+                      values: Mapping[str, tuple[torch.Tensor, float]] | None = None) -> ClassifierFreeGuidance:
+        """Classifier-free guidance with one weight matrix per label column and ``(normalised values, weight)``
+        per continuous column (needs a conditioned denoiser)."""
+        return ClassifierFreeGuidance(self.denoiser, weights, values)
 
     @torch.no_grad()
     def classify(self, z_scaled: torch.Tensor, key: str) -> torch.Tensor:

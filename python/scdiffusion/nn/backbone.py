@@ -35,10 +35,17 @@ class SkipMLP(nn.Module):
     plus a *null* label (index ``n_classes[column]``) added to the time embedding: the network then predicts
     ``ε(x_t, t, y)`` for any subset of known labels (the others null), which classifier-free guidance combines.
     Without labels it is the paper's unconditional network (same weights).
+
+    With ``continuous`` (columns of ordered numbers: times, doses), every column has an MLP on the sinusoidal
+    embedding of its value (normalised to [0, 1] over the training range, embedded as ``1000·value``), also added
+    to the time embedding, and a learned null vector for "no value"; values come in ``labels`` under
+    :func:`value_key` as floats (NaN: null). The MLPs' last layers and the null vectors start at zero, so the
+    untrained conditioning changes nothing; a network without continuous columns has no such weights.
     """
 
     def __init__(self, n_latent: int = 128, down: Sequence[int] = (512, 512, 256, 128),
-                 n_time: int = 512, n_head: int = 1024, n_classes: Mapping[str, int] | None = None):
+                 n_time: int = 512, n_head: int = 1024, n_classes: Mapping[str, int] | None = None,
+                 continuous: Sequence[str] = ()):
         super().__init__()
         self.n_time = n_time
         self.time_mlp = nn.Sequential(nn.Linear(n_time, n_time), nn.SiLU(), nn.Linear(n_time, n_time))
@@ -55,6 +62,10 @@ class SkipMLP(nn.Module):
         self.head = nn.Sequential(nn.Linear(up_dims[-1], n_head), nn.LayerNorm(n_head), nn.SiLU(),
                                   nn.Linear(n_head, n_latent))
         self.act = nn.SiLU()
+        #: continuous columns (made last: the other weights draw the same random numbers as without them)
+        self.value_keys = list(continuous)
+        self.value_mlp = nn.ModuleList(_value_mlp(n_time) for _ in self.value_keys)
+        self.value_null = nn.ParameterList(nn.Parameter(torch.zeros(n_time)) for _ in self.value_keys)
 
     @property
     def conditional(self) -> bool:
@@ -71,6 +82,15 @@ class SkipMLP(nn.Module):
             if ids is None:
                 ids = torch.full((x.shape[0],), self.null_ids[key], dtype=torch.long, device=x.device)
             emb = emb + table(ids)
+        for key, mlp, null in zip(self.value_keys, self.value_mlp, self.value_null):
+            v = labels.get(value_key(key)) if labels is not None else None
+            if v is None:
+                emb = emb + null
+                continue
+            v = v.to(emb.dtype)
+            known = ~torch.isnan(v)
+            e = mlp(timestep_embedding(torch.nan_to_num(v) * 1000.0, self.n_time)).to(emb.dtype)
+            emb = emb + torch.where(known[:, None], e, null.to(emb.dtype))
         emb = self.act(emb)
         skips = []
         h = x
@@ -81,3 +101,15 @@ class SkipMLP(nn.Module):
         for block in self.up:
             h = block(h, emb) + skips.pop()
         return self.head(h)
+
+
+def value_key(column: str) -> str:
+    """The key of a continuous column's values in the ``labels`` mapping of :meth:`SkipMLP.forward`."""
+    return f"value:{column}"
+
+
+def _value_mlp(n_time: int) -> nn.Sequential:
+    mlp = nn.Sequential(nn.Linear(n_time, n_time), nn.SiLU(), nn.Linear(n_time, n_time))
+    nn.init.zeros_(mlp[2].weight)
+    nn.init.zeros_(mlp[2].bias)
+    return mlp

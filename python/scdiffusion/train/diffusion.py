@@ -2,7 +2,8 @@
 
 A label-conditioned denoiser (classifier-free guidance) sees each cell's labels, every label column replaced by
 its null label independently with probability ``label_dropout``, so it learns the unconditional, the
-single-column and the joint conditional noise predictions at once.
+single-column and the joint conditional noise predictions at once. Continuous columns (normalised values, under
+:func:`~scdiffusion.nn.backbone.value_key`) are dropped to their null (NaN) with the same probability.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def train_denoiser(denoiser: nn.Module, diffusion: GaussianDiffusion, z_train: t
     T = diffusion.n_timesteps
     device = z_train.device
     keys = list(labels_train or {})
-    null = {k: denoiser.null_ids[k] for k in keys}
+    null = {k: denoiser.null_ids[k] if k in denoiser.null_ids else float("nan") for k in keys}
     reps = max(1, N_VALIDATION_ROWS // max(1, len(z_val)))
     z_v = z_val.repeat(reps, 1)
     t_v = torch.randint(0, T, (len(z_v),), generator=validation_generator).to(device)

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..atomic import is_replaceable, read_marker, write_marker
 from ..errors import InputError
+from ..nn.backbone import value_key
 from ..runtime import seeded_generator
 from . import distributed
 from .autoencoder import train_autoencoder
@@ -37,6 +38,7 @@ class Data(Protocol):
 
     n_cells: int
     labels: dict[str, torch.Tensor]
+    values: dict[str, torch.Tensor]  # normalised values of the continuous columns
     registries: dict
 
     def split(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
@@ -133,6 +135,7 @@ def _run_stage(module, name: str, data: Data, z: torch.Tensor | None, configs: d
     elif name == "diffusion":
         z_tr, z_val = data.split(z)
         labels = {k: data.split(data.labels[k]) for k in module.denoiser.label_keys}
+        labels.update({value_key(k): data.split(data.values[k]) for k in module.denoiser.value_keys})
         net, hist = train_denoiser(module.denoiser, module.diffusion, z_tr, z_val, configs["diffusion"],
                                    generator=gen, validation_generator=seeded_generator(seed + 1),
                                    progress=progress, checkpoint=ckpt,

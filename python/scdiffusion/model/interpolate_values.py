@@ -1,0 +1,96 @@
+"""Interpolation along a continuous column (times, doses): the start cells, noised to ``t_start``, denoised by the
+denoiser conditioned on each requested value (classifier-free guidance by value; no classifier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.continuous import condition_values, numeric_column
+from ..data.io import read_anndata
+from ..diffusion import make_sampler
+from ..errors import InputError
+from ..options import INTERPOLATE
+from ..runtime import seeded_generator
+from .continuous import record
+from .interpolation import _gradient_starts, _one_scale
+from .interpolation import interpolate as interpolate_labels
+from .outputs import cells_to_anndata
+
+
+def interpolate(model, start_cells, labels_key: str, start, end, *, at=None, **options):
+    """:meth:`ScDiffusion.interpolate <scdiffusion.ScDiffusion.interpolate>`: along a continuous column
+    (:func:`interpolate_values`), or between two labels (:func:`.interpolation.interpolate`)."""
+    if labels_key in getattr(model, "continuous", {}):
+        for name in ("guidance_scale", "guidance", "guidance_t_max"):  # classifier guidance: not used by value
+            options.pop(name, None)
+        return interpolate_values(model, start_cells, labels_key, start, end, at=at, **options)
+    if at is not None:
+        known = ", ".join(getattr(model, "continuous", {})) or "none (train with continuous_keys)"
+        raise InputError(f"at= gives values of a continuous column, but '{labels_key}' is not one; continuous "
+                         f"columns of this model: {known}.")
+    return interpolate_labels(model, start_cells, labels_key, start, end, **options)
+
+
+def interpolate_values(model, start_cells, key: str, start, end, *, at, n_states: int, n_cells: int, t_start: int,
+                       method: str, cfg_scale, sampler: str, n_steps: int | None, eta: float | None,
+                       layer: str | None, seed: int, batch_size: int, progress: bool):
+    """States at the values ``at`` (default: ``n_states`` values from ``start`` to ``end``) of the continuous
+    column ``key``, each from the same noised cells whose value is ``start``."""
+    reg = model.continuous[key]
+    T = model.diffusion.n_timesteps
+    v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start, "method": method,
+                           "n_steps": n_steps, "eta": eta, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
+    if (v["method"] or "gradient") != "gradient":
+        raise InputError(f"method={v['method']!r} is not available along the continuous column '{key}'; use "
+                         "method='gradient' (the start cells noised to t_start, denoised at each value).")
+    start_v = float(condition_values(key, start, 1, reg)[0])
+    if at is None:
+        values = np.linspace(start_v, float(condition_values(key, end, 1, reg)[0]), v["n_states"])
+    else:
+        if isinstance(at, (str, bytes)) or np.ndim(at) == 0:
+            at = [at]
+        if len(at) == 0:
+            raise InputError(f"at= is empty; give the values of '{key}' to make the states at, e.g. [12, 36, 60].")
+        values = _numbers(at, key, reg)
+    n_states, n_cells = len(values), v["n_cells"]
+    cfg = _one_scale(cfg_scale, "cfg_scale", key)
+    cells = read_anndata(start_cells)
+    if key not in cells.obs.columns:
+        raise InputError(f"start_cells has no obs column '{key}'; it must give the real cells' values.")
+    mask = np.isclose(numeric_column(cells.obs, key), start_v)
+    if not mask.any():
+        raise InputError(f"start_cells has no cell with {key} = {start_v:g}; start is the value of the start cells.")
+    gen = seeded_generator(v["seed"])
+    s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], t_start=v["t_start"], eta=v["eta"])
+    x_t, src = _gradient_starts(model, cells, key, start, layer, n_cells, n_states, v["t_start"], gen, mask=mask)
+    per_cell = condition_values(key, np.repeat(values, n_cells), n_states * n_cells, reg)
+    free = model.module.free_guidance({}, {key: (torch.from_numpy(reg.normalise(per_cell)), cfg)})
+    z = model.module.sample(x_t, s, None, free_guidance=free, generator=gen, batch_size=v["batch_size"],
+                            progress=progress, desc="interpolate")
+    state = np.repeat(np.arange(n_states), n_cells)
+    obs = pd.DataFrame({"interpolation_state": state, key: per_cell, "source_cell": np.tile(src, n_states)},
+                       index=[f"interp_{s_}_{i}" for s_ in range(n_states) for i in range(n_cells)])
+    params = {"mode": "interpolate", "labels_key": key, "start": start_v, "at": [float(x) for x in values],
+              "continuous": record(model, {key: values}), "n_states": n_states, "n_cells": n_cells,
+              "t_start": v["t_start"], "interpolation_method": "gradient", "guidance": "classifier-free",
+              "cfg_scale": cfg, "sampler": sampler, "n_steps": int(len(s.timesteps)), **s.used_options(),
+              "n_steps_requested": s.n_steps_requested, "seed": v["seed"]}
+    return cells_to_anndata(model.module, z, obs, params, genes=model.genes, target_sum=model.preprocessor.target_sum,
+                            library=model.library, registries={}, generator=gen)
+
+
+def _numbers(at, key: str, reg) -> np.ndarray:
+    """``at`` as finite numbers (values outside the trained range warned about as extrapolation)."""
+    out = []
+    for i, a in enumerate(at):
+        try:
+            x = float(a)
+        except (TypeError, ValueError):
+            x = float("nan")
+        if isinstance(a, bool) or not np.isfinite(x):
+            raise InputError(f"at[{i}] = {a!r} is not a finite number; at= gives values of '{key}' (trained on "
+                             f"{reg.low:g} to {reg.high:g}), e.g. at=[12, 36, 60].")
+        out.append(x)
+    return condition_values(key, out, len(out), reg)

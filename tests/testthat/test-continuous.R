@@ -1,0 +1,23 @@
+## Continuous conditions (issue 22): train on a numeric colData column and
+## generate cells at any of its values, also one never measured.
+
+test_that("trainScDiffusion(continuous_keys =) and generate(condition = list(Hours = 36))", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 120, n_genes = 60)
+    sce$Hours <- rep(c(0, 24, 72), length.out = ncol(sce))
+    model <- do.call(trainScDiffusion, c(list(sce, labels_keys = "cell_type", continuous_keys = "Hours"), TINY))
+    expect_equal(model@info$continuous$Hours, c(0, 72))
+    gen <- generate(model, 6, condition = list(Hours = 36), seed = 1)
+    expect_equal(ncol(gen), 6L)
+    expect_equal(gen$Hours, rep(36, 6))
+    both <- generate(model, 4, condition = list(Hours = c(0, 12, 48, 72), cell_type = "A"), seed = 2)
+    expect_equal(both$Hours, c(0, 12, 48, 72))
+    expect_equal(as.character(both$cell_type), rep("A", 4))
+    expect_error(generate(model, 3, condition = list(Hours = "late")), "must be a finite number")
+    path <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 72, at = c(12, 48), n_cells = 3, seed = 3)
+    expect_equal(path$Hours, rep(c(12, 48), each = 3))
+    expect_error(interpolate(model, sce, labels_key = "cell_type", start = "A", end = "B", at = 1),
+        "not one; continuous columns: Hours")
+    expect_error(do.call(trainScDiffusion, c(list(sce, continuous_keys = "tissue"), TINY)), "not numbers")
+    expect_error(trainScDiffusion(sce, continuous_keys = "nope"), "nope")
+})
