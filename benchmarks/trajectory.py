@@ -60,6 +60,7 @@ COLUMNS: dict[str, tuple[str, float]] = {
 CONTROL, FRESH = "real held-out half (control)", "fresh draw (control)"
 DIRECT, OT = "direct interpolation", "OT displacement"
 CEILING = "held-out half reconstructed by the autoencoder (ceiling)"
+CONTINUOUS = "continuous time: generated"
 
 
 # ---------------------------------------------------------------------------------------------- measures
@@ -161,6 +162,10 @@ def accepted_methods(model, wanted: list[str]) -> tuple[list[str], dict[str, str
     return run, skipped, False
 
 
+def _dense(x) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+
+
 def interpolate_states(model, train: ad.AnnData, method: str, has_method: bool, prev: str, nxt: str, args,
                        n_cells: int, seed: int) -> list[np.ndarray]:
     """Log-normalised cells of every interpolation state (``X`` of the model's output), in state order."""
@@ -229,6 +234,17 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     rows[f"{OT} (w = {w_rule:.2f})"] = score(mccann(x_prev, x_next, pairs, w_rule))
     rows[f"real {prev} h (previous)"] = score(x_prev[rng.choice(len(x_prev), n_ref, replace=False)])
     rows[f"real {nxt} h (next)"] = score(x_next[rng.choice(len(x_next), n_ref, replace=False)])
+    if args.continuous:
+        # continuous time: a second model, same cells and budget, whose denoiser also takes the time as a value
+        # (continuous_keys); cells generated at the held-out value, which it never saw (classifier-free guidance)
+        model_c, info_c = C.train_model(train, [KEY], args, f"trajectory_{sim.n_genes}g_{args.n_per_time}c_sim"
+                                        f"{args.sim_seed}_held{held}_continuous", continuous_keys=[KEY])
+        gen = model_c.generate(n_ref, condition={KEY: float(held)}, seed=seed, progress=False, **C.sampling(args))
+        rows[f"{CONTINUOUS} at {held} h"] = score(_dense(gen.X))
+        for value in (float(prev), float(nxt)):
+            g = model_c.generate(n_ref, condition={KEY: value}, seed=seed + 1, progress=False, **C.sampling(args))
+            rows[f"{CONTINUOUS} at {value:g} h (a trained value; vs held-out {held} h)"] = score(_dense(g.X))
+        info = {**info, "continuous_model": info_c}
     rows[CONTROL] = score(other)
     rows[FRESH] = score(fresh_log[rng.choice(len(fresh_log), n_ref, replace=False)])
     # the stage that limits: the other half of the held-out cells through the autoencoder (own latent, own library
@@ -330,6 +346,8 @@ def main(argv=None) -> dict:
     p.add_argument("--n-per-time", type=int, default=600, help="cells drawn per time point")
     p.add_argument("--sim-seed", type=int, default=0, help="seed of the simulated process's parameters")
     p.add_argument("--n-states", type=int, default=5)
+    p.add_argument("--no-continuous", dest="continuous", action="store_false",
+                   help="skip the continuous-time model (a second training per seed)")
     p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
     from scdiffusion.options import INTERPOLATE
 

@@ -93,7 +93,7 @@ def _check_trajectory(res, out):
     assert {"gradient", "two-ended"} <= set(meta["methods_run"])  # both methods of interpolate are benchmarked
     for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
                    "real held-out half (control)", "fresh draw (control)",
-                   "held-out half reconstructed by the autoencoder (ceiling)"):
+                   "held-out half reconstructed by the autoencoder (ceiling)", "continuous time: generated at 24 h"):
         assert any(k.startswith(prefix) for k in rows), prefix
     for control in ("real held-out half (control)", "fresh draw (control)"):  # near chance (80 cells a side)
         assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
