@@ -98,6 +98,20 @@ def test_save_load_round_trip(hours_model, tmp_path):
     np.testing.assert_allclose(a.obsm["X_scdiffusion"], b.obsm["X_scdiffusion"], atol=1e-6)
 
 
+def test_a_model_with_continuous_columns_is_format_3_and_older_readers_say_upgrade(hours_model, tmp_path,
+                                                                                 monkeypatch):
+    import json
+
+    from scdiffusion.model import serialization
+
+    hours_model.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["format_version"] == 3
+    monkeypatch.setattr(serialization, "FORMAT_VERSION", 2)  # a release from before continuous conditions
+    with pytest.raises(InputError, match=r"has format version 3, newer than this scDiffusion supports \(2\)\. "
+                                         "Upgrade scDiffusion"):
+        ScDiffusion.load(tmp_path / "m", device="cpu")
+
+
 def test_an_untrained_value_embedding_changes_nothing():
     from scdiffusion.nn import SkipMLP
     from scdiffusion.nn.backbone import value_key

@@ -199,7 +199,7 @@ BAD_INPUTS <- list(
         "'real' and 'generated' have different genes \\(30 and 40, 30 shared\\); subset both to the same genes"),
     ## damaged model directories
     bad("model directory of a newer format version", damaged_model(function(d) edit_config(d, format_version = 99L)),
-        load_to, "has format version 99, newer than this scDiffusion supports \\(2\\)\\. Upgrade scDiffusion",
+        load_to, "has format version 99, newer than this scDiffusion supports \\([0-9]+\\)\\. Upgrade scDiffusion",
         python = TRUE),
     bad("truncated weight file", damaged_model(function(d) {
         w <- readBin(weights(d), "raw", file.size(weights(d)))

@@ -21,7 +21,10 @@ from safetensors.torch import load_file, save_file
 from ..atomic import atomic_dir, check_output_dir
 from ..errors import InputError
 
-FORMAT_VERSION = 2
+#: the newest format this version reads and writes. 3: the denoiser takes continuous conditions
+#: (``config["continuous"]``); a model without them is still written as 2, so older releases keep reading it, and
+#: an older release given a format-3 model says "upgrade" instead of failing on unknown weights
+FORMAT_VERSION = 3
 CONFIG_FILE = "config.json"
 GENES_FILE = "genes.txt"
 WEIGHTS_FILE = "model.safetensors"
@@ -39,7 +42,7 @@ def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], ten
     """
     path = check_output_dir(path, overwrite=overwrite, kind="model")
     with atomic_dir(path, "model", overwrite=overwrite) as tmp:
-        config = {**config, "format_version": FORMAT_VERSION}
+        config = {**config, "format_version": FORMAT_VERSION if config.get("continuous") else 2}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / GENES_FILE).write_text("\n".join(genes) + "\n")
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
