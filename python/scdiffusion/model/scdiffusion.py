@@ -336,13 +336,12 @@ class ScDiffusion:
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
                     seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress,
                     at: Sequence[float] | None = _I.at) -> ad.AnnData:
-        """Interpolation between two labels of one classifier (default: the paper's Gradient Interpolation), or
-        along a continuous column (``continuous_keys``: the states at values ``at``, see ``interpolate_values.py``).
+        """Interpolation between two labels (default: the paper's Gradient Interpolation) or along a continuous column.
 
         Each state ``i = 0 … n_states−1`` denoises noised real cells from ``t_start`` with guidance weights
         ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``, from the same noised ``start``
-        cells (``method="gradient"``) or from the spherical blend at ``w_i`` of ``start`` and ``end`` cells paired
-        by optimal transport in latent space and noised with one shared noise (``"two-ended"``).
+        cells (``method="gradient"``) or from the spherical blend at ``w_i`` of ``start`` and ``end`` cells paired by
+        OT in latent space, noised alike (``"two-ended"``); along a ``continuous_keys`` column: states at values ``at``.
 
         Parameters
         ----------
@@ -356,8 +355,9 @@ class ScDiffusion:
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
 
-        Returns AnnData with ``n_states × n_cells`` cells; ``obs`` has ``interpolation_state``, ``weight_start``,
-        ``weight_end``, the labels, ``source_cell`` (two-ended: and ``source_cell_end``); ``uns`` the parameters.
+        Returns
+        -------
+        AnnData of ``n_states × n_cells`` cells (``obs``: state, weights, labels, source cells; ``uns``: parameters).
         """
         from .interpolate_values import interpolate
 
