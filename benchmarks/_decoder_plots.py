@@ -76,3 +76,17 @@ def per_label_mmd(per_label: dict[str, dict[str, dict]], path: Path, title: str)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return save_png(fig, path)
+
+
+def umap(real, generated, path: Path, seed: int) -> Path:
+    """Real and generated cells (``x`` log values, ``labels``) on one scanpy UMAP, by source and by label."""
+    import anndata as ad
+    import pandas as pd
+
+    from scdiffusion.plotting import plot_umap
+
+    def adata(cells, prefix: str) -> ad.AnnData:
+        obs = pd.DataFrame({"label": cells.labels}, index=[f"{prefix}{i}" for i in range(len(cells.x))])
+        return ad.AnnData(X=np.asarray(cells.x, dtype=np.float32), obs=obs)
+
+    return plot_umap(adata(real, "real"), adata(generated, "gen"), path, labels_key="label", seed=seed)

@@ -7,7 +7,13 @@ Rows (each compared with the same held-out real cells):
   counts drawn from the decoder: the best any generated cell decoded by this model can look;
 * ``recon. held-out``: the held-out cells reconstructed the same way (paired with the real cells);
 * ``generated``: unconditional samples (default sampler) decoded to counts;
+* ``per-label Gaussian (PCA)``: the simplest baseline -- a Gaussian per label in the 50-PC space of the training
+  cells' log values, sampled with the label proportions, mapped back to genes and clipped at 0 (not counts);
 * ``scVI`` (optional): scVI posterior predictive samples of training cells.
+
+Besides the gene-space columns every row gets the between-types measures (``mixed_neighbourhoods`` against the
+labelled training cells, relative to the held-out cells' own level), and rows with latents (training cells,
+generated cells) the latent-space two-sample measures against the held-out cells' encoded latents.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import _decoder_eval as E
 
 CONTROL, CEILING, RECON_TEST, GENERATED, SCVI = ("real train (control)", "decoder ceiling", "recon. held-out",
                                                  "generated", "scVI")
+GAUSSIAN = "per-label Gaussian (PCA)"
 
 
 @dataclass
@@ -110,10 +117,13 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
              "seconds": {}, "latents": {"held-out": model.get_latent_representation(test),
                                         CONTROL: model.get_latent_representation(sub)}}
     x_train = E.as_log(train, genes)
+    train_labels = train.obs[labels_key].astype(str).to_numpy()
+    extra["reference"] = (x_train, train_labels)
     from scdiffusion.metrics import fit_annotator
 
-    annotate = fit_annotator(x_train, train.obs[labels_key].astype(str).to_numpy(), "logistic_regression",
-                             seed=seed)
+    annotate = fit_annotator(x_train, train_labels, "logistic_regression", seed=seed)
+    x_gauss, lab_gauss = C.pca_gaussian(x_train, train_labels, n, seed)
+    rows[GAUSSIAN] = Cells(x_gauss.astype(np.float32), np.expm1(x_gauss).sum(1), np.asarray(lab_gauss).astype(str))
     if not args.ae_only:
         t0 = time.perf_counter()
         g = model.generate(n, seed=seed, progress=False, **C.sampling(args))
@@ -130,21 +140,50 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
 
 
 def score(real: Cells, rows: dict[str, Cells], genes: list[str], args, seed: int,
-          latents: dict[str, np.ndarray] | None = None) -> dict:
-    """Two-sample rows, per-label rows and diagnostics of one seed; with ``latents`` (``"held-out"`` and
-    rows), the MMD² of every row's unit-norm latents to the held-out cells' (the diffusion's own error)."""
-    from scdiffusion.metrics import mmd_rbf
+          latents: dict[str, np.ndarray] | None = None,
+          reference: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Two-sample rows, per-label rows and diagnostics of one seed.
+
+    With ``latents`` (``"held-out"`` and rows): RF AUC and MMD² of every row's unit-norm latents against the
+    held-out cells' (the diffusion stage's own share of the gap). With ``reference`` (labelled real training
+    cells, log values and labels): every row's share of cells between types and median distance to the nearest
+    real cell, relative to the held-out cells'.
+    """
+    from scdiffusion.metrics import mixed_neighbourhoods, mmd_rbf, rf_auc
 
     out = {"rows": {}, "per_label": {}}
+    lat: dict[str, dict[str, float]] = {}
     if latents:
         ref = latents["held-out"]
-        out["latent_mmd"] = {k: mmd_rbf(ref, v, seed=seed) for k, v in latents.items() if k != "held-out"}
+        trees = 100 if args.quick else 1000
+        lat = {k: {"latent_mmd": mmd_rbf(ref, v, seed=seed),
+                   "latent_rf_auc": rf_auc(ref, v, space="genes", n_estimators=trees, seed=seed)}
+               for k, v in latents.items() if k != "held-out"}
+        out["latent_mmd"] = {k: v["latent_mmd"] for k, v in lat.items()}
+    mixed = {}
+    if reference is not None:
+        x_ref, lab_ref = reference
+        level = mixed_neighbourhoods(x_ref, lab_ref, real.x, seed=seed)
+        out["mixed_held_out"] = {"fraction_mixed": level.fraction_mixed,
+                                 "median_nearest_distance": level.median_nearest_distance}
+        for name, cells in rows.items():
+            if name == CONTROL:  # training cells are the reference itself (each at distance 0 from itself)
+                continue
+            m = mixed_neighbourhoods(x_ref, lab_ref, cells.x, seed=seed)
+            mixed[name] = {"mixed_share_gap": m.fraction_mixed - level.fraction_mixed,
+                           "nearest_distance_ratio": m.median_nearest_distance / level.median_nearest_distance,
+                           "fraction_mixed": m.fraction_mixed}
+        out["mixed"] = mixed
     for name, cells in rows.items():
         t0 = time.perf_counter()
-        out["rows"][name] = E.two_sample(real.x, cells.x, seed, quick=args.quick)
+        out["rows"][name] = {**E.two_sample(real.x, cells.x, seed, quick=args.quick),
+                             **dict.fromkeys(("latent_rf_auc", "latent_mmd", "mixed_share_gap",
+                                              "nearest_distance_ratio")),
+                             **lat.get(name, {}),
+                             **{k: v for k, v in mixed.get(name, {}).items() if k != "fraction_mixed"}}
         out["per_label"][name] = E.per_label(real.x, real.labels, cells.x, cells.labels, seed)
         C.logger.info("seed %d %-22s %s (%.0f s)", seed, name,
-                      {k: round(v, 3) for k, v in out["rows"][name].items()}, time.perf_counter() - t0)
+                      {k: round(v, 3) for k, v in out["rows"][name].items() if v is not None}, time.perf_counter() - t0)
     out["one_nn_by_side"] = {k: C.one_nn_sides(real.x, v.x, seed=seed) for k, v in rows.items()}
     out["diagnostics"] = E.diagnostics(real.x, real.library, {k: (v.x, v.library) for k, v in rows.items()},
                                        genes, seed, trees=50 if args.quick else 300)

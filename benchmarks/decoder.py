@@ -8,7 +8,9 @@ the held-out cells (see ``_decoder_run.py``): real training cells (control), the
 (reconstruction of training cells: own latent, own library size, counts drawn from the decoder),
 reconstruction of held-out cells, generated cells (default sampler), and optionally scVI (``--scvi``).
 
-Per row: RF AUC on genes and on 50 PCs, MMD², 1-NN accuracy, iLISI, zero-fraction gap (mean ± sd over seeds);
+Per row: RF AUC on genes and on 50 PCs, MMD², 1-NN accuracy, iLISI, zero-fraction gap (mean ± sd over seeds),
+the latent-space RF AUC and MMD² (generated latents vs the held-out cells' encoded latents) and the between-types
+measures (share of cells between real cell types, distance to the nearest real cell; relative to held-out cells);
 per label: MMD² and zero-fraction gap; diagnostics: per-gene variance ratio, gene means and zero fractions,
 zero fraction against library size, gene–gene correlation error and the random forest's most used genes.
 
@@ -57,7 +59,7 @@ def main(argv=None) -> dict:
         train, test, key = load_data(args.data, seed, args.quick)
         model, info = R.train_model(train, key, args, seed)
         real, rows, extra = R.build_rows(model, train, test, key, args, seed)
-        scored = R.score(real, rows, model.genes, args, seed, extra["latents"])
+        scored = R.score(real, rows, model.genes, args, seed, extra["latents"], extra["reference"])
         scored.update(training=info, n_heldout=int(test.n_obs), n_per_row={k: len(v.x) for k, v in rows.items()},
                       theta_median=float(np.median(extra["train_recon_theta"])), seconds=extra["seconds"],
                       scvi=extra.get("scvi"))
@@ -78,6 +80,8 @@ def main(argv=None) -> dict:
         "per_label_mmd": str(P.per_label_mmd(scored["per_label"], args.output_dir / "per_label_mmd.png",
                                              f"Per-label MMD² ({tag})")),
     }
+    if R.GENERATED in rows:  # real training cells and generated cells on one UMAP: smearing between types, seen
+        figures["umap"] = str(P.umap(rows[R.CONTROL], rows[R.GENERATED], args.output_dir / "umap.png", args.seeds[0]))
     table = C.print_table(E.means(summary), E.COLUMNS, f"{NAME} ({args.data}): mean over seeds {args.seeds}")
     md = R.markdown_rows(summary, args.data)
     (args.output_dir / "table.md").write_text(md + "\n")

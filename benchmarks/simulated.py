@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
         labels = rows[R.CONTROL].labels
         for name, counts in oracle.items():
             rows[name] = R.Cells(E.log_normalized(counts), counts.sum(1), labels)
-        scored = R.score(real, rows, model.genes, args, seed, extra["latents"])
+        scored = R.score(real, rows, model.genes, args, seed, extra["latents"], extra["reference"])
         scored.update(training=info, truth=diag, n_per_row={k: len(v.x) for k, v in rows.items()},
                       seconds=extra["seconds"], scvi=extra.get("scvi"))
         C.logger.info("seed %d truth: %s", seed, {k: round(v, 3) for k, v in diag.items()})

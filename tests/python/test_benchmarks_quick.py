@@ -101,14 +101,36 @@ def _check_trajectory(res, out):
     assert _png(res["figures"]["mmd_per_state"])
 
 
+def _check_hsmm_trajectory(res, out):
+    meta = res["meta"]
+    assert meta["quick"] and meta["held_out"] == ["24"] and meta["methods"] == ["gradient", "two-ended"]
+    held = res["held_out"]["24"]
+    assert held["neighbours"] == ["0", "48"] and held["w_rule"] == pytest.approx(0.5)
+    rows = held["summary"]
+    for name, row in rows.items():
+        for c in res["columns"]:
+            assert np.isfinite(row[c]["mean"]), (name, c)
+        assert all(_unit(row[c]["mean"]) for c in ("rf_auc", "one_nn", "ilisi")), (name, row)
+    for prefix in ("gradient: chosen state", "two-ended: best state", "direct interpolation", "OT displacement",
+                   "real 0 h (previous)", "real 48 h (next)", "continuous time: generated at 24 h",
+                   "real held-out half (control)", "held-out half reconstructed by the autoencoder (ceiling)"):
+        assert any(k.startswith(prefix) for k in rows), prefix
+    # the targets compare the default method with direct interpolation, on the same means as the table
+    direct = next(v for k, v in rows.items() if k.startswith("direct interpolation"))
+    assert held["targets"]["best_mmd2_below_direct"]["threshold"] == pytest.approx(direct["mmd2"]["mean"])
+    # no scored cell is in the PCA's fit: the PCA half is disjoint from the held-out time point's cells
+    assert 0 < held["n_pca_cells"] < held["n_train_cells"]
+    assert _png(held["figure"])
+
+
 @pytest.mark.parametrize("name", ["unconditional", "conditional", "unseen_combination", "interpolation",
-                                  "trajectory"])
+                                  "trajectory", "hsmm_trajectory"])
 def test_benchmark_quick_mode(name, tmp_path):
     """Each benchmark's --quick run writes results with the content its tables and figures are made from (rows
     for every set, values in range, real images), not just files."""
-    if name == "interpolation" and not HSMM.exists():
+    if name in ("interpolation", "hsmm_trajectory") and not HSMM.exists():
         pytest.skip("HSMMSingleCell data is not installed (Debian r-bioc-hsmmsinglecell; scripts/install-r.sh)")
-    if name == "interpolation" and importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None:
+    if name in ("interpolation", "hsmm_trajectory") and importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None:
         pytest.skip("the HSMM .rda files need pyreadr (bash scripts/install.sh bench) or Rscript")
     res = _run_quick(name, tmp_path)
     globals()[f"_check_{name}"](res, tmp_path)
@@ -154,15 +176,27 @@ def test_evaluate_speed_quick_mode(tmp_path):
 def test_decoder_benchmarks_quick_mode(name, tmp_path):
     res = _run_quick(name, tmp_path)
     rows = res["summary"]
-    assert {"real train (control)", "decoder ceiling", "recon. held-out", "generated"} <= set(rows)
+    assert {"real train (control)", "decoder ceiling", "recon. held-out", "generated",
+            "per-label Gaussian (PCA)"} <= set(rows)
     for row in rows.values():
         assert set(res["columns"]) <= set(row)
         assert 0.0 <= row["rf_auc_genes"]["mean"] <= 1.0 and row["mmd_rbf"]["mean"] >= 0.0
+    # latent-space measures for the rows that have latents (training cells, generated cells), none for the others
+    for name in ("real train (control)", "generated"):
+        assert 0.0 <= rows[name]["latent_rf_auc"]["mean"] <= 1.0 and rows[name]["latent_mmd"]["mean"] >= 0.0
+    assert rows["per-label Gaussian (PCA)"]["latent_mmd"]["mean"] is None
+    # between-types measures relative to the held-out cells; the training cells are the reference: none
+    assert rows["real train (control)"]["mixed_share_gap"]["mean"] is None
+    for name in ("decoder ceiling", "generated", "per-label Gaussian (PCA)"):
+        assert -1.0 <= rows[name]["mixed_share_gap"]["mean"] <= 1.0 and rows[name]["nearest_distance_ratio"]["mean"] > 0
     seed = next(iter(res["seeds"].values()))
+    assert 0.0 <= seed["mixed_held_out"]["fraction_mixed"] <= 1.0
     top = seed["diagnostics"]["decoder ceiling"]["rf_top_genes"]
     assert len(top) == 10 and top[0]["importance"] >= top[-1]["importance"]
     assert {"metrics", "genes", "depth_zeros"} <= set(res["figures"])
     assert all((tmp_path / Path(f).name).exists() for f in res["figures"].values())
+    if name == "decoder":
+        assert _png(res["figures"]["umap"])
     if name == "simulated":
         assert {"true μ, learned θ", "decoded μ, true θ"} <= set(rows)
         assert res["truth"]["theta_true_median"] > 0 and -1 <= res["truth"]["mean_error_vs_counting_noise_r"] <= 1

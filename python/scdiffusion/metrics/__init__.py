@@ -11,6 +11,7 @@ The suite and the report live in :mod:`scdiffusion.evaluation`; ``scdiffusion.me
 
 from ._utils import pooled_pca
 from .annotation import celltypist_accuracy, fit_annotator, label_classifier_accuracy
+from .between_types import MixedNeighbourhoods, mixed_neighbourhoods
 from .classifier_auc import knn_auc, knn_auc_per_label, one_nn_accuracy, rf_auc
 from .correlation import gene_correlation_error, scc_gene_means
 from .count_properties import cell_statistics, compare_count_properties, gene_statistics
@@ -57,6 +58,8 @@ __all__ = [
     "mean_variance_agreement",
     "MeanVarianceAgreement",
     "memorization",
+    "mixed_neighbourhoods",
+    "MixedNeighbourhoods",
     "Memorization",
     "celltypist_accuracy",
     "label_classifier_accuracy",
