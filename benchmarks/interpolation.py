@@ -70,14 +70,14 @@ def read_hsmm(data_dir: Path = HSMM_DIR) -> tuple[ad.AnnData, str]:
     return a, how
 
 
-def prepare(fpkm: ad.AnnData, n_genes: int) -> ad.AnnData:
-    """Pseudo-counts over the most variable genes computed without the 48 h cells."""
+def prepare(fpkm: ad.AnnData, n_genes: int, held_out: str = "48") -> ad.AnnData:
+    """Pseudo-counts over the most variable genes computed without the held-out time point's cells."""
     import scanpy as sc
 
     from scdiffusion.data import pseudo_counts
 
     counts = ad.AnnData(X=pseudo_counts(fpkm.X), obs=fpkm.obs.copy(), var=fpkm.var.copy())
-    ref = counts[counts.obs[KEY] != "48"].copy()
+    ref = counts[counts.obs[KEY] != held_out].copy()
     ref = ref[:, np.asarray((ref.X > 0).sum(0)).ravel() >= 3].copy()
     sc.pp.normalize_total(ref, target_sum=1e4)
     sc.pp.log1p(ref)

@@ -167,10 +167,10 @@ def _dense(x) -> np.ndarray:
 
 
 def interpolate_states(model, train: ad.AnnData, method: str, has_method: bool, prev: str, nxt: str, args,
-                       n_cells: int, seed: int) -> list[np.ndarray]:
+                       n_cells: int, seed: int, labels_key: str = KEY) -> list[np.ndarray]:
     """Log-normalised cells of every interpolation state (``X`` of the model's output), in state order."""
     kw: dict[str, Any] = {"method": method} if has_method else {}
-    out = model.interpolate(train, KEY, prev, nxt, n_states=args.n_states, n_cells=n_cells, t_start=args.t_start,
+    out = model.interpolate(train, labels_key, prev, nxt, n_states=args.n_states, n_cells=n_cells, t_start=args.t_start,
                             seed=seed, progress=False, **kw, **C.sampling(args))
     state = out.obs["interpolation_state"].to_numpy()
     x = out.X.toarray() if hasattr(out.X, "toarray") else np.asarray(out.X)
