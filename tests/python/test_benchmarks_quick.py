@@ -130,7 +130,8 @@ def test_benchmark_quick_mode(name, tmp_path):
     for every set, values in range, real images), not just files."""
     if name in ("interpolation", "hsmm_trajectory") and not HSMM.exists():
         pytest.skip("HSMMSingleCell data is not installed (Debian r-bioc-hsmmsinglecell; scripts/install-r.sh)")
-    if name in ("interpolation", "hsmm_trajectory") and importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None:
+    no_reader = importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None
+    if name in ("interpolation", "hsmm_trajectory") and no_reader:
         pytest.skip("the HSMM .rda files need pyreadr (bash scripts/install.sh bench) or Rscript")
     res = _run_quick(name, tmp_path)
     globals()[f"_check_{name}"](res, tmp_path)
@@ -234,3 +235,14 @@ def test_trajectory_runs_every_method_the_installed_interpolate_accepts(monkeypa
     assert run == ["gradient"] and list(skipped) == ["two-ended"] and not has_method
     assert "no `method` parameter" in skipped["two-ended"]
     assert trajectory.accepted_methods(New, ["gradient", "two-ended"]) == (["gradient", "two-ended"], {}, True)
+
+
+def test_checkpoint_experiment_replays_the_default_early_stopping(monkeypatch):
+    """E11 compares its criteria with the default's choice, replayed on the recorded validation losses: the same
+    rule as the training loop (patience evaluations without an improvement of more than 1e-6)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import diffusion_checkpoints as dc
+
+    assert dc.replay_early_stopping([3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1], patience=3) == (4, 6)
+    assert dc.replay_early_stopping([3.0, 2.0, 2.5, 2.6, 1.0], patience=2) == (1, 3)  # stops before the 1.0
+    assert dc.replay_early_stopping([1.0, 1.0 - 1e-7, 0.5], patience=5) == (2, 2)  # tiny gains do not count
