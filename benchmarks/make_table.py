@@ -48,10 +48,12 @@ def header(meta: dict) -> list[str]:
     g = meta.get("generation", {})
     tr = meta.get("training", {})
     stages = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
+    budget = ("default step budgets" if tr.get("default_budgets") else f"{tr.get('max_time', '–')} s "
+              f"({stages or 'cached model'})")
     return [f"*Command:* `OMP_NUM_THREADS=1 {meta['command']}` · *date:* {meta['date']} · *machine:* "
             f"{meta['machine']} ({meta['threads']} thread) · *sampler:* {g.get('sampler')} "
-            f"{g.get('n_steps') or 'its default number of'} steps · *training budget:* {tr.get('max_time', '–')} s "
-            f"({stages or 'cached model'}) · *total:* {meta['total_seconds']:.0f} s"
+            f"{g.get('n_steps') or 'its default number of'} steps · *training budget:* {budget} · "
+            f"*total:* {meta['total_seconds']:.0f} s"
             + (" · **quick mode (not a benchmark result)**" if meta.get("quick") else ""), ""]
 
 
@@ -337,8 +339,42 @@ def trajectory(d: dict) -> list[str]:
     return lines + [f"- {x}" for x in notes] + [""]
 
 
+def hsmm_trajectory(d: dict) -> list[str]:
+    m = d["meta"]
+    budget = ("the package's default step budgets (early stopping)" if m["training"].get("default_budgets")
+              else f"{m['training'].get('max_time')} s wall time")
+    lines = ["### 6. Interpolation on a real time course (HSMM myoblasts, each intermediate time point held out)",
+             ""] + header(m)
+    lines += [f"HSMM {', '.join(f'{h} h: {n}' for h, n in m['n_cells'].items())} cells; FPKM → pseudo-counts, "
+              f"{m['preprocessing'].split('; ', 1)[1]}. For each held-out time point and seed a model is trained "
+              f"on the other three time points with {budget}; methods {', '.join(m['methods'])} (default "
+              f"`{m['default_method']}`), {m['n_states']} states, t_start {m['interpolation_t_start']}"
+              + ("; a second model with `continuous_keys=['Hours']` generates at the held-out value" if
+                 m.get("continuous") else "") + f". {m['measures']}. Chosen state: {m['chosen_state_rule']}. "
+              f"Mean ± sd over seeds {', '.join(map(str, m['seeds']))}.", ""]
+    cols = [(c, v["label"], v["ideal"]) for c, v in d["columns"].items()]
+    arrow = {0.0: "↓", 0.5: "→0.5", 1.0: "↑"}
+    heads = ["row"] + [f"{lab} {arrow.get(ideal, '')}" for _, lab, ideal in cols]
+    for held, r in d["held_out"].items():
+        prev, nxt = r["neighbours"]
+        lines += [f"**{held} h held out** (interpolation {prev} h → {nxt} h; {r['n_cells_per_row']} cells per row, "
+                  f"{r['n_train_cells']} training cells, PCA on {r['n_pca_cells']}):", ""]
+        rows = []
+        for name, v in r["summary"].items():
+            label = f"**{name}**" if name.startswith(m["default_method"] + ":") else name
+            if "state_per_seed" in v and "best state" in name:
+                label += f" (state per seed: {', '.join(map(str, v['state_per_seed']))})"
+            rows.append([label] + [_ms(v[c]) for c, _, _ in cols])
+        lines += md_table(heads, rows)
+        for k, v in r.get("targets", {}).items():
+            lines.append(f"- Target `{k}` ({held} h): {v['value']:.3f} vs {v['threshold']:.3f} — "
+                         f"{'**met**' if v['met'] else '**missed**'}.")
+        lines += ["", f"Figure: [{held} h]({_link(r['figure'])})", ""]
+    return lines
+
+
 SECTIONS = [("unconditional", unconditional), ("conditional", conditional), ("unseen_combination", unseen),
-            ("interpolation", interpolation), ("trajectory", trajectory)]
+            ("interpolation", interpolation), ("trajectory", trajectory), ("hsmm_trajectory", hsmm_trajectory)]
 
 
 def _mean_sd(values: list) -> str:

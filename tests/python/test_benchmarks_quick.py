@@ -246,3 +246,20 @@ def test_checkpoint_experiment_replays_the_default_early_stopping(monkeypatch):
     assert dc.replay_early_stopping([3.0, 2.0, 2.5, 2.4, 1.9, 2.0, 2.1], patience=3) == (4, 6)
     assert dc.replay_early_stopping([3.0, 2.0, 2.5, 2.6, 1.0], patience=2) == (1, 3)  # stops before the 1.0
     assert dc.replay_early_stopping([1.0, 1.0 - 1e-7, 0.5], patience=5) == (2, 2)  # tiny gains do not count
+
+
+def test_ot_pairs_are_distinct_pairs_of_the_coupling(monkeypatch):
+    """The OT displacement baseline draws distinct pairs from the exact coupling: repeated pairs would repeat
+    interpolated cells, and the kernel of MMD² counts every copy (a duplicated set looks farther than it is)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import ot
+    import trajectory
+
+    rng = np.random.default_rng(0)
+    za, zb = rng.normal(size=(40, 3)), rng.normal(size=(30, 3)) + 1.0
+    i, j = trajectory.ot_pairs(za, zb, 35, np.random.default_rng(1))
+    assert len(set(zip(i.tolist(), j.tolist()))) == 35  # no pair twice
+    plan = ot.emd(np.full(40, 1 / 40), np.full(30, 1 / 30), ((za[:, None] - zb[None]) ** 2).sum(-1))
+    assert np.all(plan[i, j] > 0)  # every pair is coupled by the plan
+    with pytest.raises(ValueError, match="distinct OT pairs"):
+        trajectory.ot_pairs(za, zb, 40 * 30, np.random.default_rng(1))
