@@ -366,9 +366,10 @@ def hsmm_trajectory(d: dict) -> list[str]:
                 label += f" (state per seed: {', '.join(map(str, v['state_per_seed']))})"
             rows.append([label] + [_ms(v[c]) for c, _, _ in cols])
         lines += md_table(heads, rows)
-        for k, v in r.get("targets", {}).items():
-            lines.append(f"- Target `{k}` ({held} h): {v['value']:.3f} vs {v['threshold']:.3f} — "
-                         f"{'**met**' if v['met'] else '**missed**'}.")
+        for method, t in r.get("targets", {}).items():
+            for k, v in t.items():
+                lines.append(f"- `{method}` target `{k}` ({held} h): {v['value']:.3f} vs {v['threshold']:.3f} — "
+                             f"{'**met**' if v['met'] else '**missed**'}.")
         lines += ["", f"Figure: [{held} h]({_link(r['figure'])})", ""]
     return lines
 

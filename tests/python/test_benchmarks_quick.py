@@ -103,7 +103,7 @@ def _check_trajectory(res, out):
 
 def _check_hsmm_trajectory(res, out):
     meta = res["meta"]
-    assert meta["quick"] and meta["held_out"] == ["24"] and meta["methods"] == ["gradient", "two-ended"]
+    assert meta["quick"] and meta["held_out"] == ["24"] and meta["methods"] == ["two-ended", "gradient"]
     held = res["held_out"]["24"]
     assert held["neighbours"] == ["0", "48"] and held["w_rule"] == pytest.approx(0.5)
     rows = held["summary"]
@@ -117,14 +117,52 @@ def _check_hsmm_trajectory(res, out):
         assert any(k.startswith(prefix) for k in rows), prefix
     # the targets compare the default method with direct interpolation, on the same means as the table
     direct = next(v for k, v in rows.items() if k.startswith("direct interpolation"))
-    assert held["targets"]["best_mmd2_below_direct"]["threshold"] == pytest.approx(direct["mmd2"]["mean"])
+    for method in ("two-ended", "gradient"):
+        assert held["targets"][method]["best_mmd2_below_direct"]["threshold"] == pytest.approx(direct["mmd2"]["mean"])
     # no scored cell is in the PCA's fit: the PCA half is disjoint from the held-out time point's cells
     assert 0 < held["n_pca_cells"] < held["n_train_cells"]
     assert _png(held["figure"])
 
 
+def _check_pbmc_interpolation(res, out):
+    meta, measures = res["meta"], res["measures"]
+    assert meta["quick"] and meta["seeds"] == [0] and meta["methods"] == ["gradient", "two-ended"]
+    assert meta["start"] == "CD14+ Monocyte" and meta["end"] == "Dendritic" and meta["n_states"] == 5
+    assert set(measures) == {"frac_end", "frac_start", "mmd2_start", "mmd2_end", "mixed_gap", "nearest_ratio"}
+    assert set(res["states"]) == {"gradient", "two-ended"}  # both methods of interpolate, the baseline apart
+    paths = {**res["states"], "direct interpolation": res["baseline"]}
+    for name, states in paths.items():  # 5 states, w of the end label from 0 to 1, every measure finite, in range
+        assert [s["state"] for s in states] == list(range(5)), name
+        np.testing.assert_allclose([s["w"] for s in states], np.linspace(0, 1, 5), atol=1e-6)
+        for s in states:
+            for c in measures:
+                assert np.isfinite(s[c]["mean"]) and np.isfinite(s[c]["sd"]) and s[c]["sd"] >= 0, (name, s)
+                assert len(s[c]["per_seed"]) == 1, (name, c)
+            assert _unit(s["frac_end"]["mean"]) and _unit(s["frac_start"]["mean"]), (name, s)
+            assert s["frac_end"]["mean"] + s["frac_start"]["mean"] <= 1 + 1e-9, (name, s)
+            assert s["mmd2_start"]["mean"] >= 0 and s["mmd2_end"]["mean"] >= 0, (name, s)
+            assert -1 <= s["mixed_gap"]["mean"] <= 1 and s["nearest_ratio"]["mean"] >= 0, (name, s)
+            assert _unit(s["fraction_mixed"]["mean"]), (name, s)
+    for seed_run in res["seeds"].values():  # every state of every method has the cells asked for
+        assert all(s["n_cells"] == meta["n_cells_per_state"] for m in seed_run["states"].values() for s in m)
+    # the baseline's end points are real training cells of the end labels: the annotator calls them by their label
+    base = res["baseline"]
+    assert base[0]["frac_start"]["mean"] > 0.5 and base[-1]["frac_end"]["mean"] > 0.5
+    ref = res["reference"]
+    assert _unit(ref["held_out_fraction_mixed"]["mean"]) and ref["held_out_median_nearest_distance"]["mean"] > 0
+    assert ref["held_out_Dendritic"]["frac_end"]["mean"] > 0.5
+    for name, c in res["checks"].items():  # each check on the means, and how many seeds pass it
+        assert set(c["seeds_passing"]) == {"dendritic_fraction_monotone", "state0_looks_like_monocytes",
+                                           "last_state_looks_like_dendritic"}, name
+        assert all(isinstance(c["on_means"][k], bool) and 0 <= v <= 1 for k, v in c["seeds_passing"].items())
+        frac = [s["frac_end"]["mean"] for s in paths[name]]
+        assert c["on_means"]["dendritic_fraction_monotone"] == bool(np.all(np.diff(frac) >= -1e-12)), name
+    assert set(res["checks"]) == {"gradient", "two-ended", "direct interpolation"}
+    assert _png(res["figures"]["per_state"]) and Path(res["figures"]["per_state"]).resolve().parent == out.resolve()
+
+
 @pytest.mark.parametrize("name", ["unconditional", "conditional", "unseen_combination", "interpolation",
-                                  "trajectory", "hsmm_trajectory"])
+                                  "trajectory", "hsmm_trajectory", "pbmc_interpolation"])
 def test_benchmark_quick_mode(name, tmp_path):
     """Each benchmark's --quick run writes results with the content its tables and figures are made from (rows
     for every set, values in range, real images), not just files."""
