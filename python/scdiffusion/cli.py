@@ -294,7 +294,8 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False))
 @declared(INTERPOLATE, *(o.name for o in INTERPOLATE.on("cli")),
           start_cells={"type": click.Path(dir_okay=False), "help": "Real cells (.h5ad or .rds, counts); those "
-                       "labelled --start are the starting point (--method two-ended: and those labelled --end)."},
+                       "labelled --start are the starting point (two-ended, the default when there are any: and those "
+                       "labelled --end)."},
           layer={"help": "Layer of --start-cells with raw counts (default: the model's)."},
           guidance_scale={"metavar": "G|COL=G", "help": "Classifier guidance weight, or COL=G for --labels-key."},
           cfg_scale={"metavar": "W|COL=W", "help": "Classifier-free guidance weight, or COL=W for --labels-key."},
@@ -305,8 +306,8 @@ def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **opts):
-    """Interpolation from label --start to label --end: Gradient Interpolation from real cells of --start, or
-    (--method two-ended) from blends of paired real cells of --start and --end."""
+    """Interpolation from label --start to label --end: from blends of paired real cells of --start and --end
+    (two-ended, the default when --start-cells has both), or Gradient Interpolation from real cells of --start."""
     _setup_logging(not quiet)
     opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
     opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")

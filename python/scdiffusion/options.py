@@ -198,12 +198,14 @@ INTERPOLATE = Operation("interpolate", (
     Option("cfg_scale", "scale", CFG_SCALE.default, "Classifier-free guidance weight shared by the two labels, or "
            "one weight per column (only labels_key's applies).", low=0, high=1000),
     SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, LAYER, SEED, BATCH_SIZE, PROGRESS, GENES, PREFIX,
-    Option("method", "choice", "gradient", "How the states are made: gradient (the paper's Gradient "
-           "Interpolation: start cells noised to t_start, denoised with guidance moving from start to end) or "
-           "two-ended (start and end cells paired by optimal transport in latent space, both noised with the same "
-           "noise, blended spherically per state, then denoised with the same guidance; uses the end cells too). "
-           "The default stays gradient until the trajectory benchmark decides.",
-           choices=("gradient", "two-ended")),
+    Option("method", "choice", "auto", "How the states are made: two-ended (start and end cells paired by optimal "
+           "transport in latent space, both noised with the same noise, blended spherically per state, then denoised "
+           "with the mixed guidance), gradient (the paper's Gradient Interpolation: start cells noised to t_start, "
+           "denoised with guidance moving from start to end), or auto (the default): two-ended when start_cells has "
+           "cells of both labels -- closer to held-out cells than gradient on the simulated trajectory and on both "
+           "held-out HSMM time points (benchmarks/README.md) -- otherwise gradient; along a continuous column: "
+           "gradient.",
+           choices=("auto", "gradient", "two-ended")),
     Option("at", "floats", None, "Values of a continuous labels_key (one of continuous_keys) to make the states at, "
            "one state each, also values never measured (default: n_states values from start to end): the cells "
            "whose value is start are noised to t_start and denoised by the denoiser conditioned at each value "

@@ -122,7 +122,7 @@ def test_interpolate_two_ended(trained):
     bad = trained / "nope.h5ad"
     res = CliRunner().invoke(main, [*args, "--method", "nope", "--output", str(bad)])
     assert res.exit_code == 2
-    assert "'nope' is not one of 'gradient', 'two-ended'" in res.output, res.output
+    assert "'nope' is not one of 'auto', 'gradient', 'two-ended'" in res.output, res.output
     assert not bad.exists()
 
 

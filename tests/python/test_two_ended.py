@@ -65,7 +65,7 @@ def test_two_ended_outputs_name_both_real_cells_and_the_method(two_ended, small_
     p = out.uns["scdiffusion"]
     assert p["interpolation_method"] == "two-ended" and p["guidance"] == "classifier" and p["t_start"] == 600
     gradient = small_model.interpolate(counts_adata, "cell_type", START, END, n_states=2, n_cells=3, t_start=300,
-                                       n_steps=5, progress=False)
+                                       n_steps=5, method="gradient", progress=False)
     assert gradient.uns["scdiffusion"]["interpolation_method"] == "gradient"
     assert "source_cell_end" not in gradient.obs.columns
 
@@ -114,9 +114,26 @@ def test_two_ended_works_with_every_guidance(small_model, counts_adata, guidance
 
 
 def test_unknown_method_lists_the_choices(small_model, counts_adata):
-    with pytest.raises(InputError, match=r"Unknown method 'nope'; choose one of \['gradient', 'two-ended'\]"):
+    with pytest.raises(InputError, match=r"Unknown method 'nope'; choose one of \['auto', 'gradient', 'two-ended'\]"):
         small_model.interpolate(counts_adata, "cell_type", START, END, method="nope", n_states=2, n_cells=2)
-    assert INTERPOLATE["method"].default == "gradient"
+    assert INTERPOLATE["method"].default == "auto"
+
+
+def test_auto_is_two_ended_given_end_cells_and_gradient_without(small_model, counts_adata, caplog):
+    """The default method: two-ended (what measured closest to held-out cells) when the cells include the end
+    label -- the same states as asking for it -- and Gradient Interpolation, said in the log, when they do not."""
+    kw = dict(n_states=3, n_cells=4, t_start=300, n_steps=5, seed=2, progress=False)
+    auto = small_model.interpolate(counts_adata, "cell_type", START, END, **kw)
+    two = small_model.interpolate(counts_adata, "cell_type", START, END, method="two-ended", **kw)
+    assert auto.uns["scdiffusion"]["interpolation_method"] == "two-ended"
+    np.testing.assert_array_equal(auto.obsm["X_scdiffusion"], two.obsm["X_scdiffusion"])
+    no_end = counts_adata[counts_adata.obs["cell_type"] != END].copy()
+    with caplog.at_level("INFO", logger="scdiffusion.model.interpolation"):
+        fallback = small_model.interpolate(no_end, "cell_type", START, END, **kw)
+    grad = small_model.interpolate(no_end, "cell_type", START, END, method="gradient", **kw)
+    assert fallback.uns["scdiffusion"]["interpolation_method"] == "gradient"
+    np.testing.assert_array_equal(fallback.obsm["X_scdiffusion"], grad.obsm["X_scdiffusion"])
+    assert "no cell labelled 'type2', so method='auto' uses Gradient Interpolation" in caplog.text
 
 
 def test_two_ended_needs_cells_of_the_end_label(small_model, counts_adata):
@@ -125,5 +142,5 @@ def test_two_ended_needs_cells_of_the_end_label(small_model, counts_adata):
         small_model.interpolate(no_end, "cell_type", START, END, method="two-ended", n_states=2, n_cells=2)
     # the gradient method needs only the start cells
     out = small_model.interpolate(no_end, "cell_type", START, END, n_states=2, n_cells=2, t_start=300, n_steps=5,
-                                  progress=False)
+                                  method="gradient", progress=False)
     assert out.n_obs == 4

@@ -175,7 +175,7 @@ BAD_INPUTS <- list(
     bad("interpolation on a column with no classifier", model_and_cells, interp("batch", "A", "B"),
         "No classifier for column 'batch'", python = TRUE),
     bad("unknown interpolation method", model_and_cells, interp("cell_type", "A", "B", method = "nope"),
-        "'method' must be one of 'gradient', 'two-ended', got 'nope'", python = TRUE),
+        "'method' must be one of 'auto', 'gradient', 'two-ended', got 'nope'", python = TRUE),
     bad("two-ended interpolation without cells of the end label", function() {
         x <- model_and_cells()
         x$cells <- x$cells[, x$cells$cell_type != "B"]

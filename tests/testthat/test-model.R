@@ -108,7 +108,7 @@ test_that("interpolate(method = \"two-ended\") starts from paired start and end 
     gradient <- run(seed = 2)
     expect_identical(S4Vectors::metadata(gradient)$scDiffusion$params$interpolation_method, "gradient")
     expect_false("source_cell_end" %in% colnames(SummarizedExperiment::colData(gradient)))
-    expect_error(run(method = "nope"), "'method' must be one of 'gradient', 'two-ended', got 'nope'")
+    expect_error(run(method = "nope"), "'method' must be one of 'auto', 'gradient', 'two-ended', got 'nope'")
     no_end <- sce[, sce$cell_type != "C"]
     expect_error(interpolate(model, no_end, "cell_type", "A", "C", method = "two-ended", n_states = 2,
         n_cells = 2), "no cell labelled 'C'.*method = \"gradient\"")

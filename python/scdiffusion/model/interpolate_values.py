@@ -42,7 +42,7 @@ def interpolate_values(model, start_cells, key: str, start, end, *, at, n_states
     T = model.diffusion.n_timesteps
     v = INTERPOLATE.check({"n_states": n_states, "n_cells": n_cells, "t_start": t_start, "method": method,
                            "n_steps": n_steps, "eta": eta, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
-    if (v["method"] or "gradient") != "gradient":
+    if (v["method"] or "auto") not in ("auto", "gradient"):
         raise InputError(f"method={v['method']!r} is not available along the continuous column '{key}'; use "
                          "method='gradient' (the start cells noised to t_start, denoised at each value).")
     start_v = float(condition_values(key, start, 1, reg)[0])

@@ -1,10 +1,12 @@
 """Interpolation between two labels: real cells noised to ``t_start``, then denoised with guidance moving from the
 start label to the end label. ``method="gradient"`` (the paper's Gradient Interpolation) starts every state from
 the same noised start cells; ``method="two-ended"`` starts state ``w`` from a spherical blend of noised start and
-end cells paired by optimal transport (:mod:`.two_ended`)."""
+end cells paired by optimal transport (:mod:`.two_ended`); ``method="auto"`` (the default) is two-ended when the
+cells include the end label, else gradient."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,6 +23,8 @@ from ..runtime import seeded_generator
 from .guidance import build_guidance, resolve_guidance, window_end
 from .outputs import cells_to_anndata
 from .two_ended import two_ended_starts
+
+logger = logging.getLogger(__name__)
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
@@ -48,6 +52,8 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
     if labels_key not in cells.obs.columns:
         raise InputError(f"start_cells has no obs column '{labels_key}'; it must label the real start cells.")
     n_cells, n_states, method = v["n_cells"], v["n_states"], v["method"] or INTERPOLATE["method"].default
+    if method == "auto":
+        method = _auto_method(cells, labels_key, end)
     gen = seeded_generator(v["seed"])
     mode = resolve_guidance(model.module, guidance, "interpolate")
     weights, w_end = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["guidance_scale"])
@@ -117,3 +123,12 @@ def _one_scale(value: float | Mapping[str, float], name: str, labels_key: str) -
                              f"number}}; it names other columns {extra}, which an interpolation does not guide.")
         value = value.get(labels_key, option.default)
     return Option(name, "float", option.default, option.text, low=option.low, high=option.high).check(value)
+
+
+def _auto_method(cells, labels_key: str, end) -> str:
+    """``"two-ended"`` when ``cells`` has cells of the end label, else ``"gradient"`` (said in the log)."""
+    if (cells.obs[labels_key].astype(str).to_numpy() == str(end)).any():
+        return "two-ended"
+    logger.info("interpolate: start_cells has no cell labelled %r, so method='auto' uses Gradient Interpolation "
+                "(start cells only); add cells of %r to start_cells for the two-ended method.", str(end), str(end))
+    return "gradient"

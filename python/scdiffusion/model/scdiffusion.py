@@ -336,7 +336,7 @@ class ScDiffusion:
                     guidance_t_max: int | None = _I.guidance_t_max, layer: str | None = _I.layer,
                     seed: int = _I.seed, batch_size: int = _I.batch_size, progress: bool = _I.progress,
                     at: Sequence[float] | None = _I.at) -> ad.AnnData:
-        """Interpolation between two labels (default: the paper's Gradient Interpolation) or along a continuous column.
+        """Interpolation between two labels (two-ended, or the paper's Gradient Interpolation) or a continuous column.
 
         Each state ``i = 0 … n_states−1`` denoises noised real cells from ``t_start`` with guidance weights
         ``(γ(1−w_i), γ w_i)`` on ``(start, end)``, ``w_i = i / (n_states − 1)``, from the same noised ``start``
@@ -350,7 +350,7 @@ class ScDiffusion:
         n_states, n_cells
             Number of states and cells per state (start cells, or pairs, are drawn with replacement when fewer).
         t_start, method
-            Noise level where denoising begins (paper: 600); how the states start (gradient or two-ended).
+            Noise level where denoising begins (paper: 600); how states start (auto: two-ended given end cells).
         guidance, cfg_scale, sampler, n_steps, eta, guidance_t_max, seed, batch_size
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
