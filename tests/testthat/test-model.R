@@ -105,9 +105,20 @@ test_that("interpolate(method = \"two-ended\") starts from paired start and end 
     again <- run(method = "two-ended", seed = 2)
     expect_identical(as.matrix(SummarizedExperiment::assay(again, "counts")),
         as.matrix(SummarizedExperiment::assay(path, "counts")))
-    gradient <- run(seed = 2)
+    gradient <- run(method = "gradient", seed = 2)
     expect_identical(S4Vectors::metadata(gradient)$scDiffusion$params$interpolation_method, "gradient")
     expect_false("source_cell_end" %in% colnames(SummarizedExperiment::colData(gradient)))
+    ## the default, "auto": two-ended (the same cells) when x has cells of both labels, gradient when it has none of
+    ## the end label
+    auto <- run(seed = 2)
+    expect_identical(S4Vectors::metadata(auto)$scDiffusion$params$interpolation_method, "two-ended")
+    expect_identical(as.matrix(SummarizedExperiment::assay(auto, "counts")),
+        as.matrix(SummarizedExperiment::assay(path, "counts")))
+    only_start <- interpolate(model, sce[, sce$cell_type != "C"], labels_key = "cell_type", start = "A", end = "C",
+        n_states = 3, n_cells = 6, t_start = 200, n_steps = 10, seed = 2)
+    expect_identical(S4Vectors::metadata(only_start)$scDiffusion$params$interpolation_method, "gradient")
+    expect_identical(as.matrix(SummarizedExperiment::assay(only_start, "counts")),
+        as.matrix(SummarizedExperiment::assay(gradient, "counts")))
     expect_error(run(method = "nope"), "'method' must be one of 'auto', 'gradient', 'two-ended', got 'nope'")
     no_end <- sce[, sce$cell_type != "C"]
     expect_error(interpolate(model, no_end, "cell_type", "A", "C", method = "two-ended", n_states = 2,
