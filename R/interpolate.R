@@ -150,7 +150,7 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
     for (one in start) {
         if (!any(!is.na(lab) & lab == one)) {
             stop(sprintf("'x' has no cell labelled '%s' in column '%s'.%s", one, labels_key,
-                if (length(start) > 1L) paste0(" Two-ended interpolation starts from real cells of both ",
+                if (!identical(one, start[[1L]])) paste0(" Two-ended interpolation starts from real cells of both ",
                     "labels: add cells labelled '", one, "', or use method = \"gradient\" (start cells only).")
                 else ""), call. = FALSE)
         }

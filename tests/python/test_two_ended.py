@@ -144,3 +144,11 @@ def test_two_ended_needs_cells_of_the_end_label(small_model, counts_adata):
     out = small_model.interpolate(no_end, "cell_type", START, END, n_states=2, n_cells=2, t_start=300, n_steps=5,
                                   method="gradient", progress=False)
     assert out.n_obs == 4
+
+
+def test_missing_start_cells_do_not_point_to_gradient(small_model, counts_adata):
+    """Without cells of the start label no method can run: the message asks for them, not for method='gradient'."""
+    no_start = counts_adata[counts_adata.obs["cell_type"] != START].copy()
+    with pytest.raises(InputError, match=r"no cell labelled 'type0'.*add cells of 'type0'") as err:
+        small_model.interpolate(no_start, "cell_type", START, END, n_states=2, n_cells=2)
+    assert "gradient" not in str(err.value)

@@ -119,6 +119,11 @@ test_that("interpolate(method = \"two-ended\") starts from paired start and end 
     expect_identical(S4Vectors::metadata(only_start)$scDiffusion$params$interpolation_method, "gradient")
     expect_identical(as.matrix(SummarizedExperiment::assay(only_start, "counts")),
         as.matrix(SummarizedExperiment::assay(gradient, "counts")))
+    ## without cells of the start label no method runs: the message does not point to method = "gradient"
+    msg <- tryCatch(interpolate(model, sce[, sce$cell_type != "A"], "cell_type", "A", "C", n_states = 2,
+        n_cells = 2), error = conditionMessage)
+    expect_match(msg, "'x' has no cell labelled 'A'")
+    expect_false(grepl("gradient", msg))
     expect_error(run(method = "nope"), "'method' must be one of 'auto', 'gradient', 'two-ended', got 'nope'")
     no_end <- sce[, sce$cell_type != "C"]
     expect_error(interpolate(model, no_end, "cell_type", "A", "C", method = "two-ended", n_states = 2,

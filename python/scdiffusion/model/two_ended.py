@@ -51,6 +51,9 @@ def two_ended_starts(model, cells, labels_key: str, start: str, end: str, *, lay
     masks = {}
     for role, label in (("start", start), ("end", end)):
         masks[role] = labels == str(label)
+        if not masks[role].any() and role == "start":
+            raise InputError(f"start_cells has no cell labelled {label!r} in '{labels_key}'; interpolation starts "
+                             f"from real cells of the start label: add cells of {label!r} to start_cells.")
         if not masks[role].any():
             raise InputError(f"start_cells has no cell labelled {label!r} in '{labels_key}'; two-ended "
                              f"interpolation starts from real cells of both labels: add cells of {label!r} to "
