@@ -84,13 +84,7 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
     pairs = T.ot_pairs(score.project(x_prev), score.project(x_next), n_ref, rng)
     curves = {T.DIRECT: [score.mmd2(T.direct_interpolation(x_prev, x_next, float(w), n_ref, rng)) for w in w_states],
               T.OT: [score.mmd2(T.mccann(x_prev, x_next, pairs, float(w))) for w in w_states]}
-    rows: dict[str, dict] = {}
-    best = {}
-    for method, st in states.items():
-        b = int(np.argmin([s["mmd2"] for s in st]))
-        best[method] = b
-        rows[f"{method}: chosen state (w = {w_states[chosen]:.2f})"] = {**_measures(st[chosen]), "state": chosen}
-        rows[f"{method}: best state (chosen by looking)"] = {**_measures(st[b]), "state": b, "w": float(w_states[b])}
+    rows, best = T.method_rows(states, w_states, chosen)
     rows[f"{T.DIRECT} (w = {w_rule:.2f})"] = score(T.direct_interpolation(x_prev, x_next, w_rule, n_ref, rng))
     rows[f"{T.OT} (w = {w_rule:.2f})"] = score(T.mccann(x_prev, x_next, pairs, w_rule))
     for name, x in ((f"real {prev} h (previous)", x_prev), (f"real {nxt} h (next)", x_next)):
@@ -108,10 +102,6 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
             "baseline_mmd2_curves": curves, "interpolate_seconds": seconds, "training": info,
             "n_per_row": n_ref, "n_train": int(train.n_obs), "n_genes_model": len(model.genes),
             "n_pca_cells": int(sum(len(i) for i in pca_idx)), "neighbours": [prev, nxt]}
-
-
-def _measures(d: dict) -> dict:
-    return {c: d[c] for c in T.COLUMNS}
 
 
 def targets(summary: dict, default: str) -> dict:

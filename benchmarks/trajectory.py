@@ -231,14 +231,7 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     pairs = ot_pairs(score.project(x_prev), score.project(x_next), n_ref, rng)
     curves = {DIRECT: [score.mmd2(direct_interpolation(x_prev, x_next, float(w), n_ref, rng)) for w in w_states],
               OT: [score.mmd2(mccann(x_prev, x_next, pairs, float(w))) for w in w_states]}
-    rows: dict[str, dict] = {}
-    best = {}
-    for method, st in states.items():
-        b = int(np.argmin([s["mmd2"] for s in st]))
-        best[method] = b
-        rows[f"{method}: chosen state (w = {w_states[chosen]:.2f})"] = {**_measures(st[chosen]), "state": chosen}
-        rows[f"{method}: best state (chosen by looking)"] = {**_measures(st[b]), "state": b,
-                                                            "w": float(w_states[b])}
+    rows, best = method_rows(states, w_states, chosen)
     rows[f"{DIRECT} (w = {w_rule:.2f})"] = score(direct_interpolation(x_prev, x_next, w_rule, n_ref, rng))
     rows[f"{OT} (w = {w_rule:.2f})"] = score(mccann(x_prev, x_next, pairs, w_rule))
     rows[f"real {prev} h (previous)"] = score(x_prev[rng.choice(len(x_prev), n_ref, replace=False)])
@@ -270,6 +263,20 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
 
 def _measures(d: dict) -> dict:
     return {c: d[c] for c in COLUMNS}
+
+
+def method_rows(states: dict[str, list[dict]], w_states: np.ndarray, chosen: int) -> tuple[dict, dict]:
+    """Per method, the row of the state chosen by the time rule and of the best state (lowest MMD², chosen by
+    looking); returns ``(rows, {method: best state})``."""
+    rows: dict[str, dict] = {}
+    best = {}
+    for method, st in states.items():
+        b = int(np.argmin([s["mmd2"] for s in st]))
+        best[method] = b
+        rows[f"{method}: chosen state (w = {w_states[chosen]:.2f})"] = {**_measures(st[chosen]), "state": chosen}
+        rows[f"{method}: best state (chosen by looking)"] = {**_measures(st[b]), "state": b,
+                                                            "w": float(w_states[b])}
+    return rows, best
 
 
 # ---------------------------------------------------------------------------------------------- summary
