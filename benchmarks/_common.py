@@ -352,6 +352,11 @@ def write_json(args, data: dict) -> Path:
     return path
 
 
+def seed_stats(values: list) -> dict[str, Any]:
+    """``{"mean", "sd", "per_seed"}`` of one measure over seeds (``per_seed`` as given)."""
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "per_seed": list(values)}
+
+
 def values(result: dict) -> dict[str, float | None]:
     """Flatten an :func:`scdiffusion.metrics.evaluate` result to ``{metric: value}``."""
     return {k: v.get("value") for k, v in result.items() if k != "meta" and isinstance(v, dict) and "value" in v}

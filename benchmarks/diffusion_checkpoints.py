@@ -130,9 +130,7 @@ def main(argv=None) -> dict:
     per_seed = {str(s): run_seed(s, args) for s in args.seeds}
     names = list(next(iter(per_seed.values()))["rows"])
     cols = ["step", *CRITERIA, *TRUTH]
-    summary = {r: {c: {"mean": float(np.mean([s["rows"][r][c] for s in per_seed.values()])),
-                       "sd": float(np.std([s["rows"][r][c] for s in per_seed.values()])),
-                       "per_seed": [s["rows"][r][c] for s in per_seed.values()]} for c in cols} for r in names}
+    summary = {r: {c: C.seed_stats([s["rows"][r][c] for s in per_seed.values()]) for c in cols} for r in names}
     table = C.print_table({r: {c: v[c]["mean"] for c in cols} for r, v in summary.items()}, cols,
                           f"{NAME}: diffusion snapshots of PBMC models, mean over seeds {args.seeds}")
     corr = {c: [s["spearman_with_test_mmd"][c] for s in per_seed.values()] for c in CRITERIA}

@@ -52,9 +52,7 @@ def main(argv=None) -> dict:
     per_seed = {str(s): run_seed(s, 100 if args.quick else 300) for s in args.seeds}
     rows = list(next(iter(per_seed.values())))
     cols = ["rf_auc_pca", "mmd_rbf", "one_nn_accuracy"]
-    summary = {r: {c: {"mean": float(np.mean([s[r][c] for s in per_seed.values()])),
-                       "sd": float(np.std([s[r][c] for s in per_seed.values()])),
-                       "per_seed": [s[r][c] for s in per_seed.values()]} for c in cols} for r in rows}
+    summary = {r: {c: C.seed_stats([s[r][c] for s in per_seed.values()]) for c in cols} for r in rows}
     table = C.print_table({r: {c: v[c]["mean"] for c in cols} for r, v in summary.items()}, cols,
                           f"{NAME}: mean over seeds {args.seeds}")
     out = {"meta": C.meta(args, t_start, data="PBMC68k-reduced exact counts, 80/20 split by bulk_labels",
