@@ -327,6 +327,13 @@ def _git_commit() -> str | None:
         return None
 
 
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, in GiB (``ru_maxrss``)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
+
+
 def meta(args, t_start: float, **extra) -> dict[str, Any]:
     import sklearn
     import torch

@@ -71,17 +71,22 @@ def truth(model_sim: CountModel, draw, extra: dict, genes_idx: np.ndarray, seed:
 
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0])
-    p.add_argument("--n-cells", type=int, default=10_000, help="training cells")
-    p.add_argument("--n-test", type=int, default=2_000, help="cells of the fresh draw (held out)")
-    p.add_argument("--n-genes", type=int, default=2_000)
+    p.add_argument("--n-cells", type=int, default=None, help="training cells (default 10,000; 1,500 with --quick)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help="cells of the fresh draw (held out; default 2,000; 300 with --quick)")
+    p.add_argument("--n-genes", type=int, default=None, help="genes (default 2,000; 300 with --quick)")
     p.add_argument("--n-groups", type=int, default=6)
     p.add_argument("--sim-seed", type=int, default=0, help="seed of the simulated model's parameters")
+    p.add_argument("--library-median", type=float, default=500.0,
+                   help="median library size of the simulated cells (3000 with 10,000 genes: ~85 %% zeros, "
+                        "~1,450 genes detected per cell, as in a 10x run)")
     R.add_arguments(p)
     args = R.finish(p.parse_args(argv), NAME)
-    if args.quick:
-        args.n_cells, args.n_test, args.n_genes = 1500, 300, 300
+    for key, full, quick in (("n_cells", 10_000, 1500), ("n_test", 2000, 300), ("n_genes", 2000, 300)):
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
     t_start = time.perf_counter()
-    sim = CountModel.make(args.n_genes, args.n_groups, args.sim_seed)
+    sim = CountModel.make(args.n_genes, args.n_groups, args.sim_seed, library_median=args.library_median)
     per_seed, seeds_out, first = [], {}, None
     for seed in args.seeds:
         draw = sim.draw(args.n_cells, seed=10_000 + 2 * seed)
@@ -124,7 +129,11 @@ def main(argv=None) -> dict:
     out = {"meta": C.meta(args, t_start, data="simulated NB counts (_simulation.CountModel)",
                           simulation={"n_cells": args.n_cells, "n_test": args.n_test, "n_genes": args.n_genes,
                                       "n_groups": args.n_groups, "sim_seed": args.sim_seed,
-                                      "zero_fraction": float((draw.counts == 0).mean())},
+                                      "library_median": args.library_median,
+                                      "zero_fraction": float((draw.counts == 0).mean()),
+                                      "median_counts_per_cell": float(np.median(draw.counts.sum(1))),
+                                      "median_genes_detected": float(np.median((draw.counts > 0).sum(1)))},
+                          peak_rss_gb=C.peak_rss_gb(),
                           seeds=args.seeds, model_kwargs=args.model_kwargs, train_kwargs=args.train_kwargs,
                           ae_only=args.ae_only, rows_note=R.__doc__),
            "columns": E.COLUMNS, "ideal": E.IDEALS, "summary": summary, "truth": truth_summary,
