@@ -109,7 +109,7 @@ def main(argv=None) -> dict:
     p.set_defaults(sampler="dpmpp-sde", n_steps=25)
     args = C.finish_args(p.parse_args(argv), NAME)
     if args.quick:
-        args.sizes, args.n_genes, args.n_test = args.sizes or "400,800", 300, 200
+        args.sizes, args.n_genes, args.n_test = args.sizes or "300,600", 300, 200
     args.sizes = [int(s) for s in (args.sizes or "1000,5000,10000,50000").split(",")]
     args.seeds = [int(s) for s in (args.seeds or "0").split(",")]
     t_start = time.perf_counter()

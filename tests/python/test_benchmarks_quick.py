@@ -241,6 +241,19 @@ def test_decoder_benchmarks_quick_mode(name, tmp_path):
         assert res["truth"]["theta_true_median"] > 0 and -1 <= res["truth"]["mean_error_vs_counting_noise_r"] <= 1
 
 
+def test_simulated_scale_quick_mode(tmp_path):
+    """Each size is its own simulated.py run (its cells, its process's time and memory), collected by size."""
+    res = _run_quick("simulated_scale", tmp_path)
+    assert list(res["sizes"]) == ["300", "600"]
+    for n, entry in res["sizes"].items():
+        assert entry["simulation"]["n_cells"] == int(n) and entry["simulation"]["n_genes"] == 300
+        assert entry["process"]["wall_seconds"] > 0 and 0.1 < entry["process"]["peak_rss_gb"] < 8
+        assert {"real train (control)", "decoder ceiling", "generated", "per-label Gaussian (PCA)"} == set(entry["rows"])
+        assert 0.0 <= entry["rows"]["generated"]["rf_auc_genes"]["mean"] <= 1.0
+        assert (tmp_path / f"n{n}" / "results.json").exists()
+    assert "| 600 | generated |" in (tmp_path / "table.md").read_text()
+
+
 @pytest.mark.parametrize("quick", [False, True])
 def test_missing_bench_package_stops_a_full_run_and_is_skipped_in_quick_mode(quick):
     code = ("import argparse, sys; sys.path.insert(0, 'benchmarks'); import _common as C; "
