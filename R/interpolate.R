@@ -85,7 +85,7 @@ setGeneric("interpolate", function(model, x, ...) standardGeneric("interpolate")
 #' @rdname interpolate
 #' @export
 setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key = NULL, start = NULL, end = NULL,
-    n_states = 5L, n_cells = 100L, t_start = 600L, guidance_scale = 2, guidance = "auto",
+    n_states = 5L, n_cells = 100L, t_start = NULL, guidance_scale = 2, guidance = "auto",
     cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL,
     eta = NULL, guidance_t_max = NULL, assay = "counts", seed = NULL, progress = interactive(), genes = NULL,
     prefix = NULL, method = "auto", like = NULL, at = NULL, ...) {

@@ -113,6 +113,15 @@ def require_bench(args: argparse.Namespace, *modules: str) -> list[str]:
     return missing
 
 
+def t_start_used(t_start: int | None, methods: list[str]) -> int | dict[str, int]:
+    """The interpolation's ``t_start``: the one given, or each method's default (``{method: t_start}``)."""
+    if t_start is not None:
+        return t_start
+    from scdiffusion.model.interpolation import T_START
+
+    return {m: T_START[m] for m in methods if m in T_START}
+
+
 def sampling(args) -> dict[str, Any]:
     """Keyword arguments for ``generate`` / ``interpolate`` (``n_steps=None``: the sampler's default)."""
     return {"sampler": args.sampler, "n_steps": args.n_steps}

@@ -130,9 +130,9 @@ def main(argv=None) -> dict:
     p.add_argument("--no-continuous", dest="continuous", action="store_false",
                    help="skip the continuous-time model (a second training per seed and time point)")
     p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
-    from scdiffusion.options import INTERPOLATE
-
-    p.add_argument("--t-start", type=int, default=INTERPOLATE.defaults.t_start)
+    p.add_argument("--t-start", type=int, default=None,
+                   help="noise level the interpolation starts from (default: each method's own, "
+                        "scdiffusion.model.interpolation.T_START)")
     p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
                    help="train with --max-time instead of the package's default step budgets (the default here)")
     p.set_defaults(default_budgets=True)
@@ -180,7 +180,8 @@ def main(argv=None) -> dict:
                       "(scanpy seurat flavour, genes in >= 3 cells) computed without the held-out time point",
         n_cells={h: int((fpkm.obs[KEY] == h).sum()) for h in HOURS}, seeds=args.seeds, held_out=args.held_out,
         methods=args.methods, default_method=args.methods[0], n_states=args.n_states,
-        interpolation_t_start=args.t_start, n_trees=args.n_trees, continuous=args.continuous,
+        interpolation_t_start=C.t_start_used(args.t_start, args.methods), n_trees=args.n_trees,
+        continuous=args.continuous,
         training={"max_time": None if args.default_budgets else args.max_time,
                   "default_budgets": bool(args.default_budgets)},
         measures="PCA (50 comps) fitted on a random half of every training time point's cells; baselines and "

@@ -26,6 +26,13 @@ UNCOND = {"scc_gene_means": ("SCC", "high"), "mmd_rbf": ("MMD²", "low"), "ilisi
 IDEAL = {"high": "↑", "low": "↓", "half": "→0.5", "one": "→1"}
 
 
+
+def _t_start(value) -> str:
+    """``t_start`` of a trajectory run: one number, or each method's default (``{method: t_start}``)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{v} ({k})" for k, v in value.items())
+    return str(value)
+
 def f(v, d=3):
     if v is None:
         return "–"
@@ -309,7 +316,7 @@ def trajectory(d: dict) -> list[str]:
               f"({', '.join(sim['time_labels'])} h; mean τ {', '.join(f'{x:.2f}' for x in sim['time_means_tau'])}), "
               f"NB θ median {sim['theta_median']:.1f}, {sim['zero_fraction']:.0%} zeros. Trained on "
               f"{m['n_train_cells']} cells (all but {m['held_out']} h); interpolation {prev} h → {nxt} h, "
-              f"{m['n_states']} states, t_start {m['interpolation_t_start']}; methods run: "
+              f"{m['n_states']} states, t_start {_t_start(m['interpolation_t_start'])}; methods run: "
               f"{', '.join(m['methods_run'])}" + (f"; {skipped}" if skipped else "") + ". "
               f"Every row: {m['n_cells_per_row']} cells vs the same {m['n_cells_per_row']} held-out cells, on 50 PCs "
               f"fitted on an independent draw of real cells of every time point (no scored cell in the fit). "
@@ -348,7 +355,7 @@ def hsmm_trajectory(d: dict) -> list[str]:
     lines += [f"HSMM {', '.join(f'{h} h: {n}' for h, n in m['n_cells'].items())} cells; FPKM → pseudo-counts, "
               f"{m['preprocessing'].split('; ', 1)[1]}. For each held-out time point and seed a model is trained "
               f"on the other three time points with {budget}; methods {', '.join(m['methods'])} (default "
-              f"`{m['default_method']}`), {m['n_states']} states, t_start {m['interpolation_t_start']}"
+              f"`{m['default_method']}`), {m['n_states']} states, t_start {_t_start(m['interpolation_t_start'])}"
               + ("; a second model with `continuous_keys=['Hours']` generates at the held-out value" if
                  m.get("continuous") else "") + f". {m['measures']}. Chosen state: {m['chosen_state_rule']}. "
               f"Mean ± sd over seeds {', '.join(map(str, m['seeds']))}.", ""]

@@ -365,9 +365,9 @@ def main(argv=None) -> dict:
     p.add_argument("--no-continuous", dest="continuous", action="store_false",
                    help="skip the continuous-time model (a second training per seed)")
     p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
-    from scdiffusion.options import INTERPOLATE
-
-    p.add_argument("--t-start", type=int, default=INTERPOLATE.defaults.t_start)
+    p.add_argument("--t-start", type=int, default=None,
+                   help="noise level the interpolation starts from (default: each method's own, "
+                        "scdiffusion.model.interpolation.T_START)")
     args = C.finish_args(p.parse_args(argv), NAME)
     if args.quick:
         args.n_genes, args.n_per_time, args.n_trees = 200, 160, 100
@@ -423,7 +423,8 @@ def main(argv=None) -> dict:
                     "zero_fraction": first["zero_fraction"]},
         seeds=args.seeds, held_out=args.held_out, neighbours=first["neighbours"], w_rule=first["w_rule"],
         methods_requested=methods, methods_run=list(states), methods_skipped=args.skipped_methods,
-        n_states=args.n_states, interpolation_t_start=args.t_start, n_cells_per_row=first["n_per_row"],
+        n_states=args.n_states, interpolation_t_start=C.t_start_used(args.t_start, methods),
+        n_cells_per_row=first["n_per_row"],
         n_train_cells=first["n_train"], n_trees=args.n_trees, max_time=args.max_time,
         training={"max_time": args.max_time, **first["training"]},
         training_per_seed={s: r["training"] for s, r in per_seed.items()},

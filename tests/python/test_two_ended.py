@@ -136,6 +136,24 @@ def test_auto_is_two_ended_given_end_cells_and_gradient_without(small_model, cou
     assert "no cell labelled 'type2', so method='auto' uses Gradient Interpolation" in caplog.text
 
 
+def test_t_start_defaults_to_the_methods_own(small_model, counts_adata, caplog):
+    """t_start unset: each method's measured default (two-ended denoises its blends from less noise than Gradient
+    Interpolation, whose states must move from the start label); also when auto falls back; a given one wins."""
+    from scdiffusion.model.interpolation import T_START
+
+    assert INTERPOLATE["t_start"].default is None and T_START["gradient"] == 600
+    assert T_START["two-ended"] < T_START["gradient"]
+    kw = dict(n_states=2, n_cells=3, n_steps=5, seed=1, progress=False)
+    params = {m: small_model.interpolate(counts_adata, "cell_type", START, END, method=m, **kw).uns["scdiffusion"]
+              for m in ("gradient", "two-ended", "auto")}
+    assert params["gradient"]["t_start"] == 600 and params["two-ended"]["t_start"] == T_START["two-ended"]
+    assert params["auto"]["t_start"] == T_START["two-ended"]
+    no_end = counts_adata[counts_adata.obs["cell_type"] != END].copy()
+    assert small_model.interpolate(no_end, "cell_type", START, END, **kw).uns["scdiffusion"]["t_start"] == 600
+    given = small_model.interpolate(counts_adata, "cell_type", START, END, t_start=450, **kw).uns["scdiffusion"]
+    assert given["t_start"] == 450 and given["interpolation_method"] == "two-ended"
+
+
 def test_two_ended_needs_cells_of_the_end_label(small_model, counts_adata):
     no_end = counts_adata[counts_adata.obs["cell_type"] != END].copy()
     with pytest.raises(InputError, match=r"start_cells has no cell labelled 'type2'.*method='gradient'"):

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..options import INTERPOLATE
 from ..runtime import seeded_generator
 from .continuous import record
-from .interpolation import _gradient_starts, _one_scale
+from .interpolation import T_START, _gradient_starts, _one_scale
 from .interpolation import interpolate as interpolate_labels
 from .outputs import cells_to_anndata
 
@@ -45,6 +45,7 @@ def interpolate_values(model, start_cells, key: str, start, end, *, at, n_states
     if (v["method"] or "auto") not in ("auto", "gradient"):
         raise InputError(f"method={v['method']!r} is not available along the continuous column '{key}'; use "
                          "method='gradient' (the start cells noised to t_start, denoised at each value).")
+    v["t_start"] = T_START["gradient"] if v["t_start"] is None else v["t_start"]
     start_v = float(condition_values(key, start, 1, reg)[0])
     if at is None:
         values = np.linspace(start_v, float(condition_values(key, end, 1, reg)[0]), v["n_states"])

@@ -26,6 +26,11 @@ from .two_ended import two_ended_starts
 
 logger = logging.getLogger(__name__)
 
+#: Default ``t_start`` of each method: the paper's 600 for Gradient Interpolation (its states have to move from the
+#: start label to the end label); less for two-ended, whose blends already lie between two real cells
+#: (``benchmarks/README.md``: trajectory and HSMM, 3 seeds each).
+T_START = {"gradient": 600, "two-ended": 150}
+
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
                 t_start: int, method: str, guidance_scale: float | Mapping[str, float], guidance: str,
@@ -47,13 +52,14 @@ def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_
                            "guidance_t_max": guidance_t_max, "seed": seed, "batch_size": batch_size}, n_timesteps=T)
     v["guidance_scale"] = _one_scale(guidance_scale, "guidance_scale", labels_key)
     v["cfg_scale"] = _one_scale(cfg_scale, "cfg_scale", labels_key)
-    s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], t_start=v["t_start"], eta=v["eta"])
     cells = read_anndata(start_cells)
     if labels_key not in cells.obs.columns:
         raise InputError(f"start_cells has no obs column '{labels_key}'; it must label the real start cells.")
     n_cells, n_states, method = v["n_cells"], v["n_states"], v["method"] or INTERPOLATE["method"].default
     if method == "auto":
         method = _auto_method(cells, labels_key, end)
+    v["t_start"] = T_START[method] if v["t_start"] is None else v["t_start"]
+    s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], t_start=v["t_start"], eta=v["eta"])
     gen = seeded_generator(v["seed"])
     mode = resolve_guidance(model.module, guidance, "interpolate")
     weights, w_end = interpolation_weights(n_states, n_cells, a, b, reg.n_classes, v["guidance_scale"])

@@ -329,7 +329,7 @@ class ScDiffusion:
         return generate_to_file(self, path, n_cells, condition, chunk_size=chunk_size, overwrite=overwrite, **kwargs)
 
     def interpolate(self, start_cells: ad.AnnData | str | os.PathLike, labels_key: str, start: str, end: str, *,
-                    n_states: int = _I.n_states, n_cells: int = _I.n_cells, t_start: int = _I.t_start,
+                    n_states: int = _I.n_states, n_cells: int = _I.n_cells, t_start: int | None = _I.t_start,
                     method: str = _I.method, guidance_scale: float | Mapping[str, float] = _I.guidance_scale,
                     guidance: str = _I.guidance, cfg_scale: float | Mapping[str, float] = _I.cfg_scale,
                     sampler: str = _I.sampler, n_steps: int | None = _I.n_steps, eta: float | None = _I.eta,
@@ -350,7 +350,7 @@ class ScDiffusion:
         n_states, n_cells
             Number of states and cells per state (start cells, or pairs, are drawn with replacement when fewer).
         t_start, method
-            Noise level where denoising begins (paper: 600); how states start (auto: two-ended given end cells).
+            Noise level where denoising begins (default: the method's own); how states start (auto: two-ended).
         guidance, cfg_scale, sampler, n_steps, eta, guidance_t_max, seed, batch_size
             As in :meth:`generate` (``n_steps`` counts the steps from ``t_start``); with classifier-free guidance
             the conditional predictions of the two labels are mixed with weights ``(w(1−s), w s)``.
