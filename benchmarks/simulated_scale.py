@@ -42,8 +42,8 @@ def run_size(args, n_cells: int) -> dict:
            "--sampler", args.sampler, "--n-steps", str(args.n_steps)]
     if args.quick:
         cmd.append("--quick")
-    if args.no_cache:
-        cmd.append("--no-cache")
+    if args.model_kwargs:
+        cmd += ["--model-kwargs", args.model_kwargs]
     C.logger.info("size %d: %s", n_cells, " ".join(cmd[1:]))
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
@@ -105,6 +105,7 @@ def main(argv=None) -> dict:
     p.add_argument("--n-genes", type=int, default=10_000)
     p.add_argument("--n-test", type=int, default=2_000)
     p.add_argument("--library-median", type=float, default=3000.0)
+    p.add_argument("--model-kwargs", default=None, help="JSON of extra ScDiffusion(...) arguments of every size")
     p.add_argument("--collect", action="store_true", help="only rebuild the table from the sizes already run")
     p.set_defaults(sampler="dpmpp-sde", n_steps=25)
     args = C.finish_args(p.parse_args(argv), NAME)
