@@ -8,7 +8,8 @@
 #' (\code{scdiffusion train}).
 #'
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
-#' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "noise_fit", "n_latent",
+#' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "noise_fit", "count_split",
+#'     "n_latent",
 #'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "continuous_keys", "dropout",
 #'     "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
 #'     "validation_fraction", "n_timesteps", "device", "mixed_precision", "seed", "preset", "max_time",
@@ -34,7 +35,7 @@ setGeneric("trainScDiffusion", function(x, ...) standardGeneric("trainScDiffusio
 #' @rdname trainScDiffusion
 #' @export
 setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = NULL, assay = "counts",
-    pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", n_latent = 128L,
+    pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", count_split = 0, n_latent = 128L,
     hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
     classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, continuous_keys = NULL,
     dropout = 0.2,
@@ -53,6 +54,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     max_steps <- .check_max_steps(max_steps, names(stages))
     model_args <- list(pretrained = if (is.null(pretrained)) NULL else normalizePath(opt("pretrained", pretrained)),
         likelihood = opt("likelihood", likelihood), noise_fit = opt("noise_fit", noise_fit),
+        count_split = opt("count_split", count_split),
         n_latent = opt("n_latent", n_latent), classifier_free = opt("classifier_free", classifier_free),
         label_dropout = opt("label_dropout", label_dropout), continuous_keys = as.list(continuous),
         mixed_precision = opt("mixed_precision", mixed_precision),

@@ -120,6 +120,10 @@ TRAIN = Operation("train", (
            "eval mode, on up to 10,000 training cells; measured best, benchmarks/results/decoder), eval-validation "
            "(the same on the validation cells) or joint (learned with the network only, release 0.1).",
            choices=("eval-train", "eval-validation", "joint")),
+    Option("count_split", "float", 0.0,
+           "Count splitting of the autoencoder's training cells: the share p of each cell's counts (binomial "
+           "thinning) the encoder sees, the likelihood scoring the rest, so the decoded mean does not learn each "
+           "cell's counting noise (count likelihoods only; 0: off).", low=0, high=1, high_open=True),
     Option("n_latent", "int", 128, "Latent size of the autoencoder (SCimilarity: 128).", low=2),
     Option("hidden", "ints", (1024, 1024, 1024), "Hidden layer sizes of the encoder (reversed for the decoder).",
            low=1),

@@ -27,14 +27,16 @@ test_that("guidance kinds and the classifier-free weight reach the core", {
 
 test_that("training arguments of the classifier-free denoiser and the dispersion fit are checked and recorded", {
     expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", noise_fit = "later"), "noise_fit")
+    expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", count_split = 1), "count_split")
     expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", label_dropout = 1), "label_dropout")
     expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", classifier_free = "yes"),
         "classifier_free")
     skip_if_no_python()
     model <- do.call(trainScDiffusion, c(list(sim_sce(n_cells = 90), labels_keys = "cell_type",
-        classifier_free = FALSE, noise_fit = "joint"), TINY))
+        classifier_free = FALSE, noise_fit = "joint", count_split = 0.5), TINY))
     config <- jsonlite::fromJSON(file.path(model@path, "config.json"), simplifyVector = TRUE)
     expect_identical(config$autoencoder$noise_fit, "joint")
+    expect_identical(config$autoencoder$count_split, 0.5)
     expect_length(config$denoiser$conditioned_on, 0L)
     expect_error(generate(model, n_cells = 5, condition = c(cell_type = "A"), guidance = "classifier-free"),
         "classifier_free")

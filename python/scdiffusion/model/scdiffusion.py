@@ -56,8 +56,8 @@ class ScDiffusion:
         Autoencoder (SCimilarity layout by default). ``likelihood``: ``"nb"`` (default; negative binomial over
         counts, generated cells get integer counts), ``"zinb"``, or ``"mse"`` (the paper's regression of
         log-normalised expression; its cells are trivially separable from real ones, ``benchmarks/README.md``).
-    noise_fit
-        How a count likelihood's dispersion is fitted (default ``"eval-train"``: refitted after training).
+    noise_fit, count_split
+        How a count likelihood's dispersion is fitted (default: refitted after training); count splitting.
     denoiser_hidden, classifier_hidden
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
     classifier_free, label_dropout, continuous_keys
@@ -92,15 +92,15 @@ class ScDiffusion:
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
                  continuous_keys: Sequence[str] | str | None = _T.continuous_keys,
                  dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
-                 likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit,
+                 likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit, count_split: float = _T.count_split,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
                  min_cells_per_label: int = _T.min_cells_per_label, validation_fraction: float = _T.validation_fraction,
                  n_timesteps: int = _T.n_timesteps,
                  device: str = _T.device, mixed_precision: bool = _T.mixed_precision,
                  threads: int | None = _T.threads, seed: int = _T.seed, backed: bool = _T.backed):
-        checked = TRAIN.check({"likelihood": likelihood, "noise_fit": noise_fit, "n_latent": n_latent,
-                               "dropout": dropout, "input_dropout": input_dropout, "min_cells": min_cells,
-                               "min_counts": min_counts, "target_sum": target_sum,
+        checked = TRAIN.check({"likelihood": likelihood, "noise_fit": noise_fit, "count_split": count_split,
+                               "n_latent": n_latent, "dropout": dropout, "input_dropout": input_dropout,
+                               "min_cells": min_cells, "min_counts": min_counts, "target_sum": target_sum,
                                "min_cells_per_label": min_cells_per_label,
                                "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed,
                                "classifier_free": classifier_free, "label_dropout": label_dropout,
@@ -133,7 +133,7 @@ class ScDiffusion:
         self.n_train_cells, self.train_threads = self.data.n_cells, None  # train_threads: set by train()
         arch = {"n_latent": checked["n_latent"], "hidden": _sizes(hidden, "hidden"), "dropout": checked["dropout"],
                 "input_dropout": checked["input_dropout"], "likelihood": checked["likelihood"],
-                "noise_fit": checked["noise_fit"]}
+                "noise_fit": checked["noise_fit"], "count_split": checked["count_split"]}
         widths = {"denoiser_hidden": _sizes(denoiser_hidden, "denoiser_hidden"),
                   "classifier_hidden": _sizes(classifier_hidden, "classifier_hidden"),
                   "classifier_free": checked["classifier_free"] and bool(self.registries),

@@ -22,7 +22,9 @@ from ..diffusion import (
     Sampler,
     sample_loop,
 )
+from ..errors import InputError
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
+from ..nn.likelihood import OUTPUT_LIKELIHOODS
 from ..runtime import autocast
 
 
@@ -37,9 +39,9 @@ class ScDiffusionModule:
         ``{label column: number of labels}``: one classifier per column.
     n_latent, hidden, dropout, input_dropout, likelihood, target_sum
         Autoencoder (see :class:`~scdiffusion.nn.Autoencoder`).
-    noise_fit
-        How training fits a count likelihood's dispersion (recorded with the architecture; see
-        :func:`~scdiffusion.train.autoencoder.train_autoencoder`).
+    noise_fit, count_split
+        How training fits a count likelihood's dispersion and splits the training cells' counts (recorded with
+        the architecture; see :func:`~scdiffusion.train.autoencoder.train_autoencoder`).
     denoiser_hidden
         Down path of the skip-MLP denoiser (paper: 512, 512, 256, 128; time embedding and head widths follow
         the first size).
@@ -58,14 +60,18 @@ class ScDiffusionModule:
 
     def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
                  hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
-                 likelihood: str = "nb", noise_fit: str = "joint", target_sum: float = 1e4,
+                 likelihood: str = "nb", noise_fit: str = "joint", count_split: float = 0.0, target_sum: float = 1e4,
                  denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
                  classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,
                  label_dropout: float = 0.3, continuous_keys: Sequence[str] = (), n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
-                     "input_dropout": float(input_dropout), "likelihood": likelihood, "noise_fit": noise_fit}
+                     "input_dropout": float(input_dropout), "likelihood": likelihood, "noise_fit": noise_fit,
+                     "count_split": float(count_split)}
+        if count_split and not OUTPUT_LIKELIHOODS[likelihood].models_counts:
+            raise InputError(f"count_split needs a count likelihood ('nb' or 'zinb'); the '{likelihood}' "
+                             "likelihood has no counts to split. Pass likelihood='nb' or count_split=0.")
         self.diffusion = GaussianDiffusion(int(n_timesteps), float(beta_start), float(beta_end))
         self.autoencoder = Autoencoder(n_genes, int(n_latent), self.arch["hidden"], float(dropout),
                                        float(input_dropout), likelihood, target_sum).to(self.device).eval()
@@ -113,7 +119,7 @@ class ScDiffusionModule:
             widths.update(continuous_keys=list(den["continuous"]), label_dropout=den.get("label_dropout", 0.3))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
-                   noise_fit=a.get("noise_fit", "joint"),
+                   noise_fit=a.get("noise_fit", "joint"), count_split=a.get("count_split", 0.0),
                    n_timesteps=d["n_timesteps"], beta_start=d["beta_start"], beta_end=d["beta_end"], device=device,
                    **widths)
         latent = config.get("latent") or {}

@@ -1,5 +1,6 @@
-"""Training plan of the autoencoder: reconstruction loss of the decoder's likelihood, on log-normalised cells,
-then (``noise_fit``) the count likelihood's dispersion refitted for the trained decoder in eval mode."""
+"""Training plan of the autoencoder: reconstruction loss of the decoder's likelihood, on log-normalised cells
+(optionally count-split), then (``noise_fit``) the count likelihood's dispersion refitted for the trained
+decoder in eval mode."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import torch
 from torch import nn
 
 from .checkpoint import Checkpointer
+from .count_splitting import row_seeds, split_batch
 from .loop import BatchSource, TrainConfig, fit
 
 
 def train_autoencoder(autoencoder: nn.Module, batches: tuple[torch.Tensor, ...] | BatchSource,
                       validation: tuple[torch.Tensor, ...], config: TrainConfig, *, generator: torch.Generator,
                       progress: bool = True, checkpoint: Checkpointer | None = None,
-                      noise_fit: str = "joint", noise_cells: tuple[torch.Tensor, ...] = ()) -> tuple[nn.Module, dict]:
+                      noise_fit: str = "joint", noise_cells: tuple[torch.Tensor, ...] = (),
+                      count_split: float = 0.0) -> tuple[nn.Module, dict]:
     """Fit the autoencoder on ``(x, [counts, library])`` rows; return the best weights (eval mode) and the history.
 
     ``validation`` holds the same tensors for the validation cells (empty: select on the training loss).
@@ -25,17 +28,34 @@ def train_autoencoder(autoencoder: nn.Module, batches: tuple[torch.Tensor, ...] 
     to outputs perturbed by dropout and barely leaves its initial value with the network's learning rate, so
     decoded counts are over-dispersed: refitting on training cells moved the decoder ceiling and generated cells
     most (``benchmarks/results/decoder/experiments.md``).
+
+    ``count_split`` (0 < p < 1; count likelihoods): every training and validation cell's counts are split by
+    binomial thinning, the encoder sees the part drawn with probability ``p`` and the likelihood scores the rest
+    (:mod:`~scdiffusion.train.count_splitting`); validation cells are split the same way at every evaluation.
     """
     has_val = len(validation) > 0 and len(validation[0]) > 0
+    ae = autoencoder.train()
+    split = count_split > 0 and ae.likelihood.models_counts
+    target_sum = ae.likelihood.target_sum
+
+    def split_loss(model, x, counts, library, seeds):
+        x, counts, library = split_batch(counts, count_split, seeds, target_sum)
+        return model.loss(x, counts, library)
+
+    val_seeds = row_seeds(len(validation[0]), torch.Generator().manual_seed(0)) if split and has_val else None
 
     @torch.no_grad()
     def val_fn(model):
+        if split:
+            chunks = zip(*(torch.split(t, 1024) for t in (*validation, val_seeds)))
+            return float(np.mean([split_loss(model, *c).item() for c in chunks]))
         chunks = zip(*(torch.split(t, 1024) for t in validation))
         return float(np.mean([model.loss(*c).item() for c in chunks]))
 
-    ae = autoencoder.train()
-    model, history = fit(ae, ae.loss, batches, config, val_fn=val_fn if has_val else None, generator=generator,
-                         desc="autoencoder", progress=progress, checkpoint=checkpoint)
+    loss_fn = (lambda *batch: split_loss(ae, *batch)) if split else ae.loss
+    model, history = fit(ae, loss_fn, batches, config, val_fn=val_fn if has_val else None, generator=generator,
+                         desc="autoencoder", progress=progress, checkpoint=checkpoint,
+                         draw_fn=(lambda n, g: (row_seeds(n, g),)) if split else None)
     model = model.eval()
     cells = {"eval-train": noise_cells, "eval-validation": validation}.get(noise_fit, ())
     if noise_fit != "joint" and model.likelihood.models_counts and len(cells) and len(cells[0]):

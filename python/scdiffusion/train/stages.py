@@ -127,7 +127,7 @@ def _run_stage(module, name: str, data: Data, z: torch.Tensor | None, configs: d
         noise_fit = module.arch.get("noise_fit", "joint")
         net, hist = train_autoencoder(module.autoencoder, data.autoencoder_batches(), data.validation_tensors(),
                                       configs["autoencoder"], generator=gen, progress=progress, checkpoint=ckpt,
-                                      noise_fit=noise_fit,
+                                      noise_fit=noise_fit, count_split=module.arch.get("count_split", 0.0),
                                       noise_cells=data.sample_training_cells(NOISE_FIT_CELLS, seed + 4)
                                       if noise_fit == "eval-train" and module.models_counts else ())
         if hasattr(data, "buffer_refills"):
