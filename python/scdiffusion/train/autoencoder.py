@@ -42,14 +42,14 @@ def train_autoencoder(autoencoder: nn.Module, batches: tuple[torch.Tensor, ...] 
         x, counts, library = split_batch(counts, count_split, seeds, target_sum)
         return model.loss(x, counts, library)
 
-    val_seeds = row_seeds(len(validation[0]), torch.Generator().manual_seed(0)) if split and has_val else None
+    scored = validation  # split once (fixed seeds): every evaluation scores the same held-out halves
+    if split and has_val:
+        seeds = row_seeds(len(validation[0]), torch.Generator().manual_seed(0))
+        scored = split_batch(validation[1], count_split, seeds, target_sum)
 
     @torch.no_grad()
     def val_fn(model):
-        if split:
-            chunks = zip(*(torch.split(t, 1024) for t in (*validation, val_seeds)))
-            return float(np.mean([split_loss(model, *c).item() for c in chunks]))
-        chunks = zip(*(torch.split(t, 1024) for t in validation))
+        chunks = zip(*(torch.split(t, 1024) for t in scored))
         return float(np.mean([model.loss(*c).item() for c in chunks]))
 
     loss_fn = (lambda *batch: split_loss(ae, *batch)) if split else ae.loss
