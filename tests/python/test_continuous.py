@@ -193,7 +193,9 @@ def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
                                     "--at", "12", "--at", "36", "--n-cells", "3", "--output", str(tmp_path / "i.h5ad"),
                                     "--quiet"])
     assert res.exit_code == 0, res.output
-    assert list(ad.read_h5ad(tmp_path / "i.h5ad").obs["hours"]) == [12.0] * 3 + [36.0] * 3
+    out = ad.read_h5ad(tmp_path / "i.h5ad")
+    assert list(out.obs["hours"]) == [12.0] * 3 + [36.0] * 3
+    assert out.uns["scdiffusion"]["interpolation_method"] == "two-ended"  # auto: cells at 0 h and at 72 h
 
 
 def test_interpolation_along_the_values(hours_model, hours_data):
