@@ -28,9 +28,13 @@
 #' \code{x} has cells of both labels -- it came closer to held-out cells than
 #' Gradient Interpolation on a simulated trajectory and on both held-out HSMM
 #' time points (3 seeds each; the package's benchmarks) -- and Gradient
-#' Interpolation when \code{x} has no cell of \code{end}, or along a
-#' continuous column; \code{metadata(.)$scDiffusion$params$interpolation_method}
-#' says which ran.
+#' Interpolation when \code{x} has no cell of \code{end};
+#' \code{metadata(.)$scDiffusion$params$interpolation_method} says which ran.
+#' Along a continuous column (\code{continuous_keys}) the same, by value: the
+#' state at value \code{a} blends cells at \code{start} and \code{end} at
+#' \eqn{w = (a - start) / (end - start)} and is denoised at \code{a}; values
+#' of \code{at} outside \code{start}..\code{end} need Gradient Interpolation,
+#' which \code{"auto"} then uses.
 #'
 #' Argument names, defaults and bounds are those of the Python core
 #' (\code{ScDiffusion.interpolate}) and of \code{scdiffusion interpolate}.
@@ -129,8 +133,14 @@ setMethod("interpolate", "SummarizedExperiment", function(model, x, labels_key =
         sampler = opt("sampler", sampler), n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress), at = if (is.null(at)) NULL else as.list(at))
-    has_end <- any(as.character(SummarizedExperiment::colData(x)[[labels_key]]) %in% end)
-    both <- identical(method, "two-ended") || (identical(method, "auto") && !continuous && has_end)
+    column <- SummarizedExperiment::colData(x)[[labels_key]]
+    has_end <- if (continuous) {
+        any(abs(suppressWarnings(as.numeric(as.character(column))) - suppressWarnings(as.numeric(end))) < 1e-9,
+            na.rm = TRUE)
+    } else {
+        any(as.character(column) %in% end)
+    }
+    both <- identical(method, "two-ended") || (identical(method, "auto") && has_end)
     enc <- .start_cells(x, model, labels_key, if (both) c(start, end) else start, .check_assay(x, assay))
     out <- do.call(.scd_call, c(list(.interpolate_worker, model_dir = model@path, sce = enc,
         labels_key = labels_key, start = start, end = end), args))

@@ -560,7 +560,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Noise level the start cells are diffused to, and where denoising begins (default: the method's -- 600 for gradient and along a continuous column, the paper's; 150 for two-ended, whose blends of two real cells need less denoising: closer to held-out cells, benchmarks/README.md)."),
+        help = "Noise level the start cells are diffused to, and where denoising begins (default: the method's -- 600 for gradient, the paper's; 150 for two-ended, whose blends of two real cells need less denoising: closer to held-out cells, benchmarks/README.md)."),
         guidance_scale = list(name = "guidance_scale",
         kind = "scale",
         default = "2.0",
@@ -603,7 +603,7 @@
         choices = c("auto", "gradient", "two-ended"),
         required = FALSE,
         deprecated = character(0),
-        help = "How the states are made: two-ended (start and end cells paired by optimal transport in latent space, both noised with the same noise, blended spherically per state, then denoised with the mixed guidance), gradient (the paper's Gradient Interpolation: start cells noised to t_start, denoised with guidance moving from start to end), or auto (the default): two-ended when start_cells has cells of both labels -- closer to held-out cells than gradient on the simulated trajectory and on both held-out HSMM time points (benchmarks/README.md) -- otherwise gradient; along a continuous column: gradient."),
+        help = "How the states are made: two-ended (start and end cells paired by optimal transport in latent space, both noised with the same noise, blended spherically per state, then denoised with the mixed guidance), gradient (the paper's Gradient Interpolation: start cells noised to t_start, denoised with guidance moving from start to end), or auto (the default): two-ended when start_cells has cells of both labels -- closer to held-out cells than gradient on the simulated trajectory and on both held-out HSMM time points (benchmarks/README.md) -- otherwise gradient. Along a continuous column the same, by value: two-ended blends the cells at start and end at w = (value - start) / (end - start) and denoises at the value; auto is two-ended when start_cells has cells at both values and every value of at lies between them."),
         at = list(name = "at",
         kind = "floats",
         default = "NULL",
@@ -614,7 +614,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Values of a continuous labels_key (one of continuous_keys) to make the states at, one state each, also values never measured (default: n_states values from start to end): the cells whose value is start are noised to t_start and denoised by the denoiser conditioned at each value (classifier-free, cfg_scale; no classifier).")
+        help = "Values of a continuous labels_key (one of continuous_keys) to make the states at, one state each, also values never measured (default: n_states values from start to end): real cells (method) noised to t_start are denoised by the denoiser conditioned at each value (classifier-free, cfg_scale; no classifier).")
     ),
     evaluate = list(
         real = list(name = "real",

@@ -92,8 +92,7 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
     if args.continuous:
         model_c, info_c = C.train_model(train, [KEY], args, f"hsmm_held{held}_{counts.n_vars}genes_continuous",
                                         continuous_keys=[KEY])
-        gen = model_c.generate(n_ref, condition={KEY: float(held)}, seed=seed, progress=False, **C.sampling(args))
-        rows[f"{T.CONTINUOUS} at {held} h"] = score(T._dense(gen.X))
+        rows.update(T.continuous_rows(model_c, train, prev, nxt, held, args, n_ref, seed, score, labels_key=KEY))
         info = {**info, "continuous_model": info_c}
     rows[T.CONTROL] = score(other)
     recon, _, _ = E.reconstruct(model, counts[held_idx[n_ref:2 * n_ref]], seed)

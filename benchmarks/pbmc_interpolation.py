@@ -1,16 +1,18 @@
 """Benchmark 13: the README's PBMC interpolation example, CD14+ Monocyte → Dendritic, for both interpolation methods.
 
 The README's example is ``model.interpolate(adata, "bulk_labels", "CD14+ Monocyte", "Dendritic", n_states=5,
-n_cells=100, t_start=600)``. There is no ground truth for intermediate cells here (no cell is "half a monocyte,
-half a dendritic cell"), so the benchmark measures whether the path behaves as a user expects: it starts among
-monocytes, ends among dendritic cells, moves monotonically from one to the other, and its cells look like real
-cells rather than blends that sit between real cell types.
+n_cells=100)`` (each method's default ``t_start``: 600 for gradient, 150 for two-ended). There is no ground
+truth for intermediate cells here (no cell is "half a monocyte, half a dendritic cell"), so the benchmark
+measures whether the path behaves as a user expects: it starts among monocytes, ends among dendritic cells, moves
+monotonically from one to the other, and its cells look like real cells rather than blends that sit between real
+cell types.
 
 Data: scanpy's ``pbmc68k_reduced`` exact counts, 80/20 split stratified by ``bulk_labels`` (a new split per
 seed). Per seed the model is trained on the training cells (``labels_keys=["bulk_labels"]``, wall-time budget,
-cached) and interpolates from the training cells with ``method="gradient"`` (the default: every state denoised
-from the same noised monocytes) and ``method="two-ended"`` (state w starts from a spherical blend of noised
-monocytes and dendritic cells paired by OT), 5 states, weight w of the end label 0, 0.25, 0.5, 0.75, 1.
+cached) and interpolates from the training cells with ``method="gradient"`` (every state denoised from the same
+noised monocytes) and ``method="two-ended"`` (state w starts from a spherical blend of noised monocytes and
+dendritic cells paired by OT; the package's default for these cells), 5 states, weight w of the end label 0, 0.25,
+0.5, 0.75, 1.
 
 Measures of every state (its ``n_cells`` cells, log-normalised ``X`` of the output):
 
@@ -257,6 +259,11 @@ def figure(paths: dict[str, list[dict]], reference: dict, path, title: str):
 
 
 # ---------------------------------------------------------------------------------------------- main
+def _t_start_text(args) -> str:
+    used = C.t_start_used(args.t_start, args.methods)
+    return str(used) if isinstance(used, int) else ", ".join(f"{m} {t}" for m, t in used.items())
+
+
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
@@ -264,7 +271,8 @@ def main(argv=None) -> dict:
     p.add_argument("--n-states", type=int, default=5)
     p.add_argument("--n-cells", type=int, default=None, help="cells per state (default 100, the README's; 30 with "
                    "--quick)")
-    p.add_argument("--t-start", type=int, default=600, help="noise level the start cells are diffused to (README: 600)")
+    p.add_argument("--t-start", type=int, default=None,
+                   help="noise level the start cells are diffused to (default: each method's own, as in the README)")
     args = C.finish_args(p.parse_args(argv), NAME)
     if args.seeds is None:
         args.seeds = [0] if args.quick else [0, 1, 2]
@@ -288,7 +296,7 @@ def main(argv=None) -> dict:
         if isinstance(v, dict):
             reference[k] = {"n_cells": [r["reference"][k]["n_cells"] for r in runs],
                             **{c: _stats([r["reference"][k][c] for r in runs]) for c in ("frac_end", "frac_start")}}
-    text = table(paths, f"{NAME}: {START} -> {END}, {args.n_cells} cells per state, t_start {args.t_start}, "
+    text = table(paths, f"{NAME}: {START} -> {END}, {args.n_cells} cells per state, t_start {_t_start_text(args)}, "
                         f"{runs[0]['sampler']}, mean ± sd over seeds {args.seeds}")
     ref_text = (f"real held-out cells: {START} called {START} {_pm(reference[f'held_out_{START}']['frac_start'])}, "
                 f"{END} called {END} {_pm(reference[f'held_out_{END}']['frac_end'])}; MMD² between the two "
@@ -306,7 +314,8 @@ def main(argv=None) -> dict:
         args, t_begin, data="scanpy pbmc68k_reduced exact counts, 80/20 split stratified by bulk_labels (split seed "
                             "= seed)", start=START, end=END, seeds=args.seeds, methods=args.methods,
         default_method=args.methods[0], n_states=args.n_states, n_cells_per_state=args.n_cells,
-        interpolation_t_start=args.t_start, max_time=args.max_time, n_train_cells=first["n_train"],
+        interpolation_t_start=C.t_start_used(args.t_start, args.methods), max_time=args.max_time,
+        n_train_cells=first["n_train"],
         n_test_cells=first["n_test"], n_genes_model=first["n_genes_model"],
         n_train_end_labels={s: r["n_train_end_labels"] for s, r in per_seed.items()},
         held_out_end_labels={lab: reference[f"held_out_{lab}"]["n_cells"] for lab in (START, END)},

@@ -61,6 +61,8 @@ CONTROL, FRESH = "real held-out half (control)", "fresh draw (control)"
 DIRECT, OT = "direct interpolation", "OT displacement"
 CEILING = "held-out half reconstructed by the autoencoder (ceiling)"
 CONTINUOUS = "continuous time: generated"
+CONTINUOUS_TWO_ENDED = "continuous time: two-ended"
+CONTINUOUS_GRADIENT = "continuous time: gradient"
 
 
 # ---------------------------------------------------------------------------------------------- measures
@@ -186,6 +188,28 @@ def interpolate_states(model, train: ad.AnnData, method: str, has_method: bool, 
     return [np.asarray(x[state == i], dtype=np.float32) for i in range(args.n_states)]
 
 
+def interpolate_at_value(model_c, train: ad.AnnData, method: str, prev: str, nxt: str, held: str, args,
+                         n_cells: int, seed: int, labels_key: str = KEY) -> np.ndarray:
+    """Interpolation along the continuous column to the held-out value, denoised by the denoiser conditioned on it:
+    ``two-ended`` (previous and next cells paired, blended at w = (held - prev) / (next - prev)) or ``gradient``
+    (previous cells alone)."""
+    out = model_c.interpolate(train, labels_key, float(prev), float(nxt), at=[float(held)], method=method,
+                              n_cells=n_cells, t_start=args.t_start, seed=seed, progress=False, **C.sampling(args))
+    return _dense(out.X)
+
+
+def continuous_rows(model_c, train: ad.AnnData, prev: str, nxt: str, held: str, args, n_cells: int, seed: int,
+                    score, labels_key: str = KEY) -> dict[str, dict]:
+    """The continuous-time model's rows at the held-out value: generated from noise, and both interpolations."""
+    gen = model_c.generate(n_cells, condition={labels_key: float(held)}, seed=seed, progress=False,
+                           **C.sampling(args))
+    rows = {f"{CONTINUOUS} at {held} h": score(_dense(gen.X))}
+    for method, name in (("two-ended", CONTINUOUS_TWO_ENDED), ("gradient", CONTINUOUS_GRADIENT)):
+        rows[f"{name} at {held} h"] = score(interpolate_at_value(model_c, train, method, prev, nxt, held, args,
+                                                                 n_cells, seed, labels_key))
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- one seed
 def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     """Draw cells, train, interpolate and score every row for one seed."""
@@ -241,8 +265,7 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
         # (continuous_keys); cells generated at the held-out value, which it never saw (classifier-free guidance)
         model_c, info_c = C.train_model(train, [KEY], args, f"trajectory_{sim.n_genes}g_{args.n_per_time}c_sim"
                                         f"{args.sim_seed}_held{held}_continuous", continuous_keys=[KEY])
-        gen = model_c.generate(n_ref, condition={KEY: float(held)}, seed=seed, progress=False, **C.sampling(args))
-        rows[f"{CONTINUOUS} at {held} h"] = score(_dense(gen.X))
+        rows.update(continuous_rows(model_c, train, prev, nxt, held, args, n_ref, seed, score))
         for value in (float(prev), float(nxt)):
             g = model_c.generate(n_ref, condition={KEY: value}, seed=seed + 1, progress=False, **C.sampling(args))
             rows[f"{CONTINUOUS} at {value:g} h (a trained value; vs held-out {held} h)"] = score(_dense(g.X))

@@ -195,9 +195,8 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_states", "int", 5, "Number of states from start to end.", low=2),
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", None, "Noise level the start cells are diffused to, and where denoising begins "
-           "(default: the method's -- 600 for gradient and along a continuous column, the paper's; "
-           "150 for two-ended, whose blends of two real cells need less denoising: closer to held-out cells, "
-           "benchmarks/README.md).", low=1, high="T-1"),
+           "(default: the method's -- 600 for gradient, the paper's; 150 for two-ended, whose blends of two real "
+           "cells need less denoising: closer to held-out cells, benchmarks/README.md).", low=1, high="T-1"),
     Option("guidance_scale", "scale", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
            "labels, or one weight per column (only labels_key's applies).", low=0, high=1000),
     GUIDANCE,
@@ -209,13 +208,15 @@ INTERPOLATE = Operation("interpolate", (
            "with the mixed guidance), gradient (the paper's Gradient Interpolation: start cells noised to t_start, "
            "denoised with guidance moving from start to end), or auto (the default): two-ended when start_cells has "
            "cells of both labels -- closer to held-out cells than gradient on the simulated trajectory and on both "
-           "held-out HSMM time points (benchmarks/README.md) -- otherwise gradient; along a continuous column: "
-           "gradient.",
+           "held-out HSMM time points (benchmarks/README.md) -- otherwise gradient. Along a continuous column the "
+           "same, by value: two-ended blends the cells at start and end at w = (value - start) / (end - start) and "
+           "denoises at the value; auto is two-ended when start_cells has cells at both values and every value of "
+           "at lies between them.",
            choices=("auto", "gradient", "two-ended")),
     Option("at", "floats", None, "Values of a continuous labels_key (one of continuous_keys) to make the states at, "
-           "one state each, also values never measured (default: n_states values from start to end): the cells "
-           "whose value is start are noised to t_start and denoised by the denoiser conditioned at each value "
-           "(classifier-free, cfg_scale; no classifier)."),
+           "one state each, also values never measured (default: n_states values from start to end): real cells "
+           "(method) noised to t_start are denoised by the denoiser conditioned at each value (classifier-free, "
+           "cfg_scale; no classifier)."),
 ))
 
 EVALUATE = Operation("evaluate", (

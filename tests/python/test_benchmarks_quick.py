@@ -93,7 +93,8 @@ def _check_trajectory(res, out):
     assert {"gradient", "two-ended"} <= set(meta["methods_run"])  # both methods of interpolate are benchmarked
     for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
                    "real held-out half (control)", "fresh draw (control)",
-                   "held-out half reconstructed by the autoencoder (ceiling)", "continuous time: generated at 24 h"):
+                   "held-out half reconstructed by the autoencoder (ceiling)", "continuous time: generated at 24 h",
+                   "continuous time: two-ended at 24 h"):
         assert any(k.startswith(prefix) for k in rows), prefix
     for control in ("real held-out half (control)", "fresh draw (control)"):  # near chance (80 cells a side)
         assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
@@ -113,6 +114,7 @@ def _check_hsmm_trajectory(res, out):
         assert all(_unit(row[c]["mean"]) for c in ("rf_auc", "one_nn", "ilisi")), (name, row)
     for prefix in ("gradient: chosen state", "two-ended: best state", "direct interpolation", "OT displacement",
                    "real 0 h (previous)", "real 48 h (next)", "continuous time: generated at 24 h",
+                   "continuous time: two-ended at 24 h",
                    "real held-out half (control)", "held-out half reconstructed by the autoencoder (ceiling)"):
         assert any(k.startswith(prefix) for k in rows), prefix
     # the targets compare the default method with direct interpolation, on the same means as the table

@@ -193,7 +193,9 @@ def test_cli_trains_and_generates_at_a_value(hours_data, tmp_path):
                                     "--at", "12", "--at", "36", "--n-cells", "3", "--output", str(tmp_path / "i.h5ad"),
                                     "--quiet"])
     assert res.exit_code == 0, res.output
-    assert list(ad.read_h5ad(tmp_path / "i.h5ad").obs["hours"]) == [12.0] * 3 + [36.0] * 3
+    out = ad.read_h5ad(tmp_path / "i.h5ad")
+    assert list(out.obs["hours"]) == [12.0] * 3 + [36.0] * 3
+    assert out.uns["scdiffusion"]["interpolation_method"] == "two-ended"  # auto: cells at 0 h and at 72 h
 
 
 def test_interpolation_along_the_values(hours_model, hours_data):
@@ -227,3 +229,32 @@ def test_a_column_can_be_a_label_and_continuous(hours_data):
     out = model.generate(3, {"hours_label": 48}, seed=0, progress=False)
     assert list(out.obs["hours_label"]) == [48.0] * 3
     assert set(model.predict_labels(hours_data[:5], "hours_label")) <= {"0", "24", "72"}
+
+
+def test_two_ended_interpolation_along_the_values(hours_model, hours_data):
+    """Two-ended along the values: 0 h and 72 h cells paired, blended at w = value / 72, denoised at the value;
+    states follow the value, an unmeasured value lies between its neighbours, and values outside are refused."""
+    out = hours_model.interpolate(hours_data, "hours", 0, 72, at=[0, 24, 48, 72], method="two-ended", n_cells=150,
+                                  seed=4, progress=False)
+    means = [rising_mean(out.X[np.asarray(out.obs["interpolation_state"] == i)]) for i in range(4)]
+    real = {h: rising_mean(_log(hours_model, hours_data[hours_data.obs["hours"] == h])) for h in HOURS}
+    print("two-ended", means, "real", real)
+    assert means[0] < means[1] < means[2] < means[3]
+    assert real[24] < means[2] < real[72]  # 48 h: never measured
+    p = out.uns["scdiffusion"]
+    assert p["interpolation_method"] == "two-ended" and p["t_start"] == 150
+    ends = set(hours_data.obs_names[hours_data.obs["hours"] == 72])
+    assert set(out.obs["source_cell_end"]) <= ends
+    # method="auto" (the default): two-ended when there are end cells and every value lies between the ends
+    auto = hours_model.interpolate(hours_data, "hours", 0, 72, n_states=3, n_cells=2, seed=4, progress=False)
+    assert auto.uns["scdiffusion"]["interpolation_method"] == "two-ended"
+    beyond = hours_model.interpolate(hours_data, "hours", 0, 24, at=[48], n_cells=2, seed=4, progress=False)
+    no_end = hours_model.interpolate(hours_data[hours_data.obs["hours"] < 50], "hours", 0, 72, n_states=2, n_cells=2,
+                                     seed=4, progress=False)
+    for out in (beyond, no_end):
+        assert out.uns["scdiffusion"]["interpolation_method"] == "gradient" and out.uns["scdiffusion"]["t_start"] == 600
+    with pytest.raises(InputError, match="outside: give values between them"):
+        hours_model.interpolate(hours_data, "hours", 0, 24, at=[12, 48], method="two-ended", progress=False)
+    with pytest.raises(InputError, match="no cell with hours = 72; method='two-ended'"):
+        hours_model.interpolate(hours_data[hours_data.obs["hours"] < 50], "hours", 0, 72, method="two-ended",
+                                progress=False)

@@ -16,6 +16,16 @@ test_that("trainScDiffusion(continuous_keys =) and generate(condition = list(Hou
     expect_error(generate(model, 3, condition = list(Hours = "late")), "must be a finite number")
     path <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 72, at = c(12, 48), n_cells = 3, seed = 3)
     expect_equal(path$Hours, rep(c(12, 48), each = 3))
+    two <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 72, at = c(12, 48), n_cells = 3,
+        method = "two-ended", seed = 3)
+    expect_equal(two$Hours, rep(c(12, 48), each = 3))
+    expect_true(all(two$source_cell_end %in% colnames(sce)[sce$Hours == 72]))
+    auto <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 72, n_states = 2, n_cells = 2, seed = 3)
+    expect_identical(S4Vectors::metadata(auto)$scDiffusion$params$interpolation_method, "two-ended")
+    beyond <- interpolate(model, sce, labels_key = "Hours", start = 0, end = 24, at = 48, n_cells = 2, seed = 3)
+    expect_identical(S4Vectors::metadata(beyond)$scDiffusion$params$interpolation_method, "gradient")
+    expect_error(interpolate(model, sce, labels_key = "Hours", start = 0, end = 24, at = 48, method = "two-ended"),
+        "outside: give values between them")
     expect_error(interpolate(model, sce, labels_key = "cell_type", start = "A", end = "B", at = 1),
         "not one; continuous columns: Hours")
     expect_error(do.call(trainScDiffusion, c(list(sce, continuous_keys = "tissue"), TINY)), "not numbers")

@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def two_ended_starts(model, cells, labels_key: str, start: str, end: str, *, layer: str | None, n_cells: int,
-                     w_end: np.ndarray, t_start: int,
-                     generator: torch.Generator) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+                     w_end: np.ndarray, t_start: int, generator: torch.Generator,
+                     masks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """The noised latents each state denoises from, and the real cells behind them.
 
     The cells of ``start`` and of ``end`` in ``cells`` are encoded; ``n_cells`` (start, end) pairs are drawn from
@@ -42,15 +42,19 @@ def two_ended_starts(model, cells, labels_key: str, start: str, end: str, *, lay
         Noise level of the blends.
     generator
         Seeded generator (pairs and noise).
+    masks
+        The start and the end cells, when not those labelled ``start`` and ``end`` (e.g. the cells at two values
+        of a continuous column).
 
     Returns
     -------
     ``(x_t (len(w_end)·n_cells × d), start cell names (n_cells), end cell names (n_cells))``.
     """
     labels = cells.obs[labels_key].astype(str).to_numpy()
+    given = dict(zip(("start", "end"), masks)) if masks is not None else {}
     masks = {}
     for role, label in (("start", start), ("end", end)):
-        masks[role] = labels == str(label)
+        masks[role] = given[role] if given else labels == str(label)
         if not masks[role].any() and role == "start":
             raise InputError(f"start_cells has no cell labelled {label!r} in '{labels_key}'; interpolation starts "
                              f"from real cells of the start label: add cells of {label!r} to start_cells.")
