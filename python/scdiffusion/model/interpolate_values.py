@@ -106,9 +106,7 @@ def interpolate_values(model, start_cells, key: str, start, end, *, at, n_states
 def _auto_method(values: np.ndarray, start_v: float, end_v: float, end_mask: np.ndarray, key: str) -> str:
     """``"two-ended"`` when there are cells at the end value and every value lies between start and end, else
     ``"gradient"`` (said in the log)."""
-    lo, hi = min(start_v, end_v), max(start_v, end_v)
-    inside = bool(np.all((np.asarray(values) >= lo - 1e-9) & (np.asarray(values) <= hi + 1e-9)))
-    if end_mask.any() and inside and not np.isclose(start_v, end_v):
+    if end_mask.any() and not np.isclose(start_v, end_v) and not _outside(values, start_v, end_v).size:
         return "two-ended"
     why = (f"start_cells has no cell with {key} = {end_v:g}" if not end_mask.any()
            else "some values of at= lie outside start..end")
@@ -121,13 +119,19 @@ def _blend_positions(values: np.ndarray, start_v: float, end_v: float, key: str)
     if np.isclose(start_v, end_v):
         raise InputError(f"start and end are the same value of '{key}' ({start_v:g}); two-ended interpolation needs "
                          "two values.")
-    w = (np.asarray(values, dtype=float) - start_v) / (end_v - start_v)
-    outside = np.asarray(values)[(w < -1e-9) | (w > 1 + 1e-9)]
+    outside = _outside(values, start_v, end_v)
     if outside.size:
         raise InputError(f"method='two-ended' makes states between start ({start_v:g}) and end ({end_v:g}); at= has "
                          f"{', '.join(f'{x:g}' for x in outside)} outside: give values between them, or use "
                          "method='gradient' to go beyond.")
-    return np.clip(w, 0.0, 1.0)
+    return np.clip((np.asarray(values, dtype=float) - start_v) / (end_v - start_v), 0.0, 1.0)
+
+
+def _outside(values: np.ndarray, start_v: float, end_v: float) -> np.ndarray:
+    """The values that do not lie between ``start`` and ``end`` (either order)."""
+    values = np.asarray(values, dtype=float)
+    lo, hi = min(start_v, end_v), max(start_v, end_v)
+    return values[(values < lo - 1e-9) | (values > hi + 1e-9)]
 
 
 def _numbers(at, key: str, reg) -> np.ndarray:
