@@ -8,6 +8,8 @@ single-column and the joint conditional noise predictions at once. Continuous co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -24,12 +26,14 @@ def train_denoiser(denoiser: nn.Module, diffusion: GaussianDiffusion, z_train: t
                    progress: bool = True, checkpoint: Checkpointer | None = None,
                    labels_train: dict[str, torch.Tensor] | None = None,
                    labels_val: dict[str, torch.Tensor] | None = None,
-                   label_dropout: float = 0.0) -> tuple[nn.Module, dict]:
+                   label_dropout: float = 0.0,
+                   score_fn: Callable[[nn.Module], float] | None = None) -> tuple[nn.Module, dict]:
     """Fit ``denoiser`` on scaled latents; return the selected weights (eval mode) and the history.
 
     The validation loss uses fixed noise, time steps (and label dropout) drawn once from
     ``validation_generator``, so it is deterministic across evaluations. ``labels_train`` / ``labels_val``
-    (class ids per cell, by label column) train a label-conditioned denoiser.
+    (class ids per cell, by label column) train a label-conditioned denoiser. ``score_fn(denoiser)``, when
+    given, replaces the validation loss (e.g. :func:`~scdiffusion.train.realism.realism_score_fn`).
     """
     T = diffusion.n_timesteps
     device = z_train.device
@@ -59,6 +63,8 @@ def train_denoiser(denoiser: nn.Module, diffusion: GaussianDiffusion, z_train: t
 
     denoiser.train()
     tensors = (z_train, *(labels_train[k] for k in keys))
+    if score_fn is not None:
+        val_fn = score_fn
     model, history = fit(denoiser, loss_fn, tensors, config, val_fn=val_fn if len(z_val) else None,
                          generator=generator, desc="diffusion", progress=progress, checkpoint=checkpoint,
                          draw_fn=draw_fn)

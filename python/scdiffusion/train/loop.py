@@ -64,6 +64,9 @@ class TrainConfig:
         diffusion model, whose held-out loss rises long before its samples stop improving).
     mixed_precision
         Run the forward passes under bfloat16 autocast (CUDA or CPU); losses are computed in float32.
+    select_by
+        What the evaluations score: ``"loss"`` (the validation loss) or, for the diffusion stage, ``"realism"``
+        (MMD² of generated cells to the validation cells, :mod:`~scdiffusion.train.realism`).
     """
 
     max_steps: int = 2000
@@ -77,6 +80,7 @@ class TrainConfig:
     ema_decay: float | None = None
     restore_best: bool = True
     mixed_precision: bool = False
+    select_by: str = "loss"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,6 +26,7 @@ from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .classifier import train_classifier
 from .diffusion import train_denoiser
 from .loop import BatchSource, TrainConfig
+from .realism import realism_score_fn
 
 #: Training cells the dispersion is refitted on (``noise_fit='eval-train'``), drawn at random when there are more.
 NOISE_FIT_CELLS = 10_000
@@ -136,12 +137,18 @@ def _run_stage(module, name: str, data: Data, z: torch.Tensor | None, configs: d
         z_tr, z_val = data.split(z)
         labels = {k: data.split(data.labels[k]) for k in module.denoiser.label_keys}
         labels.update({value_key(k): data.split(data.values[k]) for k in module.denoiser.value_keys})
+        score = None
+        if configs["diffusion"].select_by == "realism":
+            if not len(z_val):
+                raise InputError("diffusion={'select_by': 'realism'} scores generated cells against the validation "
+                                 "cells, but there are none: set validation_fraction > 0 (default 0.1).")
+            score = realism_score_fn(module, data.library, data.validation_tensors()[0], seed + 5)
         net, hist = train_denoiser(module.denoiser, module.diffusion, z_tr, z_val, configs["diffusion"],
                                    generator=gen, validation_generator=seeded_generator(seed + 1),
                                    progress=progress, checkpoint=ckpt,
                                    labels_train={k: v[0] for k, v in labels.items()},
                                    labels_val={k: v[1] for k, v in labels.items()},
-                                   label_dropout=module.label_dropout)
+                                   label_dropout=module.label_dropout, score_fn=score)
     else:
         key = name.split(":", 1)[1]
         z_tr, z_val = data.split(z)
