@@ -53,8 +53,8 @@
 #' or logical values of the \code{colData} column (e.g.
 #' \code{c(treated = TRUE)}, \code{c(hours = 24)}). A list entry may also hold
 #' one label per cell (\code{n_cells} labels).
-#' @eval .rd_params("generate", c("guidance_scale", "guidance", "cfg_scale", "sampler", "n_steps", "eta",
-#'     "guidance_t_max", "seed", "progress", "genes", "prefix"))
+#' @eval .rd_params("generate", c("guidance_scale", "guidance", "cfg_scale", "drawn_cfg_scale", "sampler",
+#'     "n_steps", "eta", "guidance_t_max", "seed", "progress", "genes", "prefix"))
 #' @param like Optionally, a \linkS4class{SingleCellExperiment} (usually
 #' the training data) that the result should bind with:
 #' \code{cbind(like, gen)} then works as is. The result has the genes
@@ -125,8 +125,8 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @rdname generate
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
-    guidance = "auto", cfg_scale = 4, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL, guidance_t_max = NULL, seed = NULL,
-    progress = interactive(), genes = NULL, prefix = NULL, like = NULL) {
+    guidance = "auto", cfg_scale = 4, drawn_cfg_scale = 2, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
+    guidance_t_max = NULL, seed = NULL, progress = interactive(), genes = NULL, prefix = NULL, like = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)
     condition <- .check_condition(condition, modelLabels(x), n_cells, continuous = names(x@info$continuous))
@@ -137,7 +137,8 @@ setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL,
     opt <- function(arg, value) .check_option("generate", arg, value, n_timesteps = n_t)
     enc <- .scd_call(.generate_worker, model_dir = x@path, n_cells = n_cells, condition = condition,
         guidance_scale = .check_guidance(guidance_scale, condition), guidance = opt("guidance", guidance),
-        cfg_scale = .check_guidance(cfg_scale, condition, "cfg_scale"), sampler = opt("sampler", sampler),
+        cfg_scale = .check_guidance(cfg_scale, condition, "cfg_scale"),
+        drawn_cfg_scale = opt("drawn_cfg_scale", drawn_cfg_scale), sampler = opt("sampler", sampler),
         n_steps = opt("n_steps", n_steps), eta = opt("eta", eta),
         guidance_t_max = opt("guidance_t_max", guidance_t_max), seed = opt("seed", .draw_seed(seed)),
         progress = opt("progress", progress))

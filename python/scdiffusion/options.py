@@ -74,6 +74,11 @@ GUIDANCE = Option(
     choices=("auto", "classifier", "classifier-free", "both"))
 CFG_SCALE = Option("cfg_scale", "scale", 4.0, "Classifier-free guidance weight (1: the conditional model; larger "
                    "sharpens), or one weight per condition column.", low=0, high=1000)
+DRAWN_CFG_SCALE = Option(
+    "drawn_cfg_scale", "float", 2.0, "Unconditional cells (no condition) of a label-conditioned model: each cell's "
+    "labels are drawn from the training cells and this classifier-free weight steers towards them (1: the "
+    "conditional model p(x | labels), one denoiser pass per step; 2: closer to held-out cells on every measure "
+    "but 1-NN in benchmarks/results/decoder, two passes per step).", low=0, high=1000)
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
                         "sampler and number of steps.", low=0, high="T")
@@ -184,8 +189,8 @@ GENERATE = Operation("generate", (
     Option("condition", "condition", None,
            "Labels to guide to: {column: label}, several columns for a combination; a value may also be one "
            "label per cell."),
-    GUIDANCE_SCALE, GUIDANCE, CFG_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE, PROGRESS,
-    GENES, PREFIX,
+    GUIDANCE_SCALE, GUIDANCE, CFG_SCALE, DRAWN_CFG_SCALE, SAMPLER, N_STEPS, ETA, GUIDANCE_T_MAX, SEED, BATCH_SIZE,
+    PROGRESS, GENES, PREFIX,
 ))
 
 INTERPOLATE = Operation("interpolate", (

@@ -25,6 +25,22 @@ test_that("guidance kinds and the classifier-free weight reach the core", {
         "'cfg_scale' names columns without a condition")
 })
 
+test_that("drawn_cfg_scale weights the drawn labels of unconditional cells", {
+    skip_if_no_python()
+    model <- tiny_model()
+    params <- function(x) S4Vectors::metadata(x)$scDiffusion$params
+    two <- generate(model, n_cells = 12, n_steps = 5, seed = 4)  # the default: 2
+    one <- generate(model, n_cells = 12, n_steps = 5, seed = 4, drawn_cfg_scale = 1)
+    expect_equal(params(two)$cfg_scale, 2)
+    expect_identical(params(two)$guidance, "classifier-free (drawn labels)")
+    expect_equal(params(one)$cfg_scale, 1)
+    expect_identical(params(one)$guidance, "none")
+    # the same drawn labels, other cells
+    expect_identical(as.character(one$cell_type_drawn), as.character(two$cell_type_drawn))
+    expect_false(identical(SummarizedExperiment::assay(one, "counts"), SummarizedExperiment::assay(two, "counts")))
+    expect_error(generate(model, n_cells = 5, drawn_cfg_scale = -1), "drawn_cfg_scale")
+})
+
 test_that("training arguments of the classifier-free denoiser and the dispersion fit are checked and recorded", {
     expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", noise_fit = "later"), "noise_fit")
     expect_error(trainScDiffusion(sim_sce(), labels_keys = "cell_type", count_split = 1), "count_split")

@@ -76,10 +76,11 @@ class ClassifierFreeGuidance:
 
 
 class JointConditional:
-    """``eps_fn(x_t, t, rows)``: the denoiser with every label column set to each cell's own labels, unguided.
+    """``eps_fn(x_t, t, rows)``: the denoiser with every label column set to each cell's own labels.
 
-    Sampling with it draws from ``p(x | labels)``; with labels drawn from the training cells, from the data
-    distribution ``Σ p(labels) p(x | labels)``. One forward pass per step (no null-label pass).
+    With ``weight`` 1, sampling with it draws from ``p(x | labels)`` (one forward pass per step); with labels drawn
+    from the training cells, from the data distribution ``Σ p(labels) p(x | labels)``. Another weight ``w`` guides
+    towards the joint labels, ``ε(x_t, t, ∅) + w (ε(x_t, t, labels) − ε(x_t, t, ∅))`` (two passes per step).
 
     Parameters
     ----------
@@ -87,14 +88,24 @@ class JointConditional:
         A label-conditioned :class:`~scdiffusion.nn.SkipMLP`.
     labels
         ``{label column: class id of every cell}`` for every column the denoiser is conditioned on.
+    weight
+        Classifier-free weight of the joint labels.
     """
 
-    def __init__(self, denoiser: nn.Module, labels: Mapping[str, torch.Tensor]):
+    def __init__(self, denoiser: nn.Module, labels: Mapping[str, torch.Tensor], weight: float = 1.0):
         missing = set(getattr(denoiser, "null_ids", {})) ^ set(labels)
         if missing:
             raise ValueError(f"labels must name exactly the denoiser's columns; mismatch: {sorted(missing)}")
         self.denoiser = denoiser
         self.labels = {k: torch.as_tensor(v, dtype=torch.long) for k, v in labels.items()}
+        self.weight = float(weight)
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
-        return self.denoiser(x_t, t, {k: v[rows].to(x_t.device) for k, v in self.labels.items()})
+        labels = {k: v[rows].to(x_t.device) for k, v in self.labels.items()}
+        if self.weight == 1.0:
+            return self.denoiser(x_t, t, labels)
+        n = x_t.shape[0]  # null and joint labels in one batched forward pass
+        both = {k: torch.cat([torch.full((n,), self.denoiser.null_ids[k], dtype=torch.long, device=x_t.device), v])
+                for k, v in labels.items()}
+        eps = self.denoiser(x_t.repeat(2, 1), t.repeat(2), both).view(2, n, -1)
+        return eps[0] + self.weight * (eps[1] - eps[0])

@@ -24,11 +24,12 @@ agrees with it for 45 % of such cells (guided cells: 81-98 %); call types with a
 
 
 def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, sampler, n_steps, eta,
-             guidance_t_max, seed, batch_size, progress):
+             guidance_t_max, seed, batch_size, progress, drawn_cfg_scale=GENERATE.defaults.drawn_cfg_scale):
     """:meth:`ScDiffusion.generate <scdiffusion.ScDiffusion.generate>` (see there for the parameters)."""
     defaults = GENERATE.defaults
     v = GENERATE.check({"n_cells": n_cells, "n_steps": n_steps, "eta": eta, "guidance_t_max": guidance_t_max,
-                        "seed": seed, "batch_size": batch_size}, n_timesteps=model.diffusion.n_timesteps)
+                        "seed": seed, "batch_size": batch_size, "drawn_cfg_scale": drawn_cfg_scale},
+                       n_timesteps=model.diffusion.n_timesteps)
     check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
     check_memory(v["n_cells"], len(model.genes), model.arch["n_latent"])
     asked = condition  # continuous columns (times, doses) taken out: guided by value, classifier-free
@@ -40,15 +41,16 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
              and bool(model.registries))
     if drawn:  # unconditional: p(x) = sum over labels p(labels) p(x | labels), see ScDiffusion.generate
         condition = model.library.draw_labels(v["n_cells"], model.registries, gen)
-        guidance_scale, cfg_scale = 0.0, 1.0  # recorded: the conditional model, unguided
+        guidance_scale, cfg_scale = 0.0, v["drawn_cfg_scale"]  # recorded: the drawn labels' weight
     cond = parse_condition(condition, guidance_scale, v["n_cells"], model.registries,
                            default_scale=defaults.guidance_scale)
     free = parse_condition(condition, cfg_labels, v["n_cells"], model.registries, default_scale=defaults.cfg_scale,
                            scale_name="cfg_scale")
     s = make_sampler(sampler, model.diffusion, n_steps=v["n_steps"], eta=v["eta"])
     x = torch.randn((v["n_cells"], model.arch["n_latent"]), generator=gen)
-    if drawn:  # every column set to the cell's drawn labels, no guidance
-        steer, free_steer = None, model.module.conditional({k: torch.from_numpy(c.ids) for k, c in cond.items()})
+    if drawn:  # every column set to the cell's drawn labels, weighted by drawn_cfg_scale (1: no guidance)
+        steer, free_steer = None, model.module.conditional({k: torch.from_numpy(c.ids) for k, c in cond.items()},
+                                                           v["drawn_cfg_scale"])
     else:
         steer, free_steer = build_guidance(model.module, mode, condition_weights(cond, n_classes),
                                            condition_weights(free, n_classes), v["guidance_t_max"])
@@ -66,7 +68,7 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
     params = {"mode": "generate", "n_cells": v["n_cells"], "condition": {} if drawn else _shown(asked),
               **({"continuous": record(model, raw)} if raw else {}),
               **({"labels": "drawn from the training cells (unconditional)"} if drawn else {}),
-              "guidance": "none" if drawn else mode,
+              "guidance": ("none" if cfg_scale == 1 else "classifier-free (drawn labels)") if drawn else mode,
               "guidance_scale": _scale(guidance_scale), "cfg_scale": _scale(cfg_scale), "sampler": sampler,
               "n_steps": int(len(s.timesteps)), **s.used_options(), "n_steps_requested": s.n_steps_requested,
               "guidance_t_max": window_end(model.module, v["guidance_t_max"]), "seed": v["seed"]}

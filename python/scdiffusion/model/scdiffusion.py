@@ -259,8 +259,8 @@ class ScDiffusion:
     # ------------------------------------------------------------------ generation
     def generate(self, n_cells: int, condition: Mapping[str, str | Sequence[str]] | None = _G.condition, *,
                  guidance_scale: float | Mapping[str, float] = _G.guidance_scale, guidance: str = _G.guidance,
-                 cfg_scale: float | Mapping[str, float] = _G.cfg_scale, sampler: str = _G.sampler,
-                 n_steps: int | None = _G.n_steps, eta: float | None = _G.eta,
+                 cfg_scale: float | Mapping[str, float] = _G.cfg_scale, drawn_cfg_scale: float = _G.drawn_cfg_scale,
+                 sampler: str = _G.sampler, n_steps: int | None = _G.n_steps, eta: float | None = _G.eta,
                  guidance_t_max: int | None = _G.guidance_t_max, seed: int = _G.seed,
                  batch_size: int = _G.batch_size, progress: bool = _G.progress) -> ad.AnnData:
         """Generate cells, optionally guided towards labels of one or several classifiers.
@@ -274,8 +274,8 @@ class ScDiffusion:
             type in a tissue never seen together in training). A value may also be a sequence of
             ``n_cells`` labels (one per cell), e.g. to generate every cell type in one batch. ``None``: with a
             label-conditioned denoiser, each cell's labels are drawn from the training cells and denoised with them
-            unguided (closer to real cells than the null label, which ``guidance="classifier"`` keeps); ``obs``
-            records them as ``<column>_drawn``, not a call of their type (see ``generation.DRAWN_SUFFIX``).
+            (weight ``drawn_cfg_scale``; closer to real cells than the null label, which ``guidance="classifier"``
+            keeps); ``obs`` records them as ``<column>_drawn``, not a call of their type (``DRAWN_SUFFIX``).
         guidance_scale
             Classifier guidance weight γ (paper: 2), or ``{column: γ}`` for per-classifier weights.
         guidance
@@ -285,14 +285,14 @@ class ScDiffusion:
         cfg_scale
             Classifier-free guidance weight ``w`` (``1``: the conditional model), or ``{column: w}``; several
             columns compose (their score differences add), also for combinations never seen in training.
+        drawn_cfg_scale
+            Weight of the drawn labels of unconditional cells: 1 samples ``p(x | labels)`` (one denoiser pass per
+            step); 2 (default) is closer to held-out cells (``benchmarks/README.md``), two passes per step.
         sampler
-            A key of :data:`scdiffusion.diffusion.SAMPLERS`; the default, the stochastic DPM-Solver++(2M) with
-            25 steps, matched the realism of the paper's 1000-step ancestral sampler in
-            ``benchmarks/sampling_steps.py`` at ~35× its speed (``describe_samplers()`` lists them all).
-        n_steps
-            Sampling steps (default: the sampler's own).
-        eta
-            DDIM's noise (default 0); an error with other samplers.
+            A key of :data:`scdiffusion.diffusion.SAMPLERS`; the default, the stochastic DPM-Solver++(2M) with 25
+            steps, matched the realism of the paper's 1000-step ancestral sampler at ~35× its speed (benchmarks).
+        n_steps, eta
+            Sampling steps (default: the sampler's own); DDIM's noise (default 0; an error with other samplers).
         guidance_t_max
             Guidance applies at original time steps ``t < guidance_t_max`` (default T/2), whatever ``n_steps``.
         seed
@@ -311,7 +311,7 @@ class ScDiffusion:
         thread_policy(self.threads)
         return generate(self, n_cells, condition, guidance_scale=guidance_scale, guidance=guidance, cfg_scale=cfg_scale,
                         sampler=sampler, n_steps=n_steps, eta=eta, guidance_t_max=guidance_t_max, seed=seed,
-                        batch_size=batch_size, progress=progress)
+                        batch_size=batch_size, progress=progress, drawn_cfg_scale=drawn_cfg_scale)
 
     def generate_to_file(self, path: str | os.PathLike, n_cells: int,
                          condition: Mapping[str, str | Sequence[str]] | None = _G.condition, *,

@@ -218,9 +218,9 @@ class ScDiffusionModule:
         """Classifier guidance with one weight matrix per label column."""
         return ClassifierGuidance([self.classifiers[k] for k in weights], list(weights.values()), t_max)
 
-    def conditional(self, labels: Mapping[str, torch.Tensor]) -> JointConditional:
-        """The label-conditioned denoiser with every column set to each cell's labels (no guidance)."""
-        return JointConditional(self.denoiser, labels)
+    def conditional(self, labels: Mapping[str, torch.Tensor], weight: float = 1.0) -> JointConditional:
+        """The label-conditioned denoiser with every column set to each cell's labels (``weight`` 1: no guidance)."""
+        return JointConditional(self.denoiser, labels, weight)
 
     def free_guidance(self, weights: Mapping[str, torch.Tensor],
                       values: Mapping[str, tuple[torch.Tensor, float]] | None = None) -> ClassifierFreeGuidance:
