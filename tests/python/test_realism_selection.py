@@ -9,7 +9,7 @@ from scdiffusion import ScDiffusion
 from scdiffusion.errors import InputError
 from scdiffusion.metrics import mmd_rbf
 from scdiffusion.train.presets import stage_configs
-from scdiffusion.train.realism import MIN_CELLS, realism_score_fn
+from scdiffusion.train.realism import BANDWIDTHS, MIN_CELLS, mmd2, realism_score_fn
 
 BUDGET = {"autoencoder": {"max_steps": 60, "eval_every": 20}, "classifier": {"max_steps": 5}}
 
@@ -45,8 +45,8 @@ def test_realism_score_tells_a_trained_denoiser_from_an_untrained_one(trained):
     _, m = trained
     val_x = m.data.validation_tensors()[0]
     score = realism_score_fn(m.module, m.library, val_x, seed=11)
-    fresh = type(m.module.denoiser)(m.module.n_latent, down=m.module.denoiser_hidden, n_time=m.module.denoiser_hidden[0],
-                                    n_head=2 * m.module.denoiser_hidden[0],
+    d = m.module.denoiser_hidden
+    fresh = type(m.module.denoiser)(m.module.n_latent, down=d, n_time=d[0], n_head=2 * d[0],
                                     n_classes=dict(m.module.denoiser.null_ids)).eval()
     torch.manual_seed(0)
     assert score(m.module.denoiser) < score(fresh)
@@ -71,6 +71,10 @@ def test_loss_selection_is_unchanged_by_the_option():
 
 @pytest.mark.parametrize("stage", ["autoencoder", "classifier"])
 def test_realism_is_refused_outside_the_diffusion_stage(stage):
+    from scdiffusion.diffusion.samplers import DEFAULT_SAMPLER
+    from scdiffusion.options import GENERATE
+
+    assert DEFAULT_SAMPLER == GENERATE.defaults.sampler  # the criterion samples like the default generation
     with pytest.raises(InputError, match=f"diffusion stage only .* the {stage} stage selects by its validation loss"):
         stage_configs("cpu", overrides={stage: {"select_by": "realism"}})
     with pytest.raises(InputError, match="Unknown select_by 'mmd'"):
@@ -81,3 +85,16 @@ def test_realism_without_validation_cells_says_how_to_fix_it():
     m = ScDiffusion(make_counts(n_cells=80, seed=2), device="cpu", validation_fraction=0.0, **SMALL_ARCH)
     with pytest.raises(InputError, match="set validation_fraction > 0"):
         m.train(progress=False, diffusion={"select_by": "realism", "max_steps": 5}, **BUDGET)
+
+
+def test_the_criterion_is_the_metrics_mmd():
+    """The train layer's torch MMD² is the estimator of scdiffusion.metrics.mmd_rbf (same PCs, kernels, bias)."""
+    from scdiffusion.metrics.mmd import BANDWIDTH_MULTIPLIERS
+
+    assert tuple(BANDWIDTHS) == tuple(BANDWIDTH_MULTIPLIERS)
+    rng = np.random.default_rng(0)
+    a = np.log1p(rng.poisson(2.0, (60, 120))).astype(np.float32)
+    b = np.log1p(rng.poisson(2.4, (90, 120))).astype(np.float32)
+    for x, y in ((a, b), (a, a[:30].copy()), (b, b[::-1].copy())):
+        assert mmd2(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(mmd_rbf(x, y, seed=0), rel=1e-3,
+                                                                               abs=1e-6)

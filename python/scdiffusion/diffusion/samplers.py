@@ -241,6 +241,9 @@ class SDEDPMSolverSampler(DPMSolverSampler):
 #: Every sampler by name: the one place sampler names are written (options, CLI and R derive from it).
 SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (SDEDPMSolverSampler, DDPMSampler, DDIMSampler,
                                                                 DPMSolverSampler)}
+#: The sampler of the default generation (``options.GENERATE``; ``test_realism_selection`` checks they agree), for
+#: code that samples without going through the options, e.g. the diffusion stage's realism criterion.
+DEFAULT_SAMPLER = SDEDPMSolverSampler.name
 
 
 def describe_samplers() -> str:
