@@ -110,7 +110,8 @@ STAGE = Operation("stage", (
     Option("mixed_precision", "bool", None, "bfloat16 autocast of the forward passes."),
     Option("select_by", "choice", None, "What selects the weights and stops early: loss (the validation loss) or, "
            "diffusion stage only, realism (MMD² of generated cells to the validation cells; a few seconds more per "
-           "evaluation).", choices=("loss", "realism")),
+           "evaluation; its later weights are sharper: generate unconditional cells with drawn_cfg_scale = 1).",
+           choices=("loss", "realism")),
 ))
 
 # ---------------------------------------------------------------------------------------- operations
