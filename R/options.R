@@ -571,7 +571,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Noise level the start cells are diffused to, and where denoising begins (default: the method's -- 600 for gradient, the paper's; 150 for two-ended, whose blends of two real cells need less denoising: closer to held-out cells, benchmarks/README.md)."),
+        help = "Noise level the start cells are diffused to, and where denoising begins (default: the method's -- 600 for gradient, the paper's; 50 for two-ended, whose blends of two real cells need less denoising: closer to held-out cells, benchmarks/README.md)."),
         guidance_scale = list(name = "guidance_scale",
         kind = "scale",
         default = "2.0",

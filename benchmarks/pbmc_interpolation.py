@@ -1,7 +1,7 @@
 """Benchmark 13: the README's PBMC interpolation example, CD14+ Monocyte → Dendritic, for both interpolation methods.
 
 The README's example is ``model.interpolate(adata, "bulk_labels", "CD14+ Monocyte", "Dendritic", n_states=5,
-n_cells=100)`` (each method's default ``t_start``: 600 for gradient, 150 for two-ended). There is no ground
+n_cells=100)`` (each method's default ``t_start``: 600 for gradient, 50 for two-ended). There is no ground
 truth for intermediate cells here (no cell is "half a monocyte, half a dendritic cell"), so the benchmark
 measures whether the path behaves as a user expects: it starts among monocytes, ends among dendritic cells, moves
 monotonically from one to the other, and its cells look like real cells rather than blends that sit between real

@@ -204,7 +204,7 @@ INTERPOLATE = Operation("interpolate", (
     Option("n_states", "int", 5, "Number of states from start to end.", low=2),
     Option("n_cells", "int", 100, "Cells per state.", low=1),
     Option("t_start", "int", None, "Noise level the start cells are diffused to, and where denoising begins "
-           "(default: the method's -- 600 for gradient, the paper's; 150 for two-ended, whose blends of two real "
+           "(default: the method's -- 600 for gradient, the paper's; 50 for two-ended, whose blends of two real "
            "cells need less denoising: closer to held-out cells, benchmarks/README.md).", low=1, high="T-1"),
     Option("guidance_scale", "scale", GUIDANCE_SCALE.default, "Classifier guidance weight shared by the two "
            "labels, or one weight per column (only labels_key's applies).", low=0, high=1000),

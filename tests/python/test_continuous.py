@@ -12,6 +12,7 @@ import torch
 
 from scdiffusion import ScDiffusion
 from scdiffusion.errors import InputError
+from scdiffusion.model.interpolation import T_START
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -235,16 +236,22 @@ def test_a_column_can_be_a_label_and_continuous(hours_data):
 
 def test_two_ended_interpolation_along_the_values(hours_model, hours_data):
     """Two-ended along the values: 0 h and 72 h cells paired, blended at w = value / 72, denoised at the value;
-    states follow the value, an unmeasured value lies between its neighbours, and values outside are refused."""
+    states follow the value and stay between the end values' cells, and values outside are refused. The default
+    t_start (50) denoises the blend little, so on this saturating programme the unmeasured 48 h state stays near
+    the blend of 0 h and 72 h cells (below the real 24 h level); from more noise (150) the denoiser at the value
+    moves it between its measured neighbours."""
+    real = {h: rising_mean(_log(hours_model, hours_data[hours_data.obs["hours"] == h])) for h in HOURS}
     out = hours_model.interpolate(hours_data, "hours", 0, 72, at=[0, 24, 48, 72], method="two-ended", n_cells=150,
                                   seed=4, progress=False)
     means = [rising_mean(out.X[np.asarray(out.obs["interpolation_state"] == i)]) for i in range(4)]
-    real = {h: rising_mean(_log(hours_model, hours_data[hours_data.obs["hours"] == h])) for h in HOURS}
-    print("two-ended", means, "real", real)
-    assert means[0] < means[1] < means[2] < means[3]
-    assert real[24] < means[2] < real[72]  # 48 h: never measured
+    noisier = hours_model.interpolate(hours_data, "hours", 0, 72, at=[24, 48, 72], method="two-ended", n_cells=150,
+                                      t_start=150, seed=4, progress=False)
+    at_48 = rising_mean(noisier.X[np.asarray(noisier.obs["hours"] == 48)])
+    print("two-ended", means, "from 150: 48 h", at_48, "real", real)
+    assert real[0] < means[0] < means[1] < means[2] < means[3] < real[72]
+    assert real[24] < at_48 < real[72]  # 48 h: never measured
     p = out.uns["scdiffusion"]
-    assert p["interpolation_method"] == "two-ended" and p["t_start"] == 150
+    assert p["interpolation_method"] == "two-ended" and p["t_start"] == T_START["two-ended"]
     ends = set(hours_data.obs_names[hours_data.obs["hours"] == 72])
     assert set(out.obs["source_cell_end"]) <= ends
     # method="auto" (the default): two-ended when there are end cells and every value lies between the ends

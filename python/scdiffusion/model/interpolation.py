@@ -27,9 +27,9 @@ from .two_ended import two_ended_starts
 logger = logging.getLogger(__name__)
 
 #: Default ``t_start`` of each method: the paper's 600 for Gradient Interpolation (its states have to move from the
-#: start label to the end label); less for two-ended, whose blends already lie between two real cells
-#: (``benchmarks/README.md``: trajectory and HSMM, 3 seeds each).
-T_START = {"gradient": 600, "two-ended": 150}
+#: start label to the end label); far less for two-ended, whose blends already lie between two real cells
+#: (``benchmarks/README.md``, T1: 50 beat 150, 300 and 600 on the trajectory and on HSMM, 3 seeds each; 10 no better).
+T_START = {"gradient": 600, "two-ended": 50}
 
 
 def interpolate(model, start_cells, labels_key: str, start: str, end: str, *, n_states: int, n_cells: int,
