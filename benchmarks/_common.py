@@ -74,6 +74,23 @@ def parser(description: str, *, full_time: float = 480.0, full_steps: int = 100)
     return p
 
 
+def add_model_kwargs(p: argparse.ArgumentParser) -> None:
+    """``--model-kwargs``: extra ``ScDiffusion(...)`` arguments for :func:`train_model` (part of the cache key)."""
+    p.add_argument("--model-kwargs", dest="extra_model_kwargs", type=_json_object, default={},
+                   help='JSON of extra ScDiffusion(...) arguments, e.g. \'{"hidden": [256, 256, 256]}\'')
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e}); give an object such as "
+                                         "'{\"hidden\": [256, 256]}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("give a JSON object such as '{\"hidden\": [256, 256]}'")
+    return value
+
+
 def finish_args(args: argparse.Namespace, name: str) -> argparse.Namespace:
     """Fill defaults that depend on ``--quick`` and create the output folder."""
     if args.max_time is None:
@@ -208,6 +225,7 @@ def train_model(train: ad.AnnData, labels_keys: list[str], args, cache_key: str,
     """
     from scdiffusion import ScDiffusion
 
+    model_kwargs = {**model_kwargs, **getattr(args, "extra_model_kwargs", {})}  # --model-kwargs (add_model_kwargs)
     cache = MODEL_CACHE / model_cache_key(cache_key, args, model_kwargs)
     use_cache = not (args.quick or args.no_cache)
     t0 = time.perf_counter()

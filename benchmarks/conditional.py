@@ -17,7 +17,7 @@ Scores, generated vs held-out real cells:
 * reference: *unguided* cells from the same initial noise (no condition) labelled with the same intended
   types - the accuracy guidance has to beat.
 
-    OMP_NUM_THREADS=1 python benchmarks/conditional.py [--quick] [--output-dir DIR]
+    OMP_NUM_THREADS=1 python benchmarks/conditional.py [--quick] [--output-dir DIR] [--model-kwargs JSON]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main(argv=None) -> dict:
     from scdiffusion.options import GENERATE
 
     p = C.parser(__doc__.splitlines()[0])
+    C.add_model_kwargs(p)
     p.add_argument("--guidance-scale", type=float, default=GENERATE.defaults.guidance_scale,
                    help="classifier guidance weight γ")
     p.add_argument("--cfg-scale", type=float, default=GENERATE.defaults.cfg_scale,

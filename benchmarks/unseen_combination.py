@@ -16,7 +16,7 @@ Scores (log-normalised space over the model's genes):
 
 References generated from the same noise: guidance on the type only, and unguided.
 
-    OMP_NUM_THREADS=1 python benchmarks/unseen_combination.py [--quick] [--output-dir DIR]
+    OMP_NUM_THREADS=1 python benchmarks/unseen_combination.py [--quick] [--output-dir DIR] [--model-kwargs JSON]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ PHASE = "phase"
 
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0])
+    C.add_model_kwargs(p)
     p.add_argument("--cell-type", default="Dendritic")
     p.add_argument("--phase", default="S")
     from scdiffusion.options import GENERATE

@@ -45,6 +45,16 @@ def _check_conditional(res, out):
         assert all(_unit(v) for k, v in row.items() if "auc" in k or "_acc_" in k), (t, row)
     assert res["meta"]["n_generated"] == sum(r["n_generated"] for r in res["per_type"].values())
     assert _png(res["figures"]["accuracy"])
+    assert res["meta"]["training"]["model_kwargs"] == {"hidden": [64, 64]}  # --model-kwargs reached the model
+
+
+def test_model_kwargs_must_be_a_json_object(tmp_path):
+    for bad, says in (("{hidden: 64}", "not JSON"), ("[64, 64]", "give a JSON object")):
+        res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "unseen_combination.py"), "--quick",
+                              "--output-dir", str(tmp_path), "--model-kwargs", bad], capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 2 and says in res.stderr, res.stderr[-2000:]
+        assert not (tmp_path / "results.json").exists()
 
 
 def _check_unseen_combination(res, out):
@@ -173,14 +183,16 @@ def test_benchmark_quick_mode(name, tmp_path):
     no_reader = importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None
     if name in ("interpolation", "hsmm_trajectory") and no_reader:
         pytest.skip("the HSMM .rda files need pyreadr (bash scripts/install.sh bench) or Rscript")
-    res = _run_quick(name, tmp_path)
+    # conditional also checks --model-kwargs (the architecture experiments run the guarded benchmarks with it)
+    extra = ["--model-kwargs", '{"hidden": [64, 64]}'] if name == "conditional" else []
+    res = _run_quick(name, tmp_path, *extra)
     globals()[f"_check_{name}"](res, tmp_path)
 
 
-def _run_quick(name: str, out: Path) -> dict:
+def _run_quick(name: str, out: Path, *extra: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--quick", "--output-dir",
-                          str(out)], env=env, capture_output=True, text=True, timeout=600)
+                          str(out), *extra], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 
