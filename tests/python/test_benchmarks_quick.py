@@ -225,6 +225,19 @@ def test_evaluate_speed_quick_mode(tmp_path):
     assert res["seconds_per_group"]["count_properties"] > 0
 
 
+def test_gpu_speed_quick_mode_on_the_cpu(tmp_path):
+    """The GPU figures' script (run on a GPU for benchmarks/README) measures training, throughput and realism."""
+    res = _run_quick("gpu_speed", tmp_path, "--device", "cpu", "--precisions", "fp32")
+    assert res["meta"]["machine"]["device"] == "cpu" and res["meta"]["n_cells"] == 600
+    row = res["precisions"]["fp32"]
+    assert row["train_seconds"] > 0 and {"autoencoder", "diffusion", "classifier:group"} == set(row["stages"])
+    assert all(s["steps"] > 0 for s in row["stages"].values())
+    kinds = [t["what"] for t in row["generation"]]
+    assert len(kinds) == 4 and all(t["cells_per_second"] > 0 for t in row["generation"])
+    assert row["generation"][2]["batch_size"] == 400  # the large-batch run, capped at the cells generated
+    assert 0.0 <= row["generated_vs_fresh"]["rf_auc_genes"] <= 1.0 and row["generated_vs_fresh"]["mmd_rbf"] >= 0
+
+
 @pytest.mark.parametrize("name", ["decoder", "simulated"])
 def test_decoder_benchmarks_quick_mode(name, tmp_path):
     res = _run_quick(name, tmp_path)

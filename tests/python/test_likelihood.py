@@ -109,3 +109,13 @@ def test_fit_noise_reaches_the_upper_bound_for_poisson_counts():
     lik = NBLikelihood(4)
     lik.fit_noise(params, counts, lib)
     assert torch.isfinite(lik.log_theta).all() and (lik.log_theta > 5).all()
+
+
+def test_fit_noise_keeps_its_grid_on_the_cells_device():
+    # the profile-likelihood grid is built where the cells are; a grid made on the CPU fails against CUDA
+    # tensors (seen on a GPU). The meta device stands in for any non-CPU device here.
+    from scdiffusion.nn.dispersion import fit_log_theta
+
+    mu, counts = [torch.ones(5, 3, device="meta")], [torch.ones(5, 3, device="meta")]
+    log_theta = fit_log_theta(nb_log_prob, mu, counts)
+    assert log_theta.device.type == "meta" and log_theta.shape == (3,)

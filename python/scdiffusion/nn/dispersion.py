@@ -52,11 +52,12 @@ def fit_log_theta(log_prob: LogProb, mu: Sequence[torch.Tensor], counts: Sequenc
     ``log θ`` per gene (float32).
     """
     n_genes = mu[0].shape[1]
-    coarse = torch.linspace(low, high, n_coarse, dtype=torch.float64)
-    ll = profile_log_likelihood(log_prob, mu, counts, coarse[:, None].expand(-1, n_genes).to(mu[0].dtype))
-    best = coarse.to(ll.dtype)[ll.argmax(0)]
+    # the grid lives where the cells are (a CPU grid against CUDA chunks fails), in their dtype
+    coarse = torch.linspace(low, high, n_coarse, dtype=torch.float64).to(device=mu[0].device, dtype=mu[0].dtype)
+    ll = profile_log_likelihood(log_prob, mu, counts, coarse[:, None].expand(-1, n_genes))
+    best = coarse[ll.argmax(0)]
     step = (high - low) / (n_coarse - 1)
-    offsets = torch.linspace(-step, step, n_fine, dtype=best.dtype)
+    offsets = torch.linspace(-step, step, n_fine, dtype=best.dtype, device=best.device)
     fine = (best[None, :] + offsets[:, None]).clamp(low, high)
     ll = profile_log_likelihood(log_prob, mu, counts, fine)
     return fine.gather(0, ll.argmax(0, keepdim=True))[0].float()
