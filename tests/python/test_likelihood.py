@@ -111,6 +111,22 @@ def test_fit_noise_reaches_the_upper_bound_for_poisson_counts():
     assert torch.isfinite(lik.log_theta).all() and (lik.log_theta > 5).all()
 
 
+def test_gamma_with_one_shape_per_gene_draws_what_the_expanded_shapes_draw():
+    # the per-gene (broadcast) path keeps the seeded stream of drawing every entry: the same draws, up to the
+    # last bit of rounding (per-gene constants are computed on a short vector instead of every entry)
+    from scdiffusion.nn.likelihood import _standard_gamma
+
+    shape = torch.tensor([0.3, 1.0, 4.0, 60.0], dtype=torch.float64)
+    size = (500, 4)
+    a = _standard_gamma(shape, torch.Generator().manual_seed(3), size)
+    b = _standard_gamma(shape.expand(size).contiguous(), torch.Generator().manual_seed(3))
+    assert a.shape == size
+    torch.testing.assert_close(a, b, rtol=1e-13, atol=0.0)
+    assert (a > 0).all()
+    big = _standard_gamma(shape, torch.Generator().manual_seed(4), (40_000, 4))
+    np.testing.assert_allclose(big.mean(0).numpy(), shape.numpy(), rtol=0.05)  # Gamma(k, 1) has mean k
+
+
 def test_fit_noise_keeps_its_grid_on_the_cells_device():
     # the profile-likelihood grid is built where the cells are; a grid made on the CPU fails against CUDA
     # tensors (seen on a GPU). The meta device stands in for any non-CPU device here.
