@@ -132,6 +132,7 @@ def main(argv=None) -> dict:
     p.add_argument("--t-start", type=int, default=None,
                    help="noise level the interpolation starts from (default: each method's own, "
                         "scdiffusion.model.interpolation.T_START)")
+    C.add_model_kwargs(p)
     p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
                    help="train with --max-time instead of the package's default step budgets (the default here)")
     p.set_defaults(default_budgets=True)

@@ -391,6 +391,7 @@ def main(argv=None) -> dict:
     p.add_argument("--t-start", type=int, default=None,
                    help="noise level the interpolation starts from (default: each method's own, "
                         "scdiffusion.model.interpolation.T_START)")
+    C.add_model_kwargs(p)
     args = C.finish_args(p.parse_args(argv), NAME)
     if args.quick:
         args.n_genes, args.n_per_time, args.n_trees = 200, 160, 100

@@ -110,6 +110,8 @@ def _check_trajectory(res, out):
         assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
     assert rows["real held-out half (control)"]["mmd2"]["mean"] < rows["real 12 h (previous)"]["mmd2"]["mean"]
     assert _png(res["figures"]["mmd_per_state"])
+    assert meta["training"]["model_kwargs"] == {"hidden": [64, 64]}  # --model-kwargs reached the model
+    assert meta["training"]["continuous_model"]["model_kwargs"]["hidden"] == [64, 64]
 
 
 def _check_hsmm_trajectory(res, out):
@@ -134,6 +136,9 @@ def _check_hsmm_trajectory(res, out):
     # no scored cell is in the PCA's fit: the PCA half is disjoint from the held-out time point's cells
     assert 0 < held["n_pca_cells"] < held["n_train_cells"]
     assert _png(held["figure"])
+    training = held["seeds"]["0"]["training"]  # --model-kwargs reached both models
+    assert training["model_kwargs"] == {"hidden": [64, 64]}
+    assert training["continuous_model"]["model_kwargs"]["hidden"] == [64, 64]
 
 
 def _check_pbmc_interpolation(res, out):
@@ -183,8 +188,9 @@ def test_benchmark_quick_mode(name, tmp_path):
     no_reader = importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None
     if name in ("interpolation", "hsmm_trajectory") and no_reader:
         pytest.skip("the HSMM .rda files need pyreadr (bash scripts/install.sh bench) or Rscript")
-    # conditional also checks --model-kwargs (the architecture experiments run the guarded benchmarks with it)
-    extra = ["--model-kwargs", '{"hidden": [64, 64]}'] if name == "conditional" else []
+    # these also check --model-kwargs (the architecture experiments run the guarded benchmarks with it)
+    extra = ["--model-kwargs", '{"hidden": [64, 64]}'] if name in ("conditional", "trajectory",
+                                                                   "hsmm_trajectory") else []
     res = _run_quick(name, tmp_path, *extra)
     globals()[f"_check_{name}"](res, tmp_path)
 
