@@ -58,8 +58,8 @@ def timed_generate(model, device: str, n_cells: int, **kwargs) -> tuple[object, 
                **{k: v for k, v in kwargs.items() if k in ("batch_size", "condition")}}
 
 
-def run_precision(args, train, fresh, precision: str, out: dict) -> dict:
-    """Train and measure one precision; fills ``out`` as it goes (written by the caller)."""
+def run_precision(args, train, fresh, precision: str, out: dict, write) -> dict:
+    """Train and measure one precision; fills ``out`` as it goes and calls ``write(out)`` after each step."""
     import torch
 
     from scdiffusion import ScDiffusion
@@ -80,7 +80,7 @@ def run_precision(args, train, fresh, precision: str, out: dict) -> dict:
     if args.device.startswith("cuda"):
         row["peak_gpu_memory_gib_training"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     C.logger.info("%s: trained in %.1f s: %s", precision, row["train_seconds"], row["stages"])
-    args.write(out)
+    write(out)
 
     timings = []
     # warm-up (first CUDA kernels, cuBLAS handles) outside the timings
@@ -102,13 +102,13 @@ def run_precision(args, train, fresh, precision: str, out: dict) -> dict:
     if args.device.startswith("cuda"):
         row["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     C.logger.info("%s: generation %s", precision, [(t["what"], t["cells_per_second"]) for t in timings])
-    args.write(out)
+    write(out)
 
     t0 = time.perf_counter()
     row["generated_vs_fresh"] = E.two_sample(fresh_log, gen_log, args.seed, quick=args.quick)
     row["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
     C.logger.info("%s: generated vs fresh draw %s", precision, row["generated_vs_fresh"])
-    args.write(out)
+    write(out)
     return row
 
 
@@ -157,7 +157,6 @@ def main(argv=None) -> dict:
                               data="simulated NB counts (_simulation.CountModel, as simulated_scale.py)")
         C.write_json(args, data)
 
-    args.write = write
     sim = CountModel.make(args.n_genes, 6, 0, library_median=3000.0)
     t0 = time.perf_counter()
     train = sim.draw(args.n_cells, seed=10_000 + 2 * args.seed).to_anndata("cell")
@@ -166,7 +165,7 @@ def main(argv=None) -> dict:
     out["cpu_reference"] = cpu_reference()
     write(out)
     for precision in precisions:
-        run_precision(args, train, fresh, precision, out)
+        run_precision(args, train, fresh, precision, out, write)
     write(out)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "stages"} for k, v in out["precisions"].items()},
                      indent=1), flush=True)
