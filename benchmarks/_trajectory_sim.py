@@ -55,12 +55,15 @@ class TrajectoryDraw:
         Time-point label of every cell (str).
     library
         ``ℓ_i``, the expected library size of every cell.
+    activity
+        Every cell's activity of the τ-independent programmes (cells × programmes).
     """
 
     counts: np.ndarray
     tau: np.ndarray
     time: np.ndarray
     library: np.ndarray
+    activity: np.ndarray | None = None
 
     def to_anndata(self, key: str = "time", prefix: str = "cell") -> ad.AnnData:
         """The counts as an AnnData (CSR ``X``, ``obs[key]`` the time label, ``obs['tau']``, genes ``gene0…``)."""
@@ -174,10 +177,18 @@ class TrajectoryModel:
         counts = np.empty((n, self.n_genes), dtype=np.float32)
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
-            logits = self.baseline + self.response(tau[rows]) + activity[rows] @ self.loadings
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            mu = library[rows, None] * p
-            counts[rows] = rng.poisson(rng.gamma(self.theta, mu / self.theta))
-        return TrajectoryDraw(counts, tau.astype(np.float32), time.astype(str), library.astype(np.float32))
+            counts[rows] = self.sample_counts(self.logits(tau[rows], activity[rows]), library[rows], rng)
+        return TrajectoryDraw(counts, tau.astype(np.float32), time.astype(str), library.astype(np.float32),
+                              activity.astype(np.float32))
+
+    def logits(self, tau: np.ndarray, activity: np.ndarray) -> np.ndarray:
+        """``b_g + f_g(τ_i) + Σ_j a_ij L_jg`` of every cell (rows) and gene (columns), before the softmax."""
+        return self.baseline + self.response(tau) + np.asarray(activity, dtype=np.float64) @ self.loadings
+
+    def sample_counts(self, logits: np.ndarray, library: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """NB counts (gamma–Poisson, per-gene θ) with means ``ℓ_i · softmax_g(logits)``."""
+        logits = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        mu = np.asarray(library, dtype=np.float64)[:, None] * p
+        return rng.poisson(rng.gamma(self.theta, mu / self.theta))

@@ -348,3 +348,38 @@ def test_ot_pairs_are_distinct_pairs_of_the_coupling(monkeypatch):
     assert np.all(plan[i, j] > 0)  # every pair is coupled by the plan
     with pytest.raises(ValueError, match="distinct OT pairs"):
         trajectory.ot_pairs(za, zb, 40 * 30, np.random.default_rng(1))
+
+
+def test_trajectory_oracle_quick_mode(tmp_path):
+    """The oracle rows bound interpolation on the simulated trajectory: a perfect blend of the neighbours' states is
+    closer to the held-out cells than direct interpolation of their counts, and knowing every gene's response curve
+    (blended pseudotime) is closer still; the baselines are trajectory.py's own."""
+    res = _run_quick("trajectory_oracle", tmp_path)
+    mmd = {k: v["mmd2"]["mean"] for k, v in res["summary"].items()}
+    direct = next(v for k, v in mmd.items() if k.startswith("direct interpolation"))
+    assert mmd["oracle pseudotime, OT pairs"] < mmd["oracle blend, OT pairs"] < direct
+    assert mmd["real held-out half (control)"] < mmd["oracle pseudotime, OT pairs"]
+    assert res["mmd2_over_direct"]["oracle blend, OT pairs"] == pytest.approx(mmd["oracle blend, OT pairs"] / direct)
+    assert 0 < res["meta"]["n_known_genes"] < res["meta"]["n_genes"]
+    known = {k: v["mmd2"]["mean"] for k, v in res["summary_known_genes"].items()}
+    assert known["oracle pseudotime, OT pairs"] < known["oracle blend, OT pairs"]
+
+
+def test_trajectory_simulation_draws_through_its_count_model():
+    """The simulator's draw is its logits and count model applied to the cells' states, in one random stream:
+    the oracle rows rebuild cells from those states."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from _trajectory_sim import TrajectoryModel
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    sim = TrajectoryModel.make(80, seed=3)
+    d = sim.draw({"0": 30, "24": 30}, seed=5)
+    rng = np.random.default_rng(5)  # the draw's stream: τ per time point, activity, library, then counts
+    for t in ("0", "24"):
+        sim.sample_tau(t, 30, rng)
+    rng.normal(0.0, sim.activity_sd, (60, sim.loadings.shape[0]))
+    rng.normal(0.0, sim.library_sd, 60)
+    again = sim.sample_counts(sim.logits(d.tau.astype(np.float64), d.activity), d.library, rng)
+    assert d.activity.shape == (60, sim.loadings.shape[0])
+    np.testing.assert_allclose(again, d.counts, atol=0.0)
