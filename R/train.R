@@ -10,7 +10,8 @@
 #' @param x A \linkS4class{SingleCellExperiment} with raw integer counts.
 #' @eval .rd_params("train", c("labels_keys", "assay", "pretrained", "likelihood", "noise_fit", "count_split",
 #'     "n_latent",
-#'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "continuous_keys", "dropout",
+#'     "hidden", "denoiser_hidden", "classifier_hidden", "classifier_free", "label_dropout", "continuous_keys",
+#'     "continuous_pseudotime", "dropout",
 #'     "input_dropout", "min_cells", "min_counts", "target_sum", "min_cells_per_label",
 #'     "validation_fraction", "n_timesteps", "device", "mixed_precision", "seed", "preset", "max_time",
 #'     "max_steps", "autoencoder", "diffusion", "classifier", "progress"))
@@ -38,7 +39,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", count_split = 0, n_latent = 128L,
     hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
     classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, continuous_keys = NULL,
-    dropout = 0.2,
+    continuous_pseudotime = FALSE, dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,
     validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = NULL,
     preset = "cpu", max_time = NULL,
@@ -57,6 +58,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
         count_split = opt("count_split", count_split),
         n_latent = opt("n_latent", n_latent), classifier_free = opt("classifier_free", classifier_free),
         label_dropout = opt("label_dropout", label_dropout), continuous_keys = as.list(continuous),
+        continuous_pseudotime = opt("continuous_pseudotime", continuous_pseudotime),
         mixed_precision = opt("mixed_precision", mixed_precision),
         hidden = .check_sizes(hidden, "hidden"), denoiser_hidden = .check_sizes(denoiser_hidden, "denoiser_hidden"),
         classifier_hidden = .check_sizes(classifier_hidden, "classifier_hidden"), dropout = opt("dropout", dropout),

@@ -91,7 +91,7 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
         rows[name] = score(x[rng.choice(len(x), min(n_ref, len(x)), replace=False)])
     if args.continuous:
         model_c, info_c = C.train_model(train, [KEY], args, f"hsmm_held{held}_{counts.n_vars}genes_continuous",
-                                        continuous_keys=[KEY])
+                                        continuous_keys=[KEY], **args.continuous_kwargs)
         rows.update(T.continuous_rows(model_c, train, prev, nxt, held, args, n_ref, seed, score, labels_key=KEY))
         info = {**info, "continuous_model": info_c}
     rows[T.CONTROL] = score(other)
@@ -133,6 +133,7 @@ def main(argv=None) -> dict:
                    help="noise level the interpolation starts from (default: each method's own, "
                         "scdiffusion.model.interpolation.T_START)")
     C.add_model_kwargs(p)
+    T.add_continuous_kwargs(p)
     p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
                    help="train with --max-time instead of the package's default step budgets (the default here)")
     p.set_defaults(default_budgets=True)

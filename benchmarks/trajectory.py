@@ -189,24 +189,29 @@ def interpolate_states(model, train: ad.AnnData, method: str, has_method: bool, 
 
 
 def interpolate_at_value(model_c, train: ad.AnnData, method: str, prev: str, nxt: str, held: str, args,
-                         n_cells: int, seed: int, labels_key: str = KEY) -> np.ndarray:
+                         n_cells: int, seed: int, labels_key: str = KEY, t_start: int | None = None) -> np.ndarray:
     """Interpolation along the continuous column to the held-out value, denoised by the denoiser conditioned on it:
     ``two-ended`` (previous and next cells paired, blended at w = (held - prev) / (next - prev)) or ``gradient``
-    (previous cells alone)."""
+    (previous cells alone); from ``t_start`` (default ``--t-start``, else the method's own)."""
     out = model_c.interpolate(train, labels_key, float(prev), float(nxt), at=[float(held)], method=method,
-                              n_cells=n_cells, t_start=args.t_start, seed=seed, progress=False, **C.sampling(args))
+                              n_cells=n_cells, t_start=args.t_start if t_start is None else t_start, seed=seed,
+                              progress=False, **C.sampling(args))
     return _dense(out.X)
 
 
 def continuous_rows(model_c, train: ad.AnnData, prev: str, nxt: str, held: str, args, n_cells: int, seed: int,
                     score, labels_key: str = KEY) -> dict[str, dict]:
-    """The continuous-time model's rows at the held-out value: generated from noise, and both interpolations."""
+    """The continuous-time model's rows at the held-out value: generated from noise, and both interpolations
+    (two-ended also from every ``--continuous-t-starts`` value)."""
     gen = model_c.generate(n_cells, condition={labels_key: float(held)}, seed=seed, progress=False,
                            **C.sampling(args))
     rows = {f"{CONTINUOUS} at {held} h": score(_dense(gen.X))}
     for method, name in (("two-ended", CONTINUOUS_TWO_ENDED), ("gradient", CONTINUOUS_GRADIENT)):
         rows[f"{name} at {held} h"] = score(interpolate_at_value(model_c, train, method, prev, nxt, held, args,
                                                                  n_cells, seed, labels_key))
+    for ts in getattr(args, "continuous_t_starts", None) or []:
+        rows[f"{CONTINUOUS_TWO_ENDED} at {held} h (t_start {ts})"] = score(interpolate_at_value(
+            model_c, train, "two-ended", prev, nxt, held, args, n_cells, seed, labels_key, t_start=ts))
     return rows
 
 
@@ -264,7 +269,8 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
         # continuous time: a second model, same cells and budget, whose denoiser also takes the time as a value
         # (continuous_keys); cells generated at the held-out value, which it never saw (classifier-free guidance)
         model_c, info_c = C.train_model(train, [KEY], args, f"trajectory_{sim.n_genes}g_{args.n_per_time}c_sim"
-                                        f"{args.sim_seed}_held{held}_continuous", continuous_keys=[KEY])
+                                        f"{args.sim_seed}_held{held}_continuous", continuous_keys=[KEY],
+                                        **args.continuous_kwargs)
         rows.update(continuous_rows(model_c, train, prev, nxt, held, args, n_ref, seed, score))
         for value in (float(prev), float(nxt)):
             g = model_c.generate(n_ref, condition={KEY: value}, seed=seed + 1, progress=False, **C.sampling(args))
@@ -282,6 +288,15 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
             "n_per_row": n_ref, "n_train": int(train.n_obs), "n_genes_model": len(model.genes),
             "neighbours": [prev, nxt], "zero_fraction": float((draw.counts == 0).mean()),
             "sampling_steps": args.n_steps}
+
+
+def add_continuous_kwargs(p) -> None:
+    """``--continuous-kwargs``: extra ``ScDiffusion(...)`` arguments for the continuous-time model only."""
+    p.add_argument("--continuous-kwargs", type=C._json_object, default={},
+                   help='JSON of extra ScDiffusion(...) arguments of the continuous-time model only, e.g. '
+                        '\'{"continuous_pseudotime": false}\'')
+    p.add_argument("--continuous-t-starts", type=int, nargs="+", default=None,
+                   help="also score two-ended interpolation along the continuous column from these t_start values")
 
 
 def _measures(d: dict) -> dict:
@@ -392,6 +407,7 @@ def main(argv=None) -> dict:
                    help="noise level the interpolation starts from (default: each method's own, "
                         "scdiffusion.model.interpolation.T_START)")
     C.add_model_kwargs(p)
+    add_continuous_kwargs(p)
     args = C.finish_args(p.parse_args(argv), NAME)
     if args.quick:
         args.n_genes, args.n_per_time, args.n_trees = 200, 160, 100

@@ -112,6 +112,9 @@ def _check_trajectory(res, out):
     assert _png(res["figures"]["mmd_per_state"])
     assert meta["training"]["model_kwargs"] == {"hidden": [64, 64]}  # --model-kwargs reached the model
     assert meta["training"]["continuous_model"]["model_kwargs"]["hidden"] == [64, 64]
+    assert meta["training"]["continuous_model"]["model_kwargs"]["continuous_pseudotime"] is True
+    assert "continuous_pseudotime" not in meta["training"]["model_kwargs"]  # the label model: not given it
+    assert "continuous time: two-ended at 24 h (t_start 150)" in rows
 
 
 def _check_hsmm_trajectory(res, out):
@@ -191,6 +194,8 @@ def test_benchmark_quick_mode(name, tmp_path):
     # these also check --model-kwargs (the architecture experiments run the guarded benchmarks with it)
     extra = ["--model-kwargs", '{"hidden": [64, 64]}'] if name in ("conditional", "trajectory",
                                                                    "hsmm_trajectory") else []
+    if name == "trajectory":  # the continuous-time model's own arguments, and more t_start values along its column
+        extra += ["--continuous-kwargs", '{"continuous_pseudotime": true}', "--continuous-t-starts", "150"]
     res = _run_quick(name, tmp_path, *extra)
     globals()[f"_check_{name}"](res, tmp_path)
 
@@ -383,3 +388,17 @@ def test_trajectory_simulation_draws_through_its_count_model():
     again = sim.sample_counts(sim.logits(d.tau.astype(np.float64), d.activity), d.library, rng)
     assert d.activity.shape == (60, sim.loadings.shape[0])
     np.testing.assert_allclose(again, d.counts, atol=0.0)
+
+
+def test_trajectory_pseudotime_quick_mode(tmp_path):
+    """T4: a continuous-time model on the ridge pseudotime column makes cells at the held-out value, from noise and
+    two-ended from every t_start asked for; every row scored on every measure."""
+    res = _run_quick("trajectory_pseudotime", tmp_path, "--t-starts", "50", "300")
+    rows = res["summary"]
+    assert set(rows) == {"ridge: generated at 24", "ridge: two-ended at 24, t_start 50",
+                         "ridge: two-ended at 24, t_start 300"}
+    for name, row in rows.items():
+        assert all(np.isfinite(row[c]["mean"]) for c in ("mmd2", "w1", "rf_auc")), name
+    seed = res["seeds"]["0"]
+    assert seed["medians"] == {"12": pytest.approx(12.0, abs=0.5), "36": pytest.approx(36.0, abs=0.5)}
+    assert seed["training"]["model_kwargs"] == {"continuous_keys": ["pseudotime"]}

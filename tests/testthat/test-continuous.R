@@ -31,3 +31,24 @@ test_that("trainScDiffusion(continuous_keys =) and generate(condition = list(Hou
     expect_error(do.call(trainScDiffusion, c(list(sce, continuous_keys = "tissue"), TINY)), "not numbers")
     expect_error(trainScDiffusion(sce, continuous_keys = "nope"), "nope")
 })
+
+test_that("continuous_pseudotime = TRUE spreads a time course within its time points, and says so", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 150, n_genes = 40)
+    set.seed(7)
+    sce$Hours <- rep(c(0, 24, 72), length.out = ncol(sce))
+    progress <- sce$Hours / 72 + stats::rnorm(ncol(sce), 0, 0.08)  # cells ahead of or behind their time point
+    slope <- rep(c(2.5, -2.5), each = 20)
+    mu <- 20 * exp(outer(slope, progress - 0.5))
+    SingleCellExperiment::counts(sce) <- matrix(stats::rpois(length(mu), mu), nrow = nrow(sce),
+        dimnames = dimnames(sce))
+    spread <- do.call(trainScDiffusion, c(list(sce, continuous_keys = "Hours", continuous_pseudotime = TRUE), TINY))
+    plain <- do.call(trainScDiffusion, c(list(sce, continuous_keys = "Hours", continuous_pseudotime = FALSE), TINY))
+    expect_equal(spread@info$continuous$Hours, c(0, 72))  # the trained range stays the measured one
+    at <- generate(spread, 3, condition = list(Hours = 36), seed = 1)
+    expect_true(S4Vectors::metadata(at)$scDiffusion$params$continuous$Hours$pseudotime_spread)
+    no <- generate(plain, 3, condition = list(Hours = 36), seed = 1)
+    expect_false(S4Vectors::metadata(no)$scDiffusion$params$continuous$Hours$pseudotime_spread)
+    expect_error(do.call(trainScDiffusion, c(list(sce, continuous_keys = "Hours", continuous_pseudotime = "yes"),
+        TINY)), "continuous_pseudotime")
+})

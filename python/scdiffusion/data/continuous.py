@@ -29,18 +29,21 @@ class ContinuousRegistry:
     low: float
     high: float
     values: tuple[float, ...] = ()
+    #: how the training values were spread within time points (:mod:`.pseudotime`); None: not asked for
+    pseudotime: dict | None = None
 
     def normalise(self, values) -> np.ndarray:
         """``(v − low) / (high − low)`` as float32 (0 and 1 at the ends of the trained range)."""
         return ((np.asarray(values, dtype=np.float64) - self.low) / (self.high - self.low)).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "min": self.low, "max": self.high, "values": list(self.values)}
+        d = {"key": self.key, "min": self.low, "max": self.high, "values": list(self.values)}
+        return d if self.pseudotime is None else {**d, "pseudotime": self.pseudotime}
 
     @classmethod
     def from_dict(cls, d: dict) -> ContinuousRegistry:
         return cls(key=str(d["key"]), low=float(d["min"]), high=float(d["max"]),
-                   values=tuple(float(v) for v in d.get("values", ())))
+                   values=tuple(float(v) for v in d.get("values", ())), pseudotime=d.get("pseudotime"))
 
 
 def numeric_column(obs: pd.DataFrame, key: str) -> np.ndarray:
@@ -71,9 +74,13 @@ def numeric_column(obs: pd.DataFrame, key: str) -> np.ndarray:
     return values
 
 
-def fit_continuous(obs: pd.DataFrame, keys: Sequence[str]) -> tuple[dict[str, ContinuousRegistry],
-                                                                    dict[str, np.ndarray]]:
-    """Check the continuous columns of the training cells: ``(registries, normalised value of every cell)``."""
+def fit_continuous(obs: pd.DataFrame, keys: Sequence[str], x=None, seed: int = 0) -> tuple[
+        dict[str, ContinuousRegistry], dict[str, np.ndarray]]:
+    """Check the continuous columns of the training cells: ``(registries, normalised value of every cell)``.
+
+    With ``x`` (the cells' log-normalised expression), the values of a time-course column are spread within its
+    time points along the expression (:func:`.pseudotime.pseudotime_values`, seeded by ``seed``); the registry's
+    range stays the measured one."""
     keys = [keys] if isinstance(keys, str) else list(keys or [])
     if len(set(keys)) != len(keys):
         raise InputError(f"continuous_keys has duplicates: {keys}.")
@@ -86,8 +93,13 @@ def fit_continuous(obs: pd.DataFrame, keys: Sequence[str]) -> tuple[dict[str, Co
             raise InputError(f"continuous_keys: column '{key}' has a single value ({only}) in the training cells; a "
                              "continuous condition needs at least 2 distinct values "
                              "(e.g. several time points). Leave the column out.")
+        spread = None
+        if x is not None:
+            from .pseudotime import pseudotime_values
+
+            v, spread = pseudotime_values(v, x, seed=seed, key=key)
         reg = ContinuousRegistry(key, float(distinct[0]), float(distinct[-1]),
-                                 tuple(float(x) for x in distinct[:MAX_RECORDED_VALUES]))
+                                 tuple(float(d) for d in distinct[:MAX_RECORDED_VALUES]), spread)
         registries[key], values[key] = reg, reg.normalise(v)
     return registries, values
 

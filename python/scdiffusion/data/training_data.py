@@ -69,13 +69,16 @@ class TrainingData:
     @classmethod
     def from_anndata(cls, adata: ad.AnnData, preprocessor: Preprocessor, *, labels_keys: list[str],
                      layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
-                     with_counts: bool, device: torch.device, continuous_keys: list[str] = ()) -> TrainingData:
-        """Validate, filter and normalise ``adata`` (fits ``preprocessor``), split off validation cells."""
+                     with_counts: bool, device: torch.device, continuous_keys: list[str] = (),
+                     continuous_pseudotime: bool = False) -> TrainingData:
+        """Validate, filter and normalise ``adata`` (fits ``preprocessor``), split off validation cells;
+        ``continuous_pseudotime``: spread time-course values within time points (:mod:`.pseudotime`)."""
         fit_continuous(adata.obs, continuous_keys)  # bad columns refused before any work
         x, cell_mask = preprocessor.fit_transform(adata, layer)
         registries, ids = fit_registries(adata.obs.loc[cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
-        continuous, values = fit_continuous(adata.obs.loc[cell_mask], continuous_keys)
+        continuous, values = fit_continuous(adata.obs.loc[cell_mask], continuous_keys,
+                                            x if continuous_pseudotime else None, seed)
         train_idx, val_idx = validation_split(x.shape[0], validation_fraction, seed)
         counts = preprocessor.counts(adata, layer)[np.flatnonzero(cell_mask)]
         lib = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
@@ -171,8 +174,10 @@ class BackedTrainingData(TrainingData):
     @classmethod
     def from_h5ad(cls, path: str | os.PathLike, preprocessor: Preprocessor, *, labels_keys: list[str],
                   layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
-                  with_counts: bool, device: torch.device, continuous_keys: list[str] = ()) -> BackedTrainingData:
-        """Scan the counts on disk (validation, filters, library sizes); keep only labels and sizes in memory."""
+                  with_counts: bool, device: torch.device, continuous_keys: list[str] = (),
+                  continuous_pseudotime: bool = False) -> BackedTrainingData:
+        """Scan the counts on disk (validation, filters, library sizes); keep only labels and sizes in memory.
+        Continuous values are used as measured (``continuous_pseudotime`` needs the expression in memory)."""
         t0 = time.perf_counter()
         counts = BackedCounts(path, layer)
         scan = scan_counts(counts, preprocessor)
@@ -180,6 +185,10 @@ class BackedTrainingData(TrainingData):
         registries, ids = fit_registries(counts.obs.loc[scan.cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
         continuous, values = fit_continuous(counts.obs.loc[scan.cell_mask], continuous_keys)
+        if continuous_pseudotime and continuous_keys:
+            logger.warning("backed=True: the continuous columns %s are used as measured (spreading them within "
+                           "time points needs the expression in memory; train without backed=True for it).",
+                           list(continuous_keys))
         n = int(scan.cell_mask.sum())
         train_idx, val_idx = validation_split(n, validation_fraction, seed, BACKED_VALIDATION_CELLS)
         library = LibrarySizes(torch.from_numpy(scan.library[train_idx]),

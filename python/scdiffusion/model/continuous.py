@@ -38,5 +38,6 @@ def record(model, raw: Mapping[str, np.ndarray]) -> dict:
     for key, v in raw.items():
         reg = model.continuous[key]
         out[key] = {"continuous": True, "trained_min": reg.low, "trained_max": reg.high,
-                    "extrapolated": bool(((v < reg.low) | (v > reg.high)).any())}
+                    "extrapolated": bool(((v < reg.low) | (v > reg.high)).any()),
+                    "pseudotime_spread": bool((reg.pseudotime or {}).get("applied", False))}
     return out

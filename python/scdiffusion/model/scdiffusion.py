@@ -60,9 +60,10 @@ class ScDiffusion:
         How a count likelihood's dispersion is fitted (default: refitted after training); count splitting.
     denoiser_hidden, classifier_hidden
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
-    classifier_free, label_dropout, continuous_keys
+    classifier_free, label_dropout, continuous_keys, continuous_pseudotime
         Condition the denoiser on the labels (each dropped with probability ``label_dropout`` in training), for
-        classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``).
+        classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``),
+        optionally spread within time points along expression (:mod:`scdiffusion.data.pseudotime`).
     min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
     n_timesteps, device, seed, mixed_precision
@@ -71,10 +72,9 @@ class ScDiffusion:
     threads
         CPU threads, fixed for the run (default or 0: every usable core; :class:`~scdiffusion.runtime.ThreadPolicy`).
     backed
-        Out-of-core training: ``adata`` is the path of an ``.h5ad`` whose CSR (or dense) counts are validated
-        and filtered in one chunked pass and streamed from disk while the autoencoder trains; every cell is then
-        encoded once to latents (cells × ``n_latent`` floats in memory). At most 2,000 validation cells; no
-        resumable checkpoints.
+        Out-of-core training: ``adata`` is the path of an ``.h5ad`` whose counts are validated and filtered in one
+        chunked pass and streamed from disk while the autoencoder trains; every cell is then encoded once to latents
+        (cells × ``n_latent`` floats in memory). At most 2,000 validation cells; no resumable checkpoints.
 
     Examples
     --------
@@ -91,27 +91,26 @@ class ScDiffusion:
                  classifier_hidden: Sequence[int] = _T.classifier_hidden,
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
                  continuous_keys: Sequence[str] | str | None = _T.continuous_keys,
+                 continuous_pseudotime: bool = _T.continuous_pseudotime,
                  dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
                  likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit, count_split: float = _T.count_split,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
                  min_cells_per_label: int = _T.min_cells_per_label, validation_fraction: float = _T.validation_fraction,
-                 n_timesteps: int = _T.n_timesteps,
-                 device: str = _T.device, mixed_precision: bool = _T.mixed_precision,
+                 n_timesteps: int = _T.n_timesteps, device: str = _T.device, mixed_precision: bool = _T.mixed_precision,
                  threads: int | None = _T.threads, seed: int = _T.seed, backed: bool = _T.backed):
         checked = TRAIN.check({"likelihood": likelihood, "noise_fit": noise_fit, "count_split": count_split,
                                "n_latent": n_latent, "dropout": dropout, "input_dropout": input_dropout,
                                "min_cells": min_cells, "min_counts": min_counts, "target_sum": target_sum,
-                               "min_cells_per_label": min_cells_per_label,
-                               "validation_fraction": validation_fraction, "n_timesteps": n_timesteps, "seed": seed,
+                               "min_cells_per_label": min_cells_per_label, "validation_fraction": validation_fraction,
+                               "n_timesteps": n_timesteps, "seed": seed, "mixed_precision": mixed_precision,
                                "classifier_free": classifier_free, "label_dropout": label_dropout,
-                               "mixed_precision": mixed_precision})
+                               "continuous_pseudotime": continuous_pseudotime})
         self.device = resolve_device(device)
         self.threads = parse_threads(TRAIN["threads"].check(threads))
         thread_policy(self.threads)
         self.seed = checked["seed"]
         self.history: dict = {}
-        self.is_trained = False
-        self.pretrained_summary: dict | None = None
+        self.is_trained, self.pretrained_summary = False, None
         adata = BackedTrainingData.path_of(adata) if backed else read_anndata(adata)
         setup = {} if backed else read_setup(adata)
         labels_keys = setup.get("labels_keys", []) if labels_keys is None else labels_keys
@@ -127,7 +126,8 @@ class ScDiffusion:
             adata, self.preprocessor, labels_keys=labels_keys, layer=self.layer,
             min_cells_per_label=self.min_cells_per_label, validation_fraction=checked["validation_fraction"],
             seed=self.seed, with_counts=OUTPUT_LIKELIHOODS[checked["likelihood"]].models_counts, device=self.device,
-            continuous_keys=[continuous_keys] if isinstance(continuous_keys, str) else list(continuous_keys or []))
+            continuous_keys=[continuous_keys] if isinstance(continuous_keys, str) else list(continuous_keys or []),
+            continuous_pseudotime=checked["continuous_pseudotime"])
         self.registries: dict[str, LabelRegistry] = self.data.registries
         self.continuous, self.library = self.data.continuous, self.data.library  # continuous: ContinuousRegistry
         self.n_train_cells, self.train_threads = self.data.n_cells, None  # train_threads: set by train()

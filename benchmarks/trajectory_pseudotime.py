@@ -1,0 +1,113 @@
+"""Experiment T4: interpolation conditioned on pseudotime instead of the time label (simulated trajectory).
+
+The time label has four values in training; inside a time point the cells spread over pseudotime, so the
+neighbours' leading and trailing cells show where genes start to switch in the gap. A continuous-time model
+conditioned on a per-cell pseudotime (``continuous_keys=[column]``) sees that spread; one conditioned on the label
+does not. Columns (``--column``):
+
+* ``tau`` — the simulator's true pseudotime (an oracle column: the most a per-cell pseudotime can give);
+* ``ridge`` — the hours predicted from the training cells' 30 principal components by ridge regression (RidgeCV)
+  on their time labels, mapped piecewise-linearly so that every time point's median is its hours
+  (:func:`scdiffusion.data.pseudotime.pseudotime_values`, which ``continuous_pseudotime=True`` applies; diffusion
+  pseudotime breaks on the gap a held-out time point leaves in the kNN graph).
+
+The requested value of the held-out time point is its hours (``ridge``) or the mean of the neighbours' median τ
+(``tau``). Rows at that value: generated from noise, and two-ended (the neighbours' cells paired by OT, noised
+alike to ``t_start``, blended, denoised by the denoiser conditioned on the value) at several ``t_start``. Cells,
+PCA, reference and scoring are those of ``trajectory.py`` (same seeds and draws).
+
+    OMP_NUM_THREADS=1 python benchmarks/trajectory_pseudotime.py --column tau --seeds 0 --default-budgets
+"""
+
+from __future__ import annotations
+
+import _common as C  # noqa: I001  (pins threads before numpy/torch)
+
+import time
+
+import numpy as np
+import trajectory as T
+from _trajectory_sim import TrajectoryModel
+
+NAME = "trajectory_pseudotime"
+PT = "pseudotime"
+
+
+def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
+    held = args.held_out
+    labels = list(sim.time_labels)
+    k = labels.index(held)
+    prev, nxt = labels[k - 1], labels[k + 1]
+    draw = sim.draw(args.n_per_time, seed=10_000 + 3 * seed)
+    pca_draw = sim.draw(args.n_per_time, seed=10_002 + 3 * seed)
+    cells = draw.to_anndata(T.KEY)
+    is_held = cells.obs[T.KEY].to_numpy() == held
+    train = cells[~is_held].copy()
+    args.seed = seed
+    from scdiffusion.data.preprocessing import Preprocessor
+    from scdiffusion.data.pseudotime import pseudotime_values
+
+    pre = Preprocessor()
+    train_log, _ = pre.fit_transform(train)
+    th = train.obs[T.KEY].astype(float).to_numpy()
+    if args.column == "tau":
+        train.obs[PT] = train.obs["tau"].astype(float)
+        value = float(np.mean([np.median(train.obs[PT][train.obs[T.KEY] == x]) for x in (prev, nxt)]))
+    else:
+        train.obs[PT], _ = pseudotime_values(th, train_log, seed=seed, key=T.KEY)
+        value = float(held)
+    model, info = C.train_model(train, [T.KEY], args, f"trajectory_{sim.n_genes}g_{args.n_per_time}c_sim"
+                                f"{args.sim_seed}_held{held}_pt_{args.column}", continuous_keys=[PT])
+    real = C.log_norm(model, cells).X
+    rng = np.random.default_rng(seed)
+    halves = rng.permutation(np.flatnonzero(is_held))
+    n_ref = len(halves) // 2
+    score = T.Scorer(C.log_norm(model, pca_draw.to_anndata(T.KEY, prefix="pca")).X, real[halves[:n_ref]], seed,
+                     n_trees=args.n_trees)
+    rows = {}
+    gen = model.generate(n_ref, condition={PT: value}, seed=seed, progress=False, **C.sampling(args))
+    rows[f"{args.column}: generated at {value:.3g}"] = score(T._dense(gen.X))
+    # two-ended along the pseudotime column: the neighbours' cells get their time point's median value as start/end
+    starts = train[np.isin(train.obs[T.KEY].to_numpy(), [prev, nxt])].copy()
+    meds = {x: float(np.median(train.obs[PT][train.obs[T.KEY] == x])) for x in (prev, nxt)}
+    starts.obs[PT] = starts.obs[T.KEY].map(meds).astype(float)
+    for ts in args.t_starts:
+        out = model.interpolate(starts, PT, meds[prev], meds[nxt], at=[value], method="two-ended", n_cells=n_ref,
+                                t_start=ts, seed=seed, progress=False, **C.sampling(args))
+        rows[f"{args.column}: two-ended at {value:.3g}, t_start {ts}"] = score(T._dense(out.X))
+    for name, r in rows.items():
+        C.logger.info("seed %d %-45s MMD² %.3f W1 %.2f RF %.3f", seed, name, r["mmd2"], r["w1"], r["rf_auc"])
+    return {"rows": rows, "value": value, "medians": meds, "training": info}
+
+
+def main(argv=None) -> dict:
+    p = C.parser(__doc__.splitlines()[0], full_time=360.0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--column", choices=["tau", "ridge"], default="ridge")
+    p.add_argument("--t-starts", type=int, nargs="+", default=[50, 150, 300])
+    p.add_argument("--held-out", default="24")
+    p.add_argument("--n-genes", type=int, default=600)
+    p.add_argument("--n-per-time", type=int, default=600)
+    p.add_argument("--sim-seed", type=int, default=0)
+    p.add_argument("--n-trees", type=int, default=1000)
+    C.add_model_kwargs(p)
+    args = C.finish_args(p.parse_args(argv), NAME)
+    if args.quick:
+        args.n_genes, args.n_per_time, args.n_trees, args.seeds = 200, 160, 100, [0]
+    t0 = time.perf_counter()
+    sim = TrajectoryModel.make(args.n_genes, args.sim_seed, time_labels=T.TIME_LABELS)
+    per_seed = {str(s): run_seed(sim, s, args) for s in args.seeds}
+    runs = list(per_seed.values())
+    summary = {r: {c: T._stats([s["rows"][r][c] for s in runs]) for c in T.COLUMNS} for r in runs[0]["rows"]
+               if all(r in s["rows"] for s in runs)}
+    table = C.print_table({k: {c: v[c]["mean"] for c in T.COLUMNS} for k, v in summary.items()}, list(T.COLUMNS),
+                          f"{NAME} ({args.column}): held-out {args.held_out} h, mean over seeds {args.seeds}")
+    out = {"meta": C.meta(args, t0, column=args.column, seeds=args.seeds, t_starts=args.t_starts,
+                          held_out=args.held_out),
+           "summary": summary, "seeds": per_seed, "table": table}
+    print(f"Wrote {C.write_json(args, out)}", flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    main()
