@@ -81,7 +81,7 @@ def test_the_parameters_say_the_column_is_continuous(hours_model, caplog):
     p = out.uns["scdiffusion"]
     assert p["condition"] == {"hours": 100.0, "type": "a"}
     assert p["continuous"]["hours"] == {"continuous": True, "trained_min": 0.0, "trained_max": 72.0,
-                                        "extrapolated": True}
+                                        "extrapolated": True, "pseudotime_spread": False}
     assert "extrapolating" in caplog.text
     assert list(out.obs["hours"]) == [100.0] * 5 and list(out.obs["type"]) == ["a"] * 5
     per_cell = hours_model.generate(4, {"hours": [0, 12, 36, 72]}, seed=2, progress=False)
