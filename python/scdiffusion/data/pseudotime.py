@@ -65,6 +65,7 @@ def pseudotime_values(values: np.ndarray, x: np.ndarray, *, seed: int, key: str 
     if counts.min() < MIN_CELLS_PER_TIME_POINT:
         return values, {"applied": False, "reason": f"a time point has {int(counts.min())} cell(s) "
                                                     f"(< {MIN_CELLS_PER_TIME_POINT})"}
+
     def rows(idx) -> np.ndarray:
         part = x[idx]
         return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=np.float64)
