@@ -143,7 +143,7 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
     dir <- .check_string(dir, "dir")
     overwrite <- .check_flag(overwrite, "overwrite")
     dir <- .strip_slash(path.expand(dir))
-    exists <- file.exists(dir)
+    exists <- file.exists(dir) || .is_symlink(dir)
     if (exists) {
         if (dir.exists(dir) && normalizePath(dir) == model@path) {
             return(invisible(model))
@@ -164,7 +164,7 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
         stop(sprintf("could not write the model to '%s' (copying the files failed); nothing was replaced.",
             dir), call. = FALSE)
     }
-    .replace_dir(tmp, dir)
+    .replace_dir(tmp, dir, "model", overwrite)
     model@path <- normalizePath(dir)
     model@info$path <- model@path
     invisible(model)
@@ -207,6 +207,10 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
     if (!overwrite) {
         stop(sprintf("'%s' already exists; use overwrite = TRUE to replace it.", path), call. = FALSE)
     }
+    if (.is_symlink(path)) {
+        stop(sprintf("Refusing to overwrite '%s': it is a symbolic link, not a %s folder scDiffusion wrote. ",
+            path, kind), "Choose another folder, or remove the link yourself.", call. = FALSE)
+    }
     if (!dir.exists(path)) {
         stop(sprintf("Refusing to overwrite '%s': it is a file, not a %s folder scDiffusion wrote. ", path, kind),
             "Choose another folder.", call. = FALSE)
@@ -222,15 +226,30 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
     invisible(TRUE)
 }
 
+## Sys.readlink gives "" for a path that is not a link and NA for one that does not exist.
+.is_symlink <- function(path) {
+    link <- Sys.readlink(path)
+    !is.na(link) && nzchar(link)
+}
+
 ## Put the complete folder 'tmp' at 'dir': the old folder (if any) is moved
-## aside first, restored if the rename fails, and removed only once the new one
-## is in place.
-.replace_dir <- function(tmp, dir) {
+## aside first, checked again there (it may have changed since
+## .check_replaceable; once moved, nothing can write to it through 'dir'),
+## restored if it may not be replaced or the rename fails, and removed only
+## once the new one is in place.
+.replace_dir <- function(tmp, dir, kind, overwrite) {
     old <- NULL
-    if (file.exists(dir)) {
+    if (file.exists(dir) || .is_symlink(dir)) {
         old <- paste0(tmp, ".old")
         if (!file.rename(dir, old)) {
             stop(sprintf("could not replace '%s' (renaming it failed); it is unchanged.", dir), call. = FALSE)
+        }
+        still <- tryCatch(.check_replaceable(old, kind, overwrite), error = function(e) FALSE)
+        if (!isTRUE(still)) {
+            file.rename(old, dir)
+            stop(sprintf("Not replacing '%s': it changed while the model was being written ", dir),
+                sprintf("(it is not empty, or not a %s folder scDiffusion wrote). Nothing was changed.", kind),
+                call. = FALSE)
         }
     }
     if (!file.rename(tmp, dir)) {

@@ -83,3 +83,31 @@ test_that("a failure part-way leaves the old model intact", {
     expect_identical(tag_of(dir), "old")
     expect_identical(list.files(root, all.files = TRUE, no.. = TRUE), "m")
 })
+
+test_that("a symbolic link to a model folder is not replaced, nor is the folder it points to", {
+    root <- tempfile("save_")
+    dir.create(root)
+    target <- file.path(root, "m")
+    saveScDiffusion(fake_model("old"), target)
+    link <- file.path(root, "link")
+    file.symlink(target, link)
+    expect_error(saveScDiffusion(fake_model("new"), link, overwrite = TRUE), "it is a symbolic link")
+    expect_identical(Sys.readlink(link), target)
+    expect_identical(tag_of(target), "old")
+    expect_setequal(list.files(root, all.files = TRUE, no.. = TRUE), c("m", "link"))
+})
+
+test_that("a folder that stopped being a model folder after the check is put back, not deleted", {
+    # what .replace_dir sees when the folder changed between saveScDiffusion's check and the swap
+    root <- tempfile("save_")
+    dir.create(root)
+    dir <- file.path(root, "m")
+    dir.create(dir)
+    writeLines("my notes", file.path(dir, "notes.txt"))
+    tmp <- file.path(root, ".m.tmp")
+    dir.create(tmp)
+    writeLines("new", file.path(tmp, "model.safetensors"))
+    expect_error(scDiffusion:::.replace_dir(tmp, dir, "model", TRUE), "it changed while the model was being written")
+    expect_identical(readLines(file.path(dir, "notes.txt")), "my notes")
+    expect_setequal(list.files(root, all.files = TRUE, no.. = TRUE), c("m", ".m.tmp"))
+})
