@@ -113,10 +113,12 @@ modelLabels <- function(x) {
 #' \code{.scdiffusion-output.json}, which names the package and the kind of
 #' folder (\code{"model"} here). \code{overwrite = TRUE} replaces only an
 #' empty folder or a model folder with that marker; anything else at
-#' \code{dir} (a folder of other files, a file) is refused with an error
-#' naming it, and nothing is touched. The new model is written completely to
-#' a temporary folder next to \code{dir} before the old one is removed, so a
-#' failure part-way leaves the old model as it was.
+#' \code{dir} (a folder of other files, a file, a symbolic link) is refused
+#' with an error naming it, and nothing is touched. The new model is written
+#' completely to a temporary folder next to \code{dir} before the old one is
+#' removed, so a failure part-way leaves the old model as it was; the old
+#' folder is checked again just before it is removed, in case it changed
+#' while the new one was written.
 #'
 #' @param model A \code{\linkS4class{ScDiffusionModel}}.
 #' @param dir Directory to write or read (a trailing \code{/} is fine).
