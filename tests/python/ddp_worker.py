@@ -5,6 +5,7 @@ Usage::
     python ddp_worker.py fit OUT.json                  # fit() on a small LayerNorm MLP with a draw_fn
     python ddp_worker.py model DATA.h5ad MODEL_DIR     # full ScDiffusion training, saved to MODEL_DIR
     python ddp_worker.py exit OUT_PREFIX               # whether the process group is gone when the process exits
+    python ddp_worker.py threads OUT_PREFIX            # threads before and with the group, and after fit() + shutdown()
 """
 
 import json
@@ -72,21 +73,29 @@ def run_exit(prefix: str) -> None:
     assert t.tolist() == [2.0, 2.0, 2.0]
 
 
+def run_threads(prefix: str) -> None:
+    def n_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    before = n_threads()
+    distributed.init_from_env()
+    with_group = n_threads()  # gloo's worker and I/O threads
+    run_fit(f"{prefix}.fit.json")
+    distributed.shutdown()
+    with open(f"{prefix}.{os.environ['RANK']}", "w") as fh:
+        json.dump({"before": before, "with_group": with_group, "after": n_threads()}, fh)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "exit":
         run_exit(sys.argv[2])
+    elif sys.argv[1] == "threads":
+        run_threads(sys.argv[2])
     else:
         if sys.argv[1] == "fit":
             run_fit(sys.argv[2])
         else:
             run_model(sys.argv[2], sys.argv[3])
-        # After fit() the gloo process group outlives destroy_process_group (its worker threads stay alive), and
-        # under CPU load a worker thread can still be releasing the last all-reduce's tensors when the
-        # interpreter finalises: it cannot take the GIL, is unwound, and std::terminate aborts a process whose
-        # results are already written (SIGABRT, 3 of 85 runs with two CPU hogs; core dump: ~AsyncAllreduceWork in
-        # ProcessGroupGloo::runLoop during Py_FinalizeEx). These checks are about the results, so the worker
-        # leaves without finalising; the exit-time behaviour itself is test_process_group_destroyed_*.
-        distributed.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        # The exit path is the library's (its atexit shutdown): no os._exit here. Before the fix in
+        # distributed.init_from_env, gloo's threads outlived destroy_process_group after fit() and could abort
+        # a finished rank at interpreter finalisation (SIGABRT, 3 of 85 runs with two CPU hogs).

@@ -62,6 +62,17 @@ def test_process_group_destroyed_before_interpreter_exit(tmp_path):
     assert [(tmp_path / f"state.{r}").read_text() for r in (0, 1)] == ["False", "False"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_shutdown_after_fit_stops_gloo_threads(tmp_path):
+    # torch._dynamo, imported by the optimiser after the group existed, kept the group alive past
+    # destroy_process_group: gloo's threads then ran into interpreter finalisation and could abort the process
+    _run(["threads", "t"], 2, tmp_path)
+    for r in (0, 1):
+        counts = json.loads((tmp_path / f"t.{r}").read_text())
+        assert counts["with_group"] > counts["before"], counts  # the group did start threads
+        assert counts["after"] < counts["with_group"], counts  # and shutdown ended them
+
+
 def test_model_two_processes_matches_one(tmp_path):
     make_counts().write_h5ad(tmp_path / "data.h5ad")
     _run(["model", "data.h5ad", "one"], 1, tmp_path)
