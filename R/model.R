@@ -166,7 +166,7 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
         stop(sprintf("could not write the model to '%s' (copying the files failed); nothing was replaced.",
             dir), call. = FALSE)
     }
-    .replace_dir(tmp, dir, "model", overwrite)
+    .replace_dir(tmp, dir, "model")
     model@path <- normalizePath(dir)
     model@info$path <- model@path
     invisible(model)
@@ -239,15 +239,14 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
 ## .check_replaceable; once moved, nothing can write to it through 'dir'),
 ## restored if it may not be replaced or the rename fails, and removed only
 ## once the new one is in place.
-.replace_dir <- function(tmp, dir, kind, overwrite) {
+.replace_dir <- function(tmp, dir, kind) {
     old <- NULL
     if (file.exists(dir) || .is_symlink(dir)) {
         old <- paste0(tmp, ".old")
         if (!file.rename(dir, old)) {
             stop(sprintf("could not replace '%s' (renaming it failed); it is unchanged.", dir), call. = FALSE)
         }
-        still <- tryCatch(.check_replaceable(old, kind, overwrite), error = function(e) FALSE)
-        if (!isTRUE(still)) {
+        if (!.is_own_folder(old, kind)) {
             file.rename(old, dir)
             stop(sprintf("Not replacing '%s': it changed while the model was being written ", dir),
                 sprintf("(it is not empty, or not a %s folder scDiffusion wrote). Nothing was changed.", kind),
@@ -259,8 +258,22 @@ saveScDiffusion <- function(model, dir, overwrite = FALSE) {
         stop(sprintf("could not write '%s' (renaming the new folder into place failed); ", dir),
             if (is.null(old)) "nothing was written." else "the old one is unchanged.", call. = FALSE)
     }
-    if (!is.null(old)) unlink(old, recursive = TRUE)
+    if (!is.null(old)) .remove_own_folder(old, kind)
     invisible(TRUE)
+}
+
+## Is 'path' a folder (not a link) that is empty or whose marker names 'kind'?
+## What overwrite = TRUE may replace (.check_replaceable says why not).
+.is_own_folder <- function(path, kind) {
+    if (.is_symlink(path) || !dir.exists(path)) return(FALSE)
+    !length(list.files(path, all.files = TRUE, no.. = TRUE)) || identical(.read_marker(path)$kind, kind)
+}
+
+## Delete 'path' only if .is_own_folder: every recursive delete of a folder that
+## may have been the user's goes through here. Returns whether it did.
+.remove_own_folder <- function(path, kind) {
+    if (!.is_own_folder(path, kind)) return(invisible(FALSE))
+    invisible(unlink(path, recursive = TRUE) == 0L)
 }
 
 #' @rdname saveScDiffusion

@@ -257,6 +257,7 @@ def atomic_dir(path: str | os.PathLike, kind: str, *, overwrite: bool = False) -
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700 folders; give the output the usual permissions
+    swapped = False  # once True, tmp holds the old folder, which is the user's until checked again
     try:
         yield tmp
         write_marker(tmp, kind)
@@ -267,25 +268,27 @@ def atomic_dir(path: str | os.PathLike, kind: str, *, overwrite: bool = False) -
                                  f"a {kind} folder scDiffusion wrote). Nothing was changed; the new output was not "
                                  "written.")
             if _exchange(tmp, path):  # tmp now holds the old folder
-                shutil.rmtree(tmp, ignore_errors=True)
+                swapped = True
+                remove_own_folder(tmp, kind, ignore_errors=True)  # the new output is in place already
             else:  # pragma: no cover - exercised only where renameat2 is missing
                 old = path.with_name(f".{path.name}.old-{os.getpid()}")
                 os.replace(path, old)
                 os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
+                remove_own_folder(old, kind, ignore_errors=True)
         else:
             os.replace(tmp, path)
         _fsync_path(path.parent, directory=True)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not swapped and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)  # the new output, made here by mkdtemp: never the user's
 
 
-def remove_own_folder(path: str | os.PathLike, kind: str) -> bool:
-    """Delete ``path`` only if it is a folder of ``kind`` that scDiffusion wrote (its marker says so); returns
-    whether it was deleted. Anything else is left as it is."""
-    path = Path(path)
-    if path.is_symlink() or not path.is_dir() or read_marker(path) != kind:
+def remove_own_folder(path: str | os.PathLike, kind: str, *, ignore_errors: bool = False) -> bool:
+    """Delete ``path`` only if it is a folder of ``kind`` that scDiffusion wrote (its marker says so, or it is such
+    a folder of an older release) or an empty folder: what ``overwrite`` may replace (:func:`is_replaceable`).
+    Returns whether it was deleted; anything else is left as it is. Every recursive delete of a folder that may
+    have been the user's goes through here."""
+    if not is_replaceable(path, kind):
         return False
-    shutil.rmtree(path)
+    shutil.rmtree(path, ignore_errors=ignore_errors)
     return True

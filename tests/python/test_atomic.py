@@ -262,3 +262,18 @@ def test_sigkill_at_random_moments_leaves_the_old_or_the_new_output_never_a_part
     # what a kill can leave: hidden temporary siblings, never anything at the outputs' paths
     visible = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert visible == ["gen.h5ad", "model", "report"]
+
+
+def test_remove_own_folder_takes_what_overwrite_may_replace(tmp_path):
+    # an empty folder and a model folder of an older release (no marker) may be replaced, so they may be removed
+    (tmp_path / "empty").mkdir()
+    assert atomic.remove_own_folder(tmp_path / "empty", "model") and not (tmp_path / "empty").exists()
+    old = tmp_path / "old_model"
+    old.mkdir()
+    (old / "config.json").write_text('{"format_version": 1}')
+    assert atomic.remove_own_folder(old, "model") and not old.exists()
+    (tmp_path / "target").mkdir()
+    atomic.write_marker(tmp_path / "target", "model")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    assert not atomic.remove_own_folder(tmp_path / "link", "model")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target").is_dir()

@@ -107,7 +107,7 @@ test_that("a folder that stopped being a model folder after the check is put bac
     tmp <- file.path(root, ".m.tmp")
     dir.create(tmp)
     writeLines("new", file.path(tmp, "model.safetensors"))
-    expect_error(scDiffusion:::.replace_dir(tmp, dir, "model", TRUE), "it changed while the model was being written")
+    expect_error(scDiffusion:::.replace_dir(tmp, dir, "model"), "it changed while the model was being written")
     expect_identical(readLines(file.path(dir, "notes.txt")), "my notes")
     expect_setequal(list.files(root, all.files = TRUE, no.. = TRUE), c("m", ".m.tmp"))
 })
