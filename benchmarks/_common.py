@@ -361,6 +361,21 @@ def peak_rss_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
 
 
+def cpu_description() -> dict[str, str]:
+    """The processor and the instruction set torch's CPU kernels use: float results (and so trained weights)
+    repeat exactly only on the same processor kind and thread count, so rows from two machines may differ in
+    the last digits even at the same commit and seed."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"model": model, "torch_capability": str(torch.backends.cpu.get_cpu_capability())}
+
+
 def meta(args, t_start: float, **extra) -> dict[str, Any]:
     import sklearn
     import torch
@@ -369,7 +384,8 @@ def meta(args, t_start: float, **extra) -> dict[str, Any]:
 
     return {"benchmark": args.name, "command": args.command, "quick": bool(args.quick), "seed": args.seed,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": MACHINE,
-            "threads": int(os.environ["OMP_NUM_THREADS"]), "total_seconds": round(time.perf_counter() - t_start, 1),
+            "cpu": cpu_description(), "threads": int(os.environ["OMP_NUM_THREADS"]),
+            "total_seconds": round(time.perf_counter() - t_start, 1),
             "git_commit": _git_commit(), "versions": {
                 "scdiffusion": scdiffusion.__version__, "torch": torch.__version__, "numpy": np.__version__,
                 "scikit-learn": sklearn.__version__, "python": platform.python_version()},

@@ -8,7 +8,9 @@ from conftest import SMALL_ARCH, make_counts
 from scdiffusion import ScDiffusion
 from scdiffusion.data.preprocessing import log_normalize
 from scdiffusion.errors import InputError
+from scdiffusion.train.autoencoder import SELECTION_SPLIT, validation_score_fn
 from scdiffusion.train.count_splitting import row_seeds, split_batch, thin
+from scdiffusion.train.presets import stage_configs
 
 AE_ONLY = {"autoencoder": {"max_steps": 60, "eval_every": 20, "patience": 0},
            "diffusion": {"max_steps": 1}, "classifier": {"max_steps": 1}}
@@ -60,3 +62,49 @@ def test_count_split_trains_saves_and_needs_a_count_likelihood(tmp_path):
         ScDiffusion(adata, device="cpu", likelihood="mse", count_split=0.5, **SMALL_ARCH)
     with pytest.raises(InputError, match="count_split"):
         ScDiffusion(adata, device="cpu", count_split=1.0, **SMALL_ARCH)
+
+
+class _PoissonRate(torch.nn.Module):
+    """A Poisson 'autoencoder' whose decoded rate copies its input (``profile=None``) or is a fixed profile."""
+
+    def __init__(self, profile: torch.Tensor | None = None):
+        super().__init__()
+        self.profile = profile
+
+    def loss(self, x, counts, library):
+        rate = torch.expm1(x) if self.profile is None else self.profile.expand_as(counts)
+        mu = library[:, None] * rate / rate.sum(1, keepdim=True).clamp_min(1e-12) + 1e-6
+        return (mu - counts * torch.log(mu)).sum(1).mean()
+
+
+def test_split_selection_scores_counts_the_encoder_did_not_see():
+    rng = np.random.default_rng(3)
+    profile = torch.from_numpy(rng.gamma(0.6, 1.0, 300).astype(np.float32))
+    library = torch.from_numpy(rng.integers(300, 900, 80).astype(np.float32))
+    counts = torch.poisson(library[:, None] * profile / profile.sum(), generator=torch.Generator().manual_seed(0))
+    validation = (torch.from_numpy(log_normalize(counts.numpy(), 1e4)), counts, counts.sum(1))
+    copying, truth = _PoissonRate(), _PoissonRate(profile)
+    plain = validation_score_fn(validation)
+    split = validation_score_fn(validation, SELECTION_SPLIT, 1e4)
+    # the plain validation loss rewards a decoder that copies each cell's counting noise; the split score does not
+    assert plain(copying) < plain(truth)
+    assert split(truth) < split(copying)
+    assert split(truth) == split(truth)  # the split is drawn once: every evaluation scores the same parts
+
+
+def test_select_by_split_changes_only_which_autoencoder_weights_are_kept():
+    adata = make_counts(n_cells=200, seed=5)
+    runs = {}
+    for select_by in ("loss", "split"):
+        m = ScDiffusion(adata, device="cpu", seed=0, **SMALL_ARCH)
+        m.train(progress=False, **{**AE_ONLY, "autoencoder": {**AE_ONLY["autoencoder"], "select_by": select_by}})
+        runs[select_by] = m.history["autoencoder"]
+    assert runs["loss"]["train_loss"] == runs["split"]["train_loss"]  # the same training steps
+    assert runs["loss"]["val_loss"] != runs["split"]["val_loss"] and np.isfinite(runs["split"]["val_loss"]).all()
+    assert runs["split"]["config"]["select_by"] == "split"
+    with pytest.raises(InputError, match="count likelihood"):
+        ScDiffusion(adata, device="cpu", likelihood="mse", **SMALL_ARCH).train(
+            progress=False, **{**AE_ONLY, "autoencoder": {"max_steps": 5, "select_by": "split"}})
+    for stage in ("diffusion", "classifier"):
+        with pytest.raises(InputError, match=f"'split' is not an option of the {stage} stage"):
+            stage_configs("cpu", overrides={stage: {"select_by": "split"}})

@@ -66,7 +66,9 @@ class TrainConfig:
         Run the forward passes under bfloat16 autocast (CUDA or CPU); losses are computed in float32.
     select_by
         What the evaluations score: ``"loss"`` (the validation loss) or, for the diffusion stage, ``"realism"``
-        (MMD² of generated cells to the validation cells, :mod:`~scdiffusion.train.realism`).
+        (MMD² of generated cells to the validation cells, :mod:`~scdiffusion.train.realism`), or, for the
+        autoencoder, ``"split"`` (the loss of validation counts the encoder did not see,
+        :func:`~scdiffusion.train.autoencoder.train_autoencoder`).
     """
 
     max_steps: int = 2000

@@ -95,9 +95,10 @@ def stage_configs(preset: str = "cpu", *, max_time: float | None = None,
         if isinstance(cfg.max_steps, bool) or not isinstance(cfg.max_steps, numbers.Integral) or cfg.max_steps < 1:
             raise InputError(f"max_steps of the {stage} stage must be a positive integer, got {cfg.max_steps!r}.")
         cfg = replace(cfg, max_steps=int(cfg.max_steps))
-        if cfg.select_by != "loss" and stage != "diffusion":
-            raise InputError(f"select_by={cfg.select_by!r} is an option of the diffusion stage only (it scores "
-                             f"generated cells); the {stage} stage selects by its validation loss.")
+        allowed = {"diffusion": ("loss", "realism"), "autoencoder": ("loss", "split")}.get(stage, ("loss",))
+        if cfg.select_by not in allowed:
+            raise InputError(f"select_by={cfg.select_by!r} is not an option of the {stage} stage: choose one of "
+                             f"{list(allowed)} (realism: diffusion stage; split: autoencoder stage).")
         share = TIME_SHARES[stage] / (max(1, n_classifiers) if stage == "classifier" else 1)
         if max_time is not None and "max_time" not in over:
             cfg = replace(cfg, max_time=max_time * share)
