@@ -65,6 +65,17 @@ test_that("errors raised by the Python core reach R with their message", {
         "cell_type")
     expect_error(trainScDiffusion(sce, autoencoder = list(no_such_option = 1), max_steps = 1),
         "Unknown training option")
+    expect_error(trainScDiffusion(sce, diffusion = list(select_by = "split"), max_steps = 1),
+        "is not an option of the diffusion stage")
+})
+
+test_that("stage options reach training: the autoencoder selected by held-out counts", {
+    skip_if_no_python()
+    sce <- sim_sce(n_cells = 60, n_genes = 30, seed = 3)
+    model <- trainScDiffusion(sce, autoencoder = list(select_by = "split", eval_every = 2L), max_steps = 4,
+        n_latent = 8, hidden = c(16, 16))
+    expect_s4_class(model, "ScDiffusionModel")
+    expect_identical(model@info$history$autoencoder$config$select_by, "split")
 })
 
 test_that("interpolate() returns states with weights in colData", {
