@@ -129,6 +129,7 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
     from scdiffusion.metrics import fit_annotator
 
     annotate = fit_annotator(x_train, train_labels, "logistic_regression", seed=seed)
+    extra["annotate"] = annotate
     x_gauss, lab_gauss = C.pca_gaussian(x_train, train_labels, n, seed)
     rows[GAUSSIAN] = Cells(x_gauss.astype(np.float32), np.expm1(x_gauss).sum(1), np.asarray(lab_gauss).astype(str))
     if not args.ae_only:

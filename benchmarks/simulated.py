@@ -12,6 +12,11 @@ that swap in the truth for the training cells: ``true μ, learned θ`` (the simu
 dispersion) and ``decoded μ, true θ`` (the decoder's means with the simulation's dispersion) — which of the two
 carries the gap says whether the mean or the noise model limits the decoder.
 
+Guided cells (``guided`` in the JSON; not with ``--ae-only``): as many cells as the fresh draw, each conditioned
+on a fresh cell's group with the package's default guidance, scored against the fresh draw: accuracy of the
+logistic-regression annotator fitted on the training cells (control: its accuracy on the fresh draw), and the
+kNN AUC per group (5-NN, 0.5 ideal; control: as many real training cells of each group).
+
 Truth diagnostics (training cells): learned vs true θ, per-gene count variance of reconstructions over real,
 per-cell zero fraction, and the correlation of the decoded mean's error ``(μ̂ − μ)/√μ`` with the cell's own
 counting noise ``(x − μ)/√μ`` (0 for a decoder that does not pass sampling noise into its mean).
@@ -69,6 +74,35 @@ def truth(model_sim: CountModel, draw, extra: dict, genes_idx: np.ndarray, seed:
     return diag, oracle
 
 
+def guided(model, train, real: R.Cells, annotate, seed: int, args) -> dict:
+    """The guided-cell row: annotation accuracy and per-group kNN AUC against the fresh draw, and the same
+    for as many real training cells of each group (the control)."""
+    from scdiffusion.metrics import knn_auc_per_label
+
+    wanted = real.labels
+    t0 = time.perf_counter()
+    g = model.generate(len(wanted), {"group": list(wanted)}, seed=seed, progress=False, **C.sampling(args))
+    seconds = round(time.perf_counter() - t0, 2)
+    x_guided = E.as_log(g, model.genes)
+    rng = np.random.default_rng(seed + 13)
+    y_train = train.obs["group"].astype(str).to_numpy()
+    pick = np.concatenate([rng.choice(np.flatnonzero(y_train == t), size=int((wanted == t).sum()),
+                                      replace=False) for t in np.unique(wanted)])
+    x_control = E.as_log(train[np.sort(pick)], model.genes)
+    y_control = y_train[np.sort(pick)]
+    out = {"generate_seconds": seconds}
+    for name, x, y in (("guided", x_guided, wanted), ("control", x_control, y_control)):
+        knn = knn_auc_per_label(real.x, x, real.labels, y, k=5, seed=seed)
+        aucs = [v["auc"] for v in knn.values() if v["auc"] is not None]
+        out[name] = {"accuracy": float(np.mean(annotate(x) == y)), "knn_auc_mean": float(np.mean(aucs)),
+                     "knn_auc_max": float(np.max(aucs)), "knn_auc": {k: v["auc"] for k, v in knn.items()}}
+    out["heldout_real_accuracy"] = float(np.mean(annotate(real.x) == real.labels))
+    C.logger.info("seed %d guided: accuracy %.3f (fresh draw %.3f), kNN AUC %.3f (control %.3f)", seed,
+                  out["guided"]["accuracy"], out["heldout_real_accuracy"], out["guided"]["knn_auc_mean"],
+                  out["control"]["knn_auc_mean"])
+    return out
+
+
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--n-cells", type=int, default=None, help="training cells (default 10,000; 1,500 with --quick)")
@@ -102,6 +136,8 @@ def main(argv=None) -> dict:
         scored = R.score(real, rows, model.genes, args, seed, extra["latents"], extra["reference"])
         scored.update(training=info, truth=diag, n_per_row={k: len(v.x) for k, v in rows.items()},
                       seconds=extra["seconds"], scvi=extra.get("scvi"))
+        if not args.ae_only:
+            scored["guided"] = guided(model, train, real, extra["annotate"], seed, args)
         C.logger.info("seed %d truth: %s", seed, {k: round(v, 3) for k, v in diag.items()})
         per_seed.append(scored["rows"])
         seeds_out[str(seed)] = scored
@@ -126,6 +162,13 @@ def main(argv=None) -> dict:
     (args.output_dir / "table.md").write_text(md + "\n")
     print(md, flush=True)
     print("truth:", {k: round(v, 3) for k, v in truth_summary.items()}, flush=True)
+    guided_summary = None
+    if not args.ae_only:
+        per = [s["guided"] for s in seeds_out.values()]
+        guided_summary = {f"{row}_{k}": float(np.mean([g[row][k] for g in per]))
+                          for row in ("guided", "control") for k in ("accuracy", "knn_auc_mean")}
+        guided_summary["heldout_real_accuracy"] = float(np.mean([g["heldout_real_accuracy"] for g in per]))
+        print("guided:", {k: round(v, 3) for k, v in guided_summary.items()}, flush=True)
     out = {"meta": C.meta(args, t_start, data="simulated NB counts (_simulation.CountModel)",
                           simulation={"n_cells": args.n_cells, "n_test": args.n_test, "n_genes": args.n_genes,
                                       "n_groups": args.n_groups, "sim_seed": args.sim_seed,
@@ -137,6 +180,7 @@ def main(argv=None) -> dict:
                           seeds=args.seeds, model_kwargs=args.model_kwargs, train_kwargs=args.train_kwargs,
                           ae_only=args.ae_only, rows_note=R.__doc__),
            "columns": E.COLUMNS, "ideal": E.IDEALS, "summary": summary, "truth": truth_summary,
+           "guided": guided_summary,
            "seeds": seeds_out, "figures": figures, "table": table}
     print(f"Wrote {C.write_json(args, out)}", flush=True)
     return out

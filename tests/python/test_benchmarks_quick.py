@@ -277,6 +277,11 @@ def test_decoder_benchmarks_quick_mode(name, tmp_path):
     if name == "simulated":
         assert {"true μ, learned θ", "decoded μ, true θ"} <= set(rows)
         assert res["truth"]["theta_true_median"] > 0 and -1 <= res["truth"]["mean_error_vs_counting_noise_r"] <= 1
+        # guided cells against the fresh draw; real training cells of the same groups are the control
+        g = seed["guided"]
+        assert g["guided"]["knn_auc"].keys() == g["control"]["knn_auc"].keys() and len(g["guided"]["knn_auc"]) >= 2
+        assert g["heldout_real_accuracy"] > 0.8 and g["control"]["accuracy"] > 0.8  # the groups are separable
+        assert 0.0 <= res["guided"]["guided_accuracy"] <= 1.0 and 0.0 <= res["guided"]["guided_knn_auc_mean"] <= 1.0
 
 
 def test_simulated_scale_quick_mode(tmp_path):
