@@ -414,7 +414,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Further options of the autoencoder stage (batch_size, lr, eval_every, patience, ...)."),
+        help = "Further options of the autoencoder stage (batch_size, lr, eval_every, patience, select_by, ...)."),
         diffusion = list(name = "diffusion",
         kind = "overrides",
         default = "NULL",

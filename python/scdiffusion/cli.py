@@ -28,8 +28,9 @@ from pathlib import Path
 
 import click
 
+from .cli_values import parse_conditions, parse_ints, parse_scales, parse_stage, parse_steps
 from .errors import InputError
-from .options import EVALUATE, GENERATE, INTERPOLATE, TRAIN, Operation
+from .options import EVALUATE, GENERATE, INTERPOLATE, STAGE, TRAIN, Operation
 
 logger = logging.getLogger("scdiffusion")
 
@@ -61,7 +62,7 @@ def declared(op: Operation, *names: str, **overrides):
         elif o.kind == "path":
             kw["type"] = click.Path()
         elif o.kind == "ints":  # comma-separated on the command line
-            kw.update(type=click.STRING, default=",".join(map(str, o.default)), callback=_parse_ints,
+            kw.update(type=click.STRING, default=",".join(map(str, o.default)), callback=parse_ints,
                       help=o.text + " Comma-separated.")
         elif o.kind in _CLICK_TYPES:  # bounds are checked by the Python API, with the same messages
             kw["type"] = _CLICK_TYPES[o.kind]
@@ -80,57 +81,6 @@ def declared(op: Operation, *names: str, **overrides):
         return f
 
     return apply
-
-
-def _parse_ints(ctx, param, value: str) -> list[int]:
-    try:
-        return [int(v) for v in value.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not comma-separated whole numbers") from None
-
-
-def _parse_pairs(values: tuple[str, ...], flag: str, convert=str) -> dict:
-    out: dict = {}
-    for v in values:
-        key, sep, value = v.partition("=")
-        if not sep or not key or not value:
-            raise click.BadParameter(f"{v!r} is not COL=VALUE", param_hint=flag)
-        if key in out:
-            raise click.BadParameter(f"{key!r} given twice", param_hint=flag)
-        try:
-            out[key] = convert(value)
-        except ValueError:
-            raise click.BadParameter(f"{value!r} in {v!r} is not a number", param_hint=flag) from None
-    return out
-
-
-def _parse_conditions(values: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return _parse_pairs(values, "--condition")
-    except click.BadParameter as err:
-        raise click.BadParameter(str(err.message).replace("COL=VALUE", "COL=LABEL"), param_hint="--condition") from None
-
-
-def _parse_scales(values: tuple[str, ...], flag: str = "--guidance-scale") -> float | dict[str, float]:
-    """``--guidance-scale 2`` for all, or ``--guidance-scale COL=G`` per column (others: the default)."""
-    if len(values) == 1 and "=" not in values[0]:
-        try:
-            return float(values[0])
-        except ValueError:
-            raise click.BadParameter(f"{values[0]!r} is not a number", param_hint=flag) from None
-    return _parse_pairs(values, flag, float)
-
-
-def _parse_steps(values: tuple[str, ...]) -> int | dict[str, int] | None:
-    """``--max-steps N`` for every stage, or ``--max-steps STAGE=N``."""
-    if not values:
-        return None
-    if len(values) == 1 and "=" not in values[0]:
-        try:
-            return int(values[0])
-        except ValueError:
-            raise click.BadParameter(f"{values[0]!r} is not a whole number", param_hint="--max-steps") from None
-    return _parse_pairs(values, "--max-steps", int)
 
 
 def _check_output(output: str, overwrite: bool) -> Path:
@@ -210,6 +160,10 @@ def main(threads: str | None) -> None:
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False), help="Where to save the model.")
 @declared(TRAIN, *(o.name for o in TRAIN.on("cli")),
           max_steps={"metavar": "N|STAGE=N", "help": TRAIN["max_steps"].text + " Repeatable as STAGE=N."},
+          **{stage: {"metavar": "OPTION=VALUE", "help": f"{TRAIN[stage].text} Repeatable OPTION=VALUE, e.g. "
+                     "--autoencoder select_by=split --diffusion max_steps=24000; options: "
+                     f"{', '.join(o.name for o in STAGE.options)}."} for stage in ("autoencoder", "diffusion",
+                                                                                   "classifier")},
           checkpoint_dir={"type": click.Path(file_okay=False),
                           "help": "Resumable checkpoints (default: MODEL_DIR.ckpt next to the model; removed after "
                                   "success). Re-running an interrupted command resumes from them."})
@@ -225,7 +179,8 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
     from .model import ScDiffusion
     out = Path(model_dir)
     _run(lambda: check_output_dir(out, overwrite=overwrite, kind="model"))
-    max_steps = _parse_steps(opts.pop("max_steps"))
+    max_steps = parse_steps(opts.pop("max_steps"))
+    stages = {stage: parse_stage(opts.pop(stage), stage) for stage in ("autoencoder", "diffusion", "classifier")}
     old = {"autoencoder": autoencoder_steps, "diffusion": diffusion_steps, "classifier": classifier_steps}
     if any(v is not None for v in old.values()):
         click.echo("Warning: --autoencoder-steps, --diffusion-steps and --classifier-steps are deprecated; use "
@@ -240,7 +195,7 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
         ckpt = Path(fit["checkpoint_dir"]) if fit["checkpoint_dir"] else out.with_name(out.name + ".ckpt")
         ckpt = None if backed and not fit["checkpoint_dir"] else ckpt
         model.train(preset=fit["preset"], max_time=fit["max_time"], max_steps=max_steps, progress=not quiet,
-                    checkpoint_dir=ckpt, checkpoint_every=fit["checkpoint_every"])
+                    checkpoint_dir=ckpt, checkpoint_every=fit["checkpoint_every"], **stages)
         model.save(out, overwrite=overwrite)
         if not fit["checkpoint_dir"] and ckpt is not None:
             remove_own_folder(ckpt, "checkpoint")  # only ever a checkpoint folder that scDiffusion wrote
@@ -268,9 +223,9 @@ def train(input_path, model_dir, overwrite, quiet, autoencoder_steps, diffusion_
 def generate(model_dir, device, mixed_precision, output, overwrite, quiet, chunk_size, **opts):
     """Generate N cells (of a label or a combination of labels) into OUT.h5ad or OUT.rds."""
     _setup_logging(not quiet)
-    cond = _parse_conditions(opts.pop("condition")) or None
-    opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
-    opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
+    cond = parse_conditions(opts.pop("condition")) or None
+    opts["guidance_scale"] = parse_scales(opts["guidance_scale"])
+    opts["cfg_scale"] = parse_scales(opts["cfg_scale"], "--cfg-scale")
     n_cells = opts.pop("n_cells")
     if n_cells <= 0:
         raise click.BadParameter(f"must be a positive integer, got {n_cells}", param_hint="--n-cells")
@@ -309,8 +264,8 @@ def interpolate(model_dir, device, mixed_precision, output, overwrite, quiet, **
     """Interpolation from label --start to label --end: from blends of paired real cells of --start and --end
     (two-ended, the default when --start-cells has both), or Gradient Interpolation from real cells of --start."""
     _setup_logging(not quiet)
-    opts["guidance_scale"] = _parse_scales(opts["guidance_scale"])
-    opts["cfg_scale"] = _parse_scales(opts["cfg_scale"], "--cfg-scale")
+    opts["guidance_scale"] = parse_scales(opts["guidance_scale"])
+    opts["cfg_scale"] = parse_scales(opts["cfg_scale"], "--cfg-scale")
     opts["at"] = list(opts["at"]) or None  # values of a continuous --labels-key (checked as numbers by the API)
     from .data.io import write_anndata_atomic
     from .model import ScDiffusion

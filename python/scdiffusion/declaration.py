@@ -134,6 +134,21 @@ class Option:
             raise InputError(f"{self.name} must be {self._what(n_timesteps)}, got {value!r}.")
         return value
 
+    def from_text(self, text: str, *, n_timesteps: int | None = None) -> Any:
+        """``text`` (a command-line value) converted to this option's kind and checked: ``"24000"`` -> 24000,
+        ``"true"`` / ``"false"`` -> bool; :class:`InputError` saying what to pass otherwise."""
+        value: Any = text
+        if self.kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise InputError(f"{self.name} must be {self._what(n_timesteps)}, got {text!r}.") from None
+        elif self.kind == "bool":
+            value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+            if value is None:
+                raise InputError(f"{self.name} must be true or false, got {text!r}.")
+        return self.check(value, n_timesteps=n_timesteps)
+
     def describe(self) -> str:
         """What a valid value is, e.g. 'a positive integer', 'an integer in [1, T-1]'."""
         if isinstance(self.low, str) or isinstance(self.high, str):

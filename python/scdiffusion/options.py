@@ -185,9 +185,9 @@ TRAIN = Operation("train", (
     Option("max_steps", "steps", None, "Optimiser steps: one number for every stage, or per stage "
            "(autoencoder, diffusion, classifier).", low=1),
     Option("autoencoder", "overrides", None, "Further options of the autoencoder stage (batch_size, lr, "
-           "eval_every, patience, ...).", surfaces=_PY_R),
-    Option("diffusion", "overrides", None, "Further options of the diffusion stage.", surfaces=_PY_R),
-    Option("classifier", "overrides", None, "Further options of the classifier stage.", surfaces=_PY_R),
+           "eval_every, patience, select_by, ...)."),
+    Option("diffusion", "overrides", None, "Further options of the diffusion stage."),
+    Option("classifier", "overrides", None, "Further options of the classifier stage."),
     Option("checkpoint_dir", "path", None, "Folder for resumable checkpoints; re-running with it resumes.",
            surfaces=_PY_CLI),
     Option("checkpoint_every", "int", 200, "Steps between checkpoints.", low=1, surfaces=_PY_CLI),

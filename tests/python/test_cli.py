@@ -255,3 +255,35 @@ def test_options_on_by_default_can_be_turned_off_and_noise_fit_is_chosen(tmp_pat
                                     "--output", str(tmp_path / "g.h5ad"), "--quiet"])
     assert res.exit_code != 0 and "classifier_free=False" in res.output
     assert not (tmp_path / "g.h5ad").exists()
+
+
+def test_stage_options_reach_training_and_bad_ones_fail_before_it(tmp_path):
+    """``--autoencoder / --diffusion / --classifier OPTION=VALUE`` are the Python API's stage dictionaries: typed by
+    their declarations, winning over --max-steps for their stage; a wrong name, value or stage fails in one line,
+    before training and without a model folder."""
+    import json
+
+    a = make_counts(n_cells=60, n_genes=30)
+    a.write_h5ad(tmp_path / "in.h5ad")
+    base = ["train", str(tmp_path / "in.h5ad"), "--labels-key", "cell_type", "--device", "cpu", "--max-steps", "3",
+            "--quiet"]
+    res = CliRunner().invoke(main, [*base, "--model-dir", str(tmp_path / "m"), "--autoencoder", "select_by=split",
+                                    "--autoencoder", "eval_every=2", "--diffusion", "max_steps=4",
+                                    "--classifier", "restore_best=false"])
+    assert res.exit_code == 0, res.output
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert history["autoencoder"]["config"]["select_by"] == "split"
+    assert history["autoencoder"]["config"]["eval_every"] == 2 and history["autoencoder"]["n_steps"] == 3
+    assert history["diffusion"]["n_steps"] == 4
+    assert history["classifier:cell_type"]["config"]["restore_best"] is False
+    for args, code, needle in (
+            (["--autoencoder", "select_by=realism"], 1, "not an option of the autoencoder stage"),
+            (["--diffusion", "max_steps=many"], 2, "max_steps must be a positive integer"),
+            (["--diffusion", "max_steps=0"], 2, "max_steps must be a positive integer"),
+            (["--classifier", "restore_best=maybe"], 2, "restore_best must be true or false"),
+            (["--diffusion", "lr_schedule=cosine"], 2, "choose one of ['constant', 'linear']"),
+            (["--autoencoder", "speed=9"], 2, "Unknown training option(s) ['speed'] of the autoencoder stage"),
+            (["--autoencoder", "select_by"], 2, "is not OPTION=VALUE")):
+        res = CliRunner().invoke(main, [*base, "--model-dir", str(tmp_path / "bad"), *args])
+        assert res.exit_code == code and needle in res.output, (args, res.output)
+        assert not (tmp_path / "bad").exists()
