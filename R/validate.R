@@ -89,6 +89,9 @@
     if (!is.null(max) && x > max) {
         stop(sprintf("'%s' must be at most %d, got %s.", arg, as.integer(max), .show(x)), call. = FALSE)
     }
+    ## beyond R's integers (e.g. a 64-bit seed): kept as a whole double, which Python checks and takes
+    ## as an integer, instead of as.integer()'s NA and warning
+    if (abs(x) > .Machine$integer.max) return(x)
     as.integer(x)
 }
 

@@ -251,7 +251,7 @@ BAD_INPUTS <- list(
     bad("seed = 1.5", the_model, function(x, out) generate(x, n_cells = 5, seed = 1.5),
         "'seed' must be a single whole number >= 0, got 1.5"),
     bad("seed = 1e20 (beyond R's integers)", the_model, function(x, out) generate(x, n_cells = 5, seed = 1e20),
-        "seed", python = TRUE),
+        "seed must be a non-negative integer below 2\\^63, got 100000000000000000000\\.", python = TRUE),
     bad("guidance_scale = NA", the_model,
         function(x, out) generate(x, 3, c(cell_type = "A"), guidance_scale = NA),
         "'guidance_scale' must be a single finite number in \\[0, 1000\\], got NA"),
@@ -351,11 +351,17 @@ for (case in BAD_INPUTS) {
         before <- snapshot(x)
         models_before <- temp_models()
         out <- file.path(tempfile("bad_input_"), "model")
-        err <- tryCatch({
+        warned <- character(0)
+        err <- tryCatch(withCallingHandlers({
             case$call(x, out)
             NULL
-        }, error = identity)
+        }, warning = function(w) {
+            warned <<- c(warned, conditionMessage(w))
+            invokeRestart("muffleWarning")
+        }), error = identity)
         expect_s3_class(err, "error")
+        # the error alone: no stray R warning beside it (e.g. as.integer()'s "NAs introduced by coercion")
+        expect_identical(warned, character(0))
         msg <- conditionMessage(err)
         expect_match(msg, case$error)
         # one line, for the user: no Python traceback or exception class, no R call
