@@ -182,9 +182,12 @@ def score(real: Cells, rows: dict[str, Cells], genes: list[str], args, seed: int
                            "nearest_distance_ratio": m.median_nearest_distance / level.median_nearest_distance,
                            "fraction_mixed": m.fraction_mixed}
         out["mixed"] = mixed
+    out["one_nn_by_side"] = {k: C.one_nn_sides(real.x, v.x, seed=seed) for k, v in rows.items()}
     for name, cells in rows.items():
         t0 = time.perf_counter()
+        sides = out["one_nn_by_side"][name]
         out["rows"][name] = {**E.two_sample(real.x, cells.x, seed, quick=args.quick),
+                             "one_nn_side_gap": sides["generated_side"] - sides["real_side"],
                              **dict.fromkeys(("latent_rf_auc", "latent_mmd", "mixed_share_gap",
                                               "nearest_distance_ratio")),
                              **lat.get(name, {}),
@@ -192,7 +195,6 @@ def score(real: Cells, rows: dict[str, Cells], genes: list[str], args, seed: int
         out["per_label"][name] = E.per_label(real.x, real.labels, cells.x, cells.labels, seed)
         C.logger.info("seed %d %-22s %s (%.0f s)", seed, name,
                       {k: round(v, 3) for k, v in out["rows"][name].items() if v is not None}, time.perf_counter() - t0)
-    out["one_nn_by_side"] = {k: C.one_nn_sides(real.x, v.x, seed=seed) for k, v in rows.items()}
     out["diagnostics"] = E.diagnostics(real.x, real.library, {k: (v.x, v.library) for k, v in rows.items()},
                                        genes, seed, trees=50 if args.quick else 300)
     return out
