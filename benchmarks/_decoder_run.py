@@ -56,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ae-only", action="store_true",
                    help="train only the autoencoder (diffusion/classifier 1 step): control and reconstruction rows")
     p.add_argument("--scvi", action="store_true", help="add the scVI posterior-predictive row")
+    p.add_argument("--drawn-cfg-scale", type=float, default=None,
+                   help="classifier-free weight of the unconditional cells (default: the package's drawn_cfg_scale)")
     p.set_defaults(sampler="dpmpp-sde", n_steps=25)
 
 
@@ -134,7 +136,8 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
     rows[GAUSSIAN] = Cells(x_gauss.astype(np.float32), np.expm1(x_gauss).sum(1), np.asarray(lab_gauss).astype(str))
     if not args.ae_only:
         t0 = time.perf_counter()
-        g = model.generate(n, seed=seed, progress=False, **C.sampling(args))
+        drawn = {} if args.drawn_cfg_scale is None else {"drawn_cfg_scale": args.drawn_cfg_scale}
+        g = model.generate(n, seed=seed, progress=False, **drawn, **C.sampling(args))
         extra["seconds"]["generate"] = round(time.perf_counter() - t0, 2)
         rows[GENERATED] = _cells(g, genes, annotate(E.as_log(g, genes)), counts=np.asarray(g.layers["counts"]))
         extra["latents"][GENERATED] = np.asarray(g.obsm["X_scdiffusion"])
