@@ -125,7 +125,7 @@ setGeneric("generate", function(x, ...) standardGeneric("generate"))
 #' @rdname generate
 #' @export
 setMethod("generate", "ScDiffusionModel", function(x, n_cells, condition = NULL, guidance_scale = 2,
-    guidance = "auto", cfg_scale = 4, drawn_cfg_scale = 2, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
+    guidance = "auto", cfg_scale = 4, drawn_cfg_scale = NULL, sampler = "dpmpp-sde", n_steps = NULL, eta = NULL,
     guidance_t_max = NULL, seed = NULL, progress = interactive(), genes = NULL, prefix = NULL, like = NULL) {
     .check_model(x, "x")
     n_cells <- .check_n_cells(n_cells)

@@ -176,8 +176,8 @@ def test_unconditional_cells_draw_their_labels_from_the_training_cells(cfg_model
 
 
 def test_drawn_cfg_scale_weights_the_drawn_labels(cfg_model):
-    """drawn_cfg_scale=1 is the conditional model unguided (one pass per step); the default 2 uses the same drawn
-    labels and noise but sharpens each cell towards its labels: the classifier agrees with more of them."""
+    """drawn_cfg_scale=1 is the conditional model unguided (one pass per step); 2 (this small model's default) uses
+    the same drawn labels and noise but sharpens each cell towards its labels: the classifier agrees with more."""
     one = cfg_model.generate(300, seed=6, drawn_cfg_scale=1.0, **GEN)
     two = cfg_model.generate(300, seed=6, **GEN)
     assert one.uns["scdiffusion"]["guidance"] == "none" and one.uns["scdiffusion"]["cfg_scale"] == 1.0
@@ -192,3 +192,21 @@ def test_drawn_cfg_scale_weights_the_drawn_labels(cfg_model):
     np.testing.assert_array_equal(a.obsm["X_scdiffusion"], b.obsm["X_scdiffusion"])
     with pytest.raises(InputError, match="drawn_cfg_scale must be a number in \\[0, 1000\\]"):
         cfg_model.generate(5, seed=6, drawn_cfg_scale=-1, **GEN)
+
+
+def test_default_drawn_cfg_scale_follows_the_number_of_training_cells(cfg_model, monkeypatch):
+    """Unset, the weight of drawn labels is 2 for a model trained on fewer than 10,000 cells and 1 from 10,000
+    (E24: at 10,000 cells weight 2 doubled MMD²); the weight used is recorded; an explicit weight always wins."""
+    from scdiffusion.model.generation import default_drawn_cfg_scale
+
+    assert cfg_model.n_train_cells < 10_000
+    assert cfg_model.generate(20, seed=7, **GEN).uns["scdiffusion"]["cfg_scale"] == 2.0
+    assert [default_drawn_cfg_scale(n) for n in (None, 558, 9_999, 10_000, 1_000_000)] == [2.0, 2.0, 2.0, 1.0, 1.0]
+    monkeypatch.setattr(cfg_model, "n_train_cells", 10_000)
+    large = cfg_model.generate(20, seed=7, **GEN)
+    one = cfg_model.generate(20, seed=7, drawn_cfg_scale=1.0, **GEN)
+    assert large.uns["scdiffusion"]["cfg_scale"] == 1.0 and large.uns["scdiffusion"]["guidance"] == "none"
+    np.testing.assert_array_equal(large.obsm["X_scdiffusion"], one.obsm["X_scdiffusion"])
+    two = cfg_model.generate(20, seed=7, drawn_cfg_scale=2.0, **GEN)
+    assert two.uns["scdiffusion"]["cfg_scale"] == 2.0 and not np.allclose(two.obsm["X_scdiffusion"],
+                                                                          large.obsm["X_scdiffusion"])

@@ -259,7 +259,7 @@ class ScDiffusion:
     # ------------------------------------------------------------------ generation
     def generate(self, n_cells: int, condition: Mapping[str, str | Sequence[str]] | None = _G.condition, *,
                  guidance_scale: float | Mapping[str, float] = _G.guidance_scale, guidance: str = _G.guidance,
-                 cfg_scale: float | Mapping[str, float] = _G.cfg_scale, drawn_cfg_scale: float = _G.drawn_cfg_scale,
+                 cfg_scale: float | Mapping[str, float] = _G.cfg_scale, drawn_cfg_scale: float | None = None,
                  sampler: str = _G.sampler, n_steps: int | None = _G.n_steps, eta: float | None = _G.eta,
                  guidance_t_max: int | None = _G.guidance_t_max, seed: int = _G.seed,
                  batch_size: int = _G.batch_size, progress: bool = _G.progress) -> ad.AnnData:
@@ -286,8 +286,8 @@ class ScDiffusion:
             Classifier-free guidance weight ``w`` (``1``: the conditional model), or ``{column: w}``; several
             columns compose (their score differences add), also for combinations never seen in training.
         drawn_cfg_scale
-            Weight of the drawn labels of unconditional cells: 1 samples ``p(x | labels)`` (one denoiser pass per
-            step); 2 (default) is closer to held-out cells (``benchmarks/README.md``), two passes per step.
+            Weight of the drawn labels of unconditional cells: 1 samples ``p(x | labels)`` (one pass per step), 2
+            two passes; default: 2 below 10,000 training cells, 1 from 10,000 (closer to held-out cells there).
         sampler
             A key of :data:`scdiffusion.diffusion.SAMPLERS`; the default, the stochastic DPM-Solver++(2M) with 25
             steps, matched the realism of the paper's 1000-step ancestral sampler at ~35× its speed (benchmarks).
