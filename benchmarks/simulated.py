@@ -15,7 +15,7 @@ carries the gap says whether the mean or the noise model limits the decoder.
 Guided cells (``guided`` in the JSON; not with ``--ae-only``): as many cells as the fresh draw, each conditioned
 on a fresh cell's group with the package's default guidance, scored against the fresh draw: accuracy of the
 logistic-regression annotator fitted on the training cells (control: its accuracy on the fresh draw), and the
-kNN AUC per group (5-NN, 0.5 ideal; control: as many real training cells of each group).
+kNN AUC per group (5-NN, 0.5 ideal; control: as many real training cells of each group, at most all of them).
 
 Truth diagnostics (training cells): learned vs true θ, per-gene count variance of reconstructions over real,
 per-cell zero fraction, and the correlation of the decoded mean's error ``(μ̂ − μ)/√μ`` with the cell's own
@@ -86,8 +86,8 @@ def guided(model, train, real: R.Cells, annotate, seed: int, args) -> dict:
     x_guided = E.as_log(g, model.genes)
     rng = np.random.default_rng(seed + 13)
     y_train = train.obs["group"].astype(str).to_numpy()
-    pick = np.concatenate([rng.choice(np.flatnonzero(y_train == t), size=int((wanted == t).sum()),
-                                      replace=False) for t in np.unique(wanted)])
+    pick = np.concatenate([rng.choice(idx, size=min(len(idx), int((wanted == t).sum())), replace=False)
+                           for t in np.unique(wanted) for idx in [np.flatnonzero(y_train == t)]])
     x_control = E.as_log(train[np.sort(pick)], model.genes)
     y_control = y_train[np.sort(pick)]
     out = {"generate_seconds": seconds}
