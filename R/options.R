@@ -495,7 +495,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Unconditional cells (no condition) of a label-conditioned model: each cell's labels are drawn from the training cells and this classifier-free weight steers towards them (1: the conditional model p(x | labels), one denoiser pass per step; 2: two passes per step). Default: 2 for a model trained on fewer than 10,000 cells (558 PBMCs: closer to held-out cells on every measure but 1-NN), 1 from 10,000 (10,000 simulated cells: MMD² half of weight 2's, every seed); benchmarks/results/decoder."),
+        help = "Unconditional cells (no condition) of a label-conditioned model: each cell's labels are drawn from the training cells and this classifier-free weight steers towards them (1: the conditional model p(x | labels), one denoiser pass per step; 2: two passes per step). Default: 2 for a model trained on fewer than 10,000 cells (558 PBMCs: closer to held-out cells on every measure but 1-NN), 1 from 10,000 (10,000 simulated cells: MMD^2 half of weight 2's, every seed); benchmarks/results/decoder."),
         sampler = .scd_shared_options$sampler,
         n_steps = .scd_shared_options$n_steps,
         eta = .scd_shared_options$eta,

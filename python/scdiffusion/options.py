@@ -79,7 +79,7 @@ DRAWN_CFG_SCALE = Option(
     "labels are drawn from the training cells and this classifier-free weight steers towards them (1: the "
     "conditional model p(x | labels), one denoiser pass per step; 2: two passes per step). Default: 2 for a model "
     "trained on fewer than 10,000 cells (558 PBMCs: closer to held-out cells on every measure but 1-NN), 1 from "
-    "10,000 (10,000 simulated cells: MMD² half of weight 2's, every seed); benchmarks/results/decoder.",
+    "10,000 (10,000 simulated cells: MMD^2 half of weight 2's, every seed); benchmarks/results/decoder.",
     low=0, high=1000, r_default="NULL")
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "
@@ -111,7 +111,7 @@ STAGE = Operation("stage", (
     Option("restore_best", "bool", None, "Return the weights of the best validation loss."),
     Option("mixed_precision", "bool", None, "bfloat16 autocast of the forward passes."),
     Option("select_by", "choice", None, "What selects the weights and stops early: loss (the validation loss) or, "
-           "diffusion stage only, realism (MMD² of generated cells to the validation cells; a few seconds more per "
+           "diffusion stage only, realism (MMD^2 of generated cells to the validation cells; a few seconds more per "
            "evaluation; its later weights are sharper: generate unconditional cells with drawn_cfg_scale = 1) or, "
            "autoencoder stage only, split (the loss of validation counts the encoder did not see: half of each cell's "
            "counts, by binomial thinning, is encoded and the other half scored; count likelihoods; for ~10,000 cells "

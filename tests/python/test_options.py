@@ -169,6 +169,11 @@ def test_r_option_table_is_generated_from_the_declarations():
 
     assert make_r_options.main(["--check"]) == 0, "run: python tools/make_r_options.py"
 
+    # R CMD check warns about non-ASCII characters in R code, and the table is R code: help texts stay ASCII
+    # (e.g. MMD^2, not the superscript)
+    table = (ROOT / "R" / "options.R").read_text(encoding="utf-8")
+    assert table.isascii(), [line for line in table.splitlines() if not line.isascii()]
+
 
 def test_sampler_names_are_written_in_one_place():
     """Outside the sampler registry, a sampler's name appears only as the one default (Python's declaration,
