@@ -56,8 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ae-only", action="store_true",
                    help="train only the autoencoder (diffusion/classifier 1 step): control and reconstruction rows")
     p.add_argument("--scvi", action="store_true", help="add the scVI posterior-predictive row")
-    p.add_argument("--drawn-cfg-scale", type=float, default=None,
-                   help="classifier-free weight of the unconditional cells (default: the package's drawn_cfg_scale)")
+    p.add_argument("--drawn-cfg-scale", default=None,
+                   help="classifier-free weight of the unconditional cells (default: the package's drawn_cfg_scale); "
+                        "a comma-separated list adds a row per further weight, same model: 'generated (weight W)'")
+    p.add_argument("--save-models", action="store_true",
+                   help="save each seed's trained model under OUTPUT_DIR/model_s<seed> (to re-score it later)")
     p.set_defaults(sampler="dpmpp-sde", n_steps=25)
 
 
@@ -72,7 +75,14 @@ def finish(args: argparse.Namespace, name: str) -> argparse.Namespace:
     args.seeds = [int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]
     args.model_kwargs = json.loads(args.model_kwargs)
     args.train_kwargs = json.loads(args.train_kwargs)
+    args.drawn_cfg_scale = (None if args.drawn_cfg_scale is None
+                            else [float(w) for w in str(args.drawn_cfg_scale).split(",")])
     return args
+
+
+def generated_row(weight: float | None, first: bool) -> str:
+    """Name of the generated row made with drawn-label weight ``weight`` (the first weight is ``generated``)."""
+    return GENERATED if first or weight is None else f"{GENERATED} (weight {weight:g})"
 
 
 def train_model(train: ad.AnnData, labels_key: str, args, seed: int):
@@ -91,8 +101,11 @@ def train_model(train: ad.AnnData, labels_key: str, args, seed: int):
     info = {"train_seconds": round(time.perf_counter() - t0, 1), "model_kwargs": args.model_kwargs,
             "train_kwargs": kw, "n_genes": len(model.genes),
             "stages": {k: {"steps": v.get("n_steps"), "stopped": v.get("stopped"), "best_step": v.get("best_step"),
-                           "best_val_loss": v.get("best_loss")} for k, v in model.history.items()}}
+                           "best_val_loss": v.get("best_loss")} for k, v in model.history.items()},
+            "drawn_weight": model.history.get("diffusion", {}).get("drawn_weight")}
     C.logger.info("seed %d: trained in %.0f s: %s", seed, info["train_seconds"], info["stages"])
+    if args.save_models:
+        info["saved_to"] = str(model.save(args.output_dir / f"model_s{seed}", overwrite=True))
     return model, info
 
 
@@ -135,12 +148,15 @@ def build_rows(model, train: ad.AnnData, test: ad.AnnData, labels_key: str, args
     x_gauss, lab_gauss = C.pca_gaussian(x_train, train_labels, n, seed)
     rows[GAUSSIAN] = Cells(x_gauss.astype(np.float32), np.expm1(x_gauss).sum(1), np.asarray(lab_gauss).astype(str))
     if not args.ae_only:
-        t0 = time.perf_counter()
-        drawn = {} if args.drawn_cfg_scale is None else {"drawn_cfg_scale": args.drawn_cfg_scale}
-        g = model.generate(n, seed=seed, progress=False, **drawn, **C.sampling(args))
-        extra["seconds"]["generate"] = round(time.perf_counter() - t0, 2)
-        rows[GENERATED] = _cells(g, genes, annotate(E.as_log(g, genes)), counts=np.asarray(g.layers["counts"]))
-        extra["latents"][GENERATED] = np.asarray(g.obsm["X_scdiffusion"])
+        for i, weight in enumerate(args.drawn_cfg_scale or [None]):
+            t0 = time.perf_counter()
+            drawn = {} if weight is None else {"drawn_cfg_scale": weight}
+            g = model.generate(n, seed=seed, progress=False, **drawn, **C.sampling(args))
+            name = generated_row(weight, i == 0)
+            extra["seconds"]["generate" if i == 0 else f"generate (weight {weight:g})"] = round(
+                time.perf_counter() - t0, 2)
+            rows[name] = _cells(g, genes, annotate(E.as_log(g, genes)), counts=np.asarray(g.layers["counts"]))
+            extra["latents"][name] = np.asarray(g.obsm["X_scdiffusion"])
     if args.scvi:
         s, info = C.scvi_samples(train, genes, labels_key, n, seed, max_epochs=20 if args.quick else 400,
                                  max_time=8 if args.quick else 600)
