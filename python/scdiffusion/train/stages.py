@@ -25,6 +25,7 @@ from .autoencoder import train_autoencoder
 from .checkpoint import Checkpointer, load_checkpoint, save_atomic
 from .classifier import train_classifier
 from .diffusion import train_denoiser
+from .drawn_weight import choose_drawn_weight
 from .loop import BatchSource, TrainConfig
 from .realism import realism_score_fn
 
@@ -41,6 +42,7 @@ class Data(Protocol):
     labels: dict[str, torch.Tensor]
     values: dict[str, torch.Tensor]  # normalised values of the continuous columns
     registries: dict
+    library: object  # LibrarySizes of the training cells (sizes and class ids)
 
     def split(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
@@ -96,6 +98,10 @@ def train_stages(module, data: Data, configs: dict[str, TrainConfig], *, seed: i
         else:
             ckpt = Checkpointer(ckpt_dir / f"{tag}.partial.pt", checkpoint_every) if ckpt_dir is not None else None
             history[name] = _run_stage(module, name, data, z, configs, gen, seed, progress, ckpt)
+            if name == "diffusion":  # the weight of drawn labels for unconditional cells, on validation cells
+                choice = choose_drawn_weight(module, data.library, data.validation_tensors()[0], seed + 17)
+                if choice is not None:
+                    history[name]["drawn_weight"] = choice
             if done is not None and distributed.is_main():
                 save_atomic({"weights": _network(module, name).state_dict(), "history": history[name]}, done)
                 (ckpt_dir / f"{tag}.partial.pt").unlink(missing_ok=True)
