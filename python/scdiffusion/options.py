@@ -77,9 +77,10 @@ CFG_SCALE = Option("cfg_scale", "scale", 4.0, "Classifier-free guidance weight (
 DRAWN_CFG_SCALE = Option(
     "drawn_cfg_scale", "float", None, "Unconditional cells (no condition) of a label-conditioned model: each cell's "
     "labels are drawn from the training cells and this classifier-free weight steers towards them (1: the "
-    "conditional model p(x | labels), one denoiser pass per step; 2: two passes per step). Default: 2 for a model "
-    "trained on fewer than 10,000 cells (558 PBMCs: closer to held-out cells on every measure but 1-NN), 1 from "
-    "10,000 (10,000 simulated cells: MMD^2 half of weight 2's, every seed); benchmarks/results/decoder.",
+    "conditional model p(x | labels), one denoiser pass per step; 2: two passes per step). Default: the weight, 1 or "
+    "2, whose generated latents came closer (MMD^2) to the validation cells' when the model was trained (558 PBMCs: "
+    "2, 3,000 and 10,000 simulated cells: 1, as on held-out cells; benchmarks/results/decoder); a model without "
+    "that choice (older release, under 20 validation cells): 2 below 10,000 training cells, 1 from 10,000.",
     low=0, high=1000, r_default="NULL")
 GUIDANCE_T_MAX = Option("guidance_t_max", "int", None,
                         "Guidance applies at original time steps t < guidance_t_max (default T/2), whatever the "

@@ -176,10 +176,10 @@ def test_unconditional_cells_draw_their_labels_from_the_training_cells(cfg_model
 
 
 def test_drawn_cfg_scale_weights_the_drawn_labels(cfg_model):
-    """drawn_cfg_scale=1 is the conditional model unguided (one pass per step); 2 (this small model's default) uses
-    the same drawn labels and noise but sharpens each cell towards its labels: the classifier agrees with more."""
+    """drawn_cfg_scale=1 is the conditional model unguided (one pass per step); 2 uses the same drawn labels and
+    noise but sharpens each cell towards its labels: the classifier agrees with more."""
     one = cfg_model.generate(300, seed=6, drawn_cfg_scale=1.0, **GEN)
-    two = cfg_model.generate(300, seed=6, **GEN)
+    two = cfg_model.generate(300, seed=6, drawn_cfg_scale=2.0, **GEN)
     assert one.uns["scdiffusion"]["guidance"] == "none" and one.uns["scdiffusion"]["cfg_scale"] == 1.0
     np.testing.assert_array_equal(one.obs["cell_type_drawn"], two.obs["cell_type_drawn"])
     assert not np.allclose(one.obsm["X_scdiffusion"], two.obsm["X_scdiffusion"])
@@ -194,14 +194,33 @@ def test_drawn_cfg_scale_weights_the_drawn_labels(cfg_model):
         cfg_model.generate(5, seed=6, drawn_cfg_scale=-1, **GEN)
 
 
-def test_default_drawn_cfg_scale_follows_the_number_of_training_cells(cfg_model, monkeypatch):
-    """Unset, the weight of drawn labels is 2 for a model trained on fewer than 10,000 cells and 1 from 10,000
-    (E24: at 10,000 cells weight 2 doubled MMD²); the weight used is recorded; an explicit weight always wins."""
-    from scdiffusion.model.generation import default_drawn_cfg_scale
+def test_default_drawn_cfg_scale_is_the_validation_choice_else_follows_the_training_cells(cfg_model, monkeypatch):
+    """Unset, the weight of drawn labels is the one the model chose on its validation cells (E26); a model without a
+    choice (older release, too few validation cells) gets 2 below 10,000 training cells and 1 from 10,000 (E24);
+    the weight used is recorded; an explicit weight always wins."""
+    import copy
 
+    from scdiffusion.model.generation import chosen_drawn_cfg_scale, default_drawn_cfg_scale
+
+    chosen = cfg_model.history["diffusion"]["drawn_weight"]["chosen"]
+    assert chosen_drawn_cfg_scale(cfg_model.history) == chosen
+    assert cfg_model.generate(20, seed=7, **GEN).uns["scdiffusion"]["cfg_scale"] == chosen
+    history = copy.deepcopy(cfg_model.history)
+    for w in (1.0, 2.0):  # the recorded choice is what generation uses
+        history["diffusion"]["drawn_weight"]["chosen"] = w
+        monkeypatch.setattr(cfg_model, "history", copy.deepcopy(history))
+        g = cfg_model.generate(20, seed=7, **GEN)
+        assert g.uns["scdiffusion"]["cfg_scale"] == w
+        np.testing.assert_array_equal(g.obsm["X_scdiffusion"],
+                                      cfg_model.generate(20, seed=7, drawn_cfg_scale=w, **GEN).obsm["X_scdiffusion"])
+    # no choice recorded: the number of training cells decides
+    del history["diffusion"]["drawn_weight"]
+    monkeypatch.setattr(cfg_model, "history", history)
+    assert chosen_drawn_cfg_scale(history) is None and chosen_drawn_cfg_scale({}) is None
     assert cfg_model.n_train_cells < 10_000
     assert cfg_model.generate(20, seed=7, **GEN).uns["scdiffusion"]["cfg_scale"] == 2.0
     assert [default_drawn_cfg_scale(n) for n in (None, 558, 9_999, 10_000, 1_000_000)] == [2.0, 2.0, 2.0, 1.0, 1.0]
+    assert default_drawn_cfg_scale(558, chosen=1.0) == 1.0 and default_drawn_cfg_scale(50_000, chosen=2.0) == 2.0
     monkeypatch.setattr(cfg_model, "n_train_cells", 10_000)
     large = cfg_model.generate(20, seed=7, **GEN)
     one = cfg_model.generate(20, seed=7, drawn_cfg_scale=1.0, **GEN)
@@ -210,3 +229,29 @@ def test_default_drawn_cfg_scale_follows_the_number_of_training_cells(cfg_model,
     two = cfg_model.generate(20, seed=7, drawn_cfg_scale=2.0, **GEN)
     assert two.uns["scdiffusion"]["cfg_scale"] == 2.0 and not np.allclose(two.obsm["X_scdiffusion"],
                                                                           large.obsm["X_scdiffusion"])
+
+
+def test_drawn_weight_is_chosen_on_validation_latents(cfg_model, monkeypatch):
+    """Training records the weight of drawn labels whose generated latents are closest (MMD²) to the validation
+    cells'; given latents of cells generated at weight w as the validation cells, the choice is w."""
+    import torch.nn.functional as F
+
+    from scdiffusion.train.drawn_weight import CANDIDATES, choose_drawn_weight
+
+    rec = cfg_model.history["diffusion"]["drawn_weight"]
+    assert rec["chosen"] in CANDIDATES and set(rec["scores"]) == {"1", "2"}
+    assert rec["chosen"] == float(min(rec["scores"], key=rec["scores"].get))
+    assert rec["n_validation"] == cfg_model.data.n_validation and rec["n_generated"] == 256
+    # the autoencoder's round trip left out (encode: the unit latents themselves), the choice finds the weight
+    monkeypatch.setattr(cfg_model.module, "encode", lambda x, batch_size=4096: F.normalize(x, dim=1))
+    weights = (1.0, 2.0, 4.0)
+    for w in weights:
+        z = cfg_model.generate(300, seed=3, drawn_cfg_scale=w, **GEN).obsm["X_scdiffusion"]
+        got = choose_drawn_weight(cfg_model.module, cfg_model.data.library, torch.from_numpy(z), seed=5,
+                                  candidates=weights)
+        assert got["chosen"] == w, got
+        assert got == choose_drawn_weight(cfg_model.module, cfg_model.data.library, torch.from_numpy(z), seed=5,
+                                          candidates=weights)  # repeatable
+    # nothing to choose: too few validation cells
+    assert choose_drawn_weight(cfg_model.module, cfg_model.data.library, torch.zeros(5, len(cfg_model.genes)),
+                               seed=5) is None

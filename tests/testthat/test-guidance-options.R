@@ -29,7 +29,7 @@ test_that("drawn_cfg_scale weights the drawn labels of unconditional cells", {
     skip_if_no_python()
     model <- tiny_model()
     params <- function(x) S4Vectors::metadata(x)$scDiffusion$params
-    two <- generate(model, n_cells = 12, n_steps = 5, seed = 4)  # the default: 2
+    two <- generate(model, n_cells = 12, n_steps = 5, seed = 4, drawn_cfg_scale = 2)
     one <- generate(model, n_cells = 12, n_steps = 5, seed = 4, drawn_cfg_scale = 1)
     expect_equal(params(two)$cfg_scale, 2)
     expect_identical(params(two)$guidance, "classifier-free (drawn labels)")

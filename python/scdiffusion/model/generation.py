@@ -23,15 +23,25 @@ the training cells (what they were denoised with). It is not the cells' type: a 
 agrees with it for 45 % of such cells (guided cells: 81-98 %); call types with a classifier if you need them."""
 
 
-#: The default weight of drawn labels (``drawn_cfg_scale=None``) by the number of cells a model was trained on:
-#: ``(from this many cells, weight)``, the first that applies, else ``DRAWN_CFG_SMALL`` (E15 and E24 in
-#: ``benchmarks/results/decoder/experiments.md``).
+#: The default weight of drawn labels (``drawn_cfg_scale=None``) of a model that did not choose one on its
+#: validation cells (saved by an older release, or too few validation cells): ``(from this many training cells,
+#: weight)``, else ``DRAWN_CFG_SMALL`` (E15, E24 and E26 in ``benchmarks/results/decoder/experiments.md``).
 DRAWN_CFG_LARGE, DRAWN_CFG_SMALL = (10_000, 1.0), 2.0
 
 
-def default_drawn_cfg_scale(n_train_cells: int | None) -> float:
-    """The weight of drawn labels a model gets by default: 1 from 10,000 training cells, else 2 (also when a
-    model saved by an old release does not record its number of cells)."""
+def chosen_drawn_cfg_scale(history: dict | None) -> float | None:
+    """The weight of drawn labels chosen after training on the validation cells
+    (:func:`scdiffusion.train.drawn_weight.choose_drawn_weight`), or ``None`` if the model has none."""
+    choice = ((history or {}).get("diffusion") or {}).get("drawn_weight") or {}
+    return None if choice.get("chosen") is None else float(choice["chosen"])
+
+
+def default_drawn_cfg_scale(n_train_cells: int | None, chosen: float | None = None) -> float:
+    """The weight of drawn labels a model gets by default: the one it chose on its validation cells; without one,
+    1 from 10,000 training cells, else 2 (also when a model saved by an old release does not record its number of
+    cells)."""
+    if chosen is not None:
+        return float(chosen)
     n_min, weight = DRAWN_CFG_LARGE
     return weight if n_train_cells is not None and n_train_cells >= n_min else DRAWN_CFG_SMALL
 
@@ -44,7 +54,7 @@ def generate(model, n_cells, condition, *, guidance_scale, guidance, cfg_scale, 
                         "seed": seed, "batch_size": batch_size, "drawn_cfg_scale": drawn_cfg_scale},
                        n_timesteps=model.diffusion.n_timesteps)
     if v["drawn_cfg_scale"] is None:
-        v["drawn_cfg_scale"] = default_drawn_cfg_scale(model.n_train_cells)
+        v["drawn_cfg_scale"] = default_drawn_cfg_scale(model.n_train_cells, chosen_drawn_cfg_scale(model.history))
     check_scales(guidance_scale, cfg_scale)  # also when there is no condition to apply them to
     check_memory(v["n_cells"], len(model.genes), model.arch["n_latent"])
     asked = condition  # continuous columns (times, doses) taken out: guided by value, classifier-free

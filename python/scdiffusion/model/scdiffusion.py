@@ -287,7 +287,7 @@ class ScDiffusion:
             columns compose (their score differences add), also for combinations never seen in training.
         drawn_cfg_scale
             Weight of the drawn labels of unconditional cells: 1 samples ``p(x | labels)`` (one pass per step), 2
-            two passes; default: 2 below 10,000 training cells, 1 from 10,000 (closer to held-out cells there).
+            two passes; default: 1 or 2, whichever came closer to the validation cells in training (``options.py``).
         sampler
             A key of :data:`scdiffusion.diffusion.SAMPLERS`; the default, the stochastic DPM-Solver++(2M) with 25
             steps, matched the realism of the paper's 1000-step ancestral sampler at ~35× its speed (benchmarks).
