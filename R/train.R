@@ -37,7 +37,7 @@ setGeneric("trainScDiffusion", function(x, ...) standardGeneric("trainScDiffusio
 #' @export
 setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = NULL, assay = "counts",
     pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", count_split = 0, n_latent = 128L,
-    hidden = c(1024L, 1024L, 1024L), denoiser_hidden = c(512L, 512L, 256L, 128L),
+    hidden = c(256L, 256L, 256L), denoiser_hidden = c(512L, 512L, 256L, 128L),
     classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, continuous_keys = NULL,
     continuous_pseudotime = FALSE, dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,

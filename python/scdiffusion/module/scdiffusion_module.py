@@ -59,7 +59,7 @@ class ScDiffusionModule:
     """
 
     def __init__(self, n_genes: int, n_classes: Mapping[str, int], *, n_latent: int = 128,
-                 hidden: Sequence[int] = (1024, 1024, 1024), dropout: float = 0.2, input_dropout: float = 0.2,
+                 hidden: Sequence[int] = (256, 256, 256), dropout: float = 0.2, input_dropout: float = 0.2,
                  likelihood: str = "nb", noise_fit: str = "joint", count_split: float = 0.0, target_sum: float = 1e4,
                  denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
                  classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,

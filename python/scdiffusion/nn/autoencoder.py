@@ -1,4 +1,8 @@
-"""SCimilarity-layout autoencoder: genes → 1024 → 1024 → 1024 → 128 (unit norm) → genes.
+"""SCimilarity-layout autoencoder: genes → hidden × 3 → 128 (unit norm) → genes.
+
+SCimilarity uses 1024 × 3 hidden units; the default here is 256 × 3, which generates more realistic cells on
+the measured data sets (``benchmarks/results/decoder/experiments.md``, E16, E29, E30); a pretrained model brings
+its own widths.
 
 Module and parameter names follow SCimilarity's ``Encoder``/``Decoder`` (``network.<i>.<j>``) so that
 pretrained SCimilarity checkpoints load directly into these modules.
@@ -18,7 +22,7 @@ from .likelihood import OUTPUT_LIKELIHOODS, OutputLikelihood
 class Encoder(nn.Module):
     """Encoder: ``[Dropout, Linear, BatchNorm, PReLU]`` blocks, a last ``Linear`` and L2 normalisation."""
 
-    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (256, 256, 256),
                  dropout: float = 0.1, input_dropout: float = 0.1):
         super().__init__()
         self.network = nn.ModuleList()
@@ -40,7 +44,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Decoder mirroring the encoder; its last layer outputs the likelihood's parameters."""
 
-    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (256, 256, 256),
                  dropout: float = 0.1):
         super().__init__()
         self.network = nn.ModuleList()
@@ -77,7 +81,7 @@ class Autoencoder(nn.Module):
         Library size of the log-normalised scale (for count likelihoods' expected expression).
     """
 
-    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (1024, 1024, 1024),
+    def __init__(self, n_genes: int, n_latent: int = 128, hidden: Sequence[int] = (256, 256, 256),
                  dropout: float = 0.1, input_dropout: float = 0.1, likelihood: str = "mse",
                  target_sum: float = 1e4):
         super().__init__()

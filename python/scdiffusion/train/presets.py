@@ -13,7 +13,7 @@ from .loop import TrainConfig
 #: Default budgets: good quality for a few thousand cells in minutes on a 2-core CPU.
 DEFAULT_AUTOENCODER = TrainConfig(max_steps=2000, batch_size=128, lr=5e-4, weight_decay=0.01, eval_every=100,
                                   patience=5)
-DEFAULT_DIFFUSION = TrainConfig(max_steps=6000, batch_size=128, lr=1e-3, weight_decay=1e-4, eval_every=200,
+DEFAULT_DIFFUSION = TrainConfig(max_steps=24_000, batch_size=128, lr=1e-3, weight_decay=1e-4, eval_every=200,
                                 patience=5, ema_decay=0.999, lr_schedule="linear")
 DEFAULT_CLASSIFIER = TrainConfig(max_steps=1500, batch_size=128, lr=1e-3, weight_decay=1e-4, eval_every=100,
                                  patience=5)
