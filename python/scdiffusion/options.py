@@ -142,8 +142,8 @@ TRAIN = Operation("train", (
     Option("n_latent", "int", 128, "Latent size of the autoencoder (SCimilarity: 128).", low=2),
     Option("hidden", "ints", (256, 256, 256), "Hidden layer sizes of the encoder (reversed for the decoder; "
            "SCimilarity's layout is 1024,1024,1024, which a pretrained model brings with it). 256 x 3 generates "
-           "more realistic cells than 1024 x 3 from about 500 to 50,000 cells (benchmarks/results/decoder/experiments.md, E16, E29, E30).",
-           low=1),
+           "more realistic cells than 1024 x 3 from about 500 to 50,000 cells "
+           "(benchmarks/results/decoder/experiments.md, E16, E29, E30).", low=1),
     Option("denoiser_hidden", "ints", (512, 512, 256, 128), "Down path of the skip-MLP denoiser (the paper's "
            "widths by default; smaller ones train faster on small data).", low=1),
     Option("classifier_hidden", "ints", (512, 512, 256), "Hidden layers of each noise-aware classifier.", low=1),

@@ -53,9 +53,11 @@ class ScDiffusion:
     pretrained
         Optional SCimilarity model folder to fine-tune the autoencoder from.
     n_latent, hidden, dropout, input_dropout, likelihood
-        Autoencoder (SCimilarity layout by default). ``likelihood``: ``"nb"`` (default; negative binomial over
-        counts, generated cells get integer counts), ``"zinb"``, or ``"mse"`` (the paper's regression of
-        log-normalised expression; its cells are trivially separable from real ones, ``benchmarks/README.md``).
+        Autoencoder: SCimilarity's layout with 256 × 3 hidden units by default (SCimilarity's own 1024 × 3 with
+        ``hidden=[1024, 1024, 1024]``; ``pretrained=`` brings the model's widths). ``likelihood``: ``"nb"``
+        (default; negative binomial over counts, generated cells get integer counts), ``"zinb"``, or ``"mse"``
+        (the paper's regression of log-normalised expression; its cells are trivially separable from real ones,
+        ``benchmarks/README.md``).
     noise_fit, count_split
         How a count likelihood's dispersion is fitted (default: refitted after training); count splitting.
     denoiser_hidden, classifier_hidden
