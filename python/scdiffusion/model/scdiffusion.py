@@ -53,11 +53,9 @@ class ScDiffusion:
     pretrained
         Optional SCimilarity model folder to fine-tune the autoencoder from.
     n_latent, hidden, dropout, input_dropout, likelihood
-        Autoencoder: SCimilarity's layout with 256 × 3 hidden units by default (SCimilarity's own 1024 × 3 with
-        ``hidden=[1024, 1024, 1024]``; ``pretrained=`` brings the model's widths). ``likelihood``: ``"nb"``
-        (default; negative binomial over counts, generated cells get integer counts), ``"zinb"``, or ``"mse"``
-        (the paper's regression of log-normalised expression; its cells are trivially separable from real ones,
-        ``benchmarks/README.md``).
+        Autoencoder: SCimilarity's layout, 256 × 3 hidden units by default (its own 1024 × 3: ``hidden=[1024] * 3``;
+        ``pretrained=`` brings the model's widths). ``likelihood``: ``"nb"`` (default; negative binomial, integer
+        counts), ``"zinb"``, or ``"mse"`` (the paper's log-normalised regression; trivially separable cells).
     noise_fit, count_split
         How a count likelihood's dispersion is fitted (default: refitted after training); count splitting.
     denoiser_hidden, classifier_hidden
