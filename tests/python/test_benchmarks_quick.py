@@ -411,3 +411,19 @@ def test_trajectory_pseudotime_quick_mode(tmp_path):
     seed = res["seeds"]["0"]
     assert seed["medians"] == {"12": pytest.approx(12.0, abs=0.5), "36": pytest.approx(36.0, abs=0.5)}
     assert seed["training"]["model_kwargs"] == {"continuous_keys": ["pseudotime"]}
+
+
+def test_value_embedding_quick_mode(tmp_path):
+    """T5: one continuous-time model per value scale on the same cells, each recording its scale; every arm scored
+    at the held-out value (from noise, two-ended, other guidance weights) and at the trained neighbours."""
+    res = _run_quick("value_embedding", tmp_path, "--scales", "1000", "10", "--cfg-scales", "2")
+    rows = res["summary"]
+    for scale in ("1000", "10"):
+        for row in ("generated at 24 h", "generated at 24 h, cfg_scale 2", "two-ended by value at 24 h",
+                    "generated at 12 h (trained; vs held-out 24 h)", "generated at 36 h (trained; vs held-out 24 h)"):
+            assert all(np.isfinite(rows[f"scale {scale}: {row}"][c]["mean"]) for c in ("mmd2", "w1", "rf_auc"))
+    training = res["seeds"]["0"]["training"]
+    assert set(training) == {"1000", "10"}
+    assert all(t["model_kwargs"] == {"continuous_keys": ["time"]} for t in training.values())
+    # the controls are scored once, on the same reference as every arm
+    assert rows["real held-out half (control)"]["mmd2"]["mean"] < rows["scale 10: generated at 24 h"]["mmd2"]["mean"]

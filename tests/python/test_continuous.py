@@ -99,18 +99,46 @@ def test_save_load_round_trip(hours_model, tmp_path):
     np.testing.assert_allclose(a.obsm["X_scdiffusion"], b.obsm["X_scdiffusion"], atol=1e-6)
 
 
-def test_a_model_with_continuous_columns_is_format_3_and_older_readers_say_upgrade(hours_model, tmp_path,
+def test_the_value_embedding_scale_is_saved_and_older_models_keep_theirs(hours_model, tmp_path):
+    import json
+
+    from scdiffusion.nn.backbone import VALUE_SCALE
+
+    assert hours_model.module.denoiser.value_scale == VALUE_SCALE
+    hours_model.save(tmp_path / "m")
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["denoiser"]["value_scale"] == VALUE_SCALE
+    # a model saved before the scale was recorded embedded its values at 1000 x the normalised value
+    del config["denoiser"]["value_scale"]
+    config_path.write_text(json.dumps(config))
+    old = ScDiffusion.load(tmp_path / "m", device="cpu")
+    assert old.module.denoiser.value_scale == 1000.0
+    if VALUE_SCALE != 1000.0:  # the same weights embedded at another scale give other cells
+        a = hours_model.generate(6, {"hours": 48}, seed=3, progress=False).obsm["X_scdiffusion"]
+        b = old.generate(6, {"hours": 48}, seed=3, progress=False).obsm["X_scdiffusion"]
+        assert not np.allclose(a, b, atol=1e-3)
+
+
+def test_a_model_with_continuous_columns_is_format_4_and_older_readers_say_upgrade(hours_model, tmp_path,
                                                                                  monkeypatch):
     import json
 
     from scdiffusion.model import serialization
 
     hours_model.save(tmp_path / "m")
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["format_version"] == 3
-    monkeypatch.setattr(serialization, "FORMAT_VERSION", 2)  # a release from before continuous conditions
-    with pytest.raises(InputError, match=r"has format version 3, newer than this scDiffusion supports \(2\)\. "
-                                         "Upgrade scDiffusion"):
-        ScDiffusion.load(tmp_path / "m", device="cpu")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["format_version"] == 4 and config["denoiser"]["value_scale"] != 1000
+    # a release from before the value scale was recorded (3) would embed the values at 1000 and make other cells
+    # without a word; one from before continuous conditions (2) would fail on unknown weights: both say upgrade
+    for older in (3, 2):
+        monkeypatch.setattr(serialization, "FORMAT_VERSION", older)
+        with pytest.raises(InputError, match=rf"has format version 4, newer than this scDiffusion supports "
+                                             rf"\({older}\)\. Upgrade scDiffusion"):
+            ScDiffusion.load(tmp_path / "m", device="cpu")
+    # a model at the first releases' scale still needs only format 3
+    assert serialization.format_version({**config, "denoiser": {**config["denoiser"], "value_scale": 1000.0}}) == 3
+    assert serialization.format_version({k: v for k, v in config.items() if k != "continuous"}) == 2
 
 
 def test_an_untrained_value_embedding_changes_nothing():

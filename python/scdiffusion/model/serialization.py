@@ -23,12 +23,22 @@ from ..errors import InputError
 
 #: the newest format this version reads and writes. 3: the denoiser takes continuous conditions
 #: (``config["continuous"]``); a model without them is still written as 2, so older releases keep reading it, and
-#: an older release given a format-3 model says "upgrade" instead of failing on unknown weights
-FORMAT_VERSION = 3
+#: an older release given a format-3 model says "upgrade" instead of failing on unknown weights. 4: the continuous
+#: values are embedded at another scale than 1000 (``config["denoiser"]["value_scale"]``), which a format-3 reader
+#: would ignore and so generate other cells without a word
+FORMAT_VERSION = 4
 CONFIG_FILE = "config.json"
 GENES_FILE = "genes.txt"
 WEIGHTS_FILE = "model.safetensors"
 HISTORY_FILE = "history.json"
+
+
+def format_version(config: dict) -> int:
+    """The oldest format that holds ``config``: 2 without continuous columns, 3 with them at value scale 1000, else
+    4 (see :data:`FORMAT_VERSION`)."""
+    if not config.get("continuous"):
+        return 2
+    return 3 if float((config.get("denoiser") or {}).get("value_scale", 1000.0)) == 1000.0 else 4
 
 
 def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], tensors: dict[str, torch.Tensor],
@@ -42,7 +52,7 @@ def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], ten
     """
     path = check_output_dir(path, overwrite=overwrite, kind="model")
     with atomic_dir(path, "model", overwrite=overwrite) as tmp:
-        config = {**config, "format_version": FORMAT_VERSION if config.get("continuous") else 2}
+        config = {**config, "format_version": format_version(config)}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / GENES_FILE).write_text("\n".join(genes) + "\n")
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))

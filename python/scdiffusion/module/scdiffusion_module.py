@@ -52,6 +52,9 @@ class ScDiffusionModule:
         classifier-free guidance; ``label_dropout`` is the probability that training drops a column's label.
     continuous_keys
         Continuous columns (times, doses) the denoiser is conditioned on by value (dropped like labels).
+    value_scale
+        Scale of a normalised value before its sinusoidal embedding (default :data:`~scdiffusion.nn.backbone.
+        VALUE_SCALE`; saved with the model).
     n_timesteps, beta_start, beta_end
         The diffusion schedule.
     device
@@ -63,7 +66,8 @@ class ScDiffusionModule:
                  likelihood: str = "nb", noise_fit: str = "joint", count_split: float = 0.0, target_sum: float = 1e4,
                  denoiser_hidden: Sequence[int] = (512, 512, 256, 128),
                  classifier_hidden: Sequence[int] = (512, 512, 256), classifier_free: bool = False,
-                 label_dropout: float = 0.3, continuous_keys: Sequence[str] = (), n_timesteps: int = 1000,
+                 label_dropout: float = 0.3, continuous_keys: Sequence[str] = (), value_scale: float | None = None,
+                 n_timesteps: int = 1000,
                  beta_start: float = 1e-4, beta_end: float = 0.02, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.arch = {"n_latent": int(n_latent), "hidden": [int(h) for h in hidden], "dropout": float(dropout),
@@ -81,7 +85,7 @@ class ScDiffusionModule:
         self.label_dropout = float(label_dropout)
         self.denoiser = SkipMLP(int(n_latent), down=d, n_time=d[0], n_head=2 * d[0],
                                 n_classes=dict(n_classes) if classifier_free else None,
-                                continuous=list(continuous_keys)).to(self.device).eval()
+                                continuous=list(continuous_keys), value_scale=value_scale).to(self.device).eval()
         self.classifiers: dict[str, nn.Module] = {
             k: NoisyClassifier(int(n_latent), int(c), hidden=self.classifier_hidden).to(self.device).eval()
             for k, c in n_classes.items()}
@@ -96,7 +100,8 @@ class ScDiffusionModule:
         return {"autoencoder": dict(self.arch), "diffusion": self.diffusion.to_dict(),
                 "denoiser": {"class": "SkipMLP", "weights": "ema", "hidden": self.denoiser_hidden,
                              "conditioned_on": list(self.denoiser.label_keys), "label_dropout": self.label_dropout,
-                             **({"continuous": list(self.denoiser.value_keys)} if self.denoiser.value_keys else {})},
+                             **({"continuous": list(self.denoiser.value_keys), "value_scale": self.denoiser.value_scale}
+                                if self.denoiser.value_keys else {})},
                 "classifier": {"class": "NoisyClassifier", "hidden": self.classifier_hidden},
                 "latent": {"mean": self.latent_mean.cpu().tolist() if self.latent_mean is not None else None,
                            "std": self.latent_std}}
@@ -116,7 +121,8 @@ class ScDiffusionModule:
                                  f"{list(n_classes)}")
             widths.update(classifier_free=True, label_dropout=den.get("label_dropout", 0.3))
         if den.get("continuous"):
-            widths.update(continuous_keys=list(den["continuous"]), label_dropout=den.get("label_dropout", 0.3))
+            widths.update(continuous_keys=list(den["continuous"]), label_dropout=den.get("label_dropout", 0.3),
+                          value_scale=den.get("value_scale", 1000.0))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
                    noise_fit=a.get("noise_fit", "joint"), count_split=a.get("count_split", 0.0),

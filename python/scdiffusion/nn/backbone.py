@@ -10,6 +10,12 @@ from torch import nn
 
 from .embedding import timestep_embedding
 
+#: Scale of a continuous value (normalised to [0, 1]) before its sinusoidal embedding, for new networks; saved
+#: models record their own (``config["denoiser"]["value_scale"]``; none recorded: 1000, the first releases'). At
+#: 1000 most features turn many times over [0, 1] and code each trained value apart, so a value between trained
+#: ones meets features never seen; at 10 every feature turns at most ~1.6 times (experiment T5, benchmarks/README).
+VALUE_SCALE = 10.0
+
 
 class _TimeBlock(nn.Module):
     """``h = Linear(x) + Linear(SiLU(emb))``, then LayerNorm and SiLU."""
@@ -37,7 +43,7 @@ class SkipMLP(nn.Module):
     Without labels it is the paper's unconditional network (same weights).
 
     With ``continuous`` (columns of ordered numbers: times, doses), every column has an MLP on the sinusoidal
-    embedding of its value (normalised to [0, 1] over the training range, embedded as ``1000·value``), also added
+    embedding of its value (normalised to [0, 1] over the training range, embedded as ``value_scale·value``), also added
     to the time embedding, and a learned null vector for "no value"; values come in ``labels`` under
     :func:`value_key` as floats (NaN: null). The MLPs' last layers and the null vectors start at zero, so the
     untrained conditioning changes nothing; a network without continuous columns has no such weights.
@@ -45,7 +51,7 @@ class SkipMLP(nn.Module):
 
     def __init__(self, n_latent: int = 128, down: Sequence[int] = (512, 512, 256, 128),
                  n_time: int = 512, n_head: int = 1024, n_classes: Mapping[str, int] | None = None,
-                 continuous: Sequence[str] = ()):
+                 continuous: Sequence[str] = (), value_scale: float | None = None):
         super().__init__()
         self.n_time = n_time
         self.time_mlp = nn.Sequential(nn.Linear(n_time, n_time), nn.SiLU(), nn.Linear(n_time, n_time))
@@ -64,6 +70,7 @@ class SkipMLP(nn.Module):
         self.act = nn.SiLU()
         #: continuous columns (made last: the other weights draw the same random numbers as without them)
         self.value_keys = list(continuous)
+        self.value_scale = float(VALUE_SCALE if value_scale is None else value_scale)
         self.value_mlp = nn.ModuleList(_value_mlp(n_time) for _ in self.value_keys)
         self.value_null = nn.ParameterList(nn.Parameter(torch.zeros(n_time)) for _ in self.value_keys)
 
@@ -89,7 +96,7 @@ class SkipMLP(nn.Module):
                 continue
             v = v.to(emb.dtype)
             known = ~torch.isnan(v)
-            e = mlp(timestep_embedding(torch.nan_to_num(v) * 1000.0, self.n_time)).to(emb.dtype)
+            e = mlp(timestep_embedding(torch.nan_to_num(v) * self.value_scale, self.n_time)).to(emb.dtype)
             emb = emb + torch.where(known[:, None], e, null.to(emb.dtype))
         emb = self.act(emb)
         skips = []
