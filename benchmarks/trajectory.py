@@ -42,7 +42,7 @@ import _common as C  # noqa: I001  (pins threads before numpy/torch)
 
 import inspect
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import anndata as ad
 import numpy as np
@@ -216,19 +216,39 @@ def continuous_rows(model_c, train: ad.AnnData, prev: str, nxt: str, held: str, 
 
 
 # ---------------------------------------------------------------------------------------------- one seed
-def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
-    """Draw cells, train, interpolate and score every row for one seed."""
-    held = args.held_out
+class SeedDraws(NamedTuple):
+    """One seed's cells (shared by ``trajectory.py`` and its experiments, so that their rows are comparable)."""
+
+    prev: str  #: the held-out time point's earlier neighbour
+    nxt: str  #: and its later one
+    w_rule: float  #: ``(t_held − t_prev) / (t_next − t_prev)``
+    draw: Any  #: every time point: training and held-out cells
+    fresh: Any  #: a fresh draw of the held-out time point (control)
+    pca_draw: Any  #: every time point; only fits the PCA
+
+    def split(self, held: str) -> tuple[ad.AnnData, np.ndarray, ad.AnnData]:
+        """``(every drawn cell, whether each is of the held-out time point, the training cells)``."""
+        cells = self.draw.to_anndata(KEY)
+        is_held = cells.obs[KEY].to_numpy() == held
+        return cells, is_held, cells[~is_held].copy()
+
+
+def seed_draws(sim: TrajectoryModel, held: str, n_per_time: int, seed: int) -> SeedDraws:
+    """The neighbours of ``held``, the time rule's weight and the seed's three independent draws."""
     labels = list(sim.time_labels)
     k = labels.index(held)
     prev, nxt = labels[k - 1], labels[k + 1]
-    w_rule = (float(held) - float(prev)) / (float(nxt) - float(prev))
-    draw = sim.draw(args.n_per_time, seed=10_000 + 3 * seed)
-    fresh = sim.draw({held: args.n_per_time}, seed=10_001 + 3 * seed)
-    pca_draw = sim.draw(args.n_per_time, seed=10_002 + 3 * seed)  # every time point; only fits the PCA
-    cells = draw.to_anndata(KEY)
-    is_held = cells.obs[KEY].to_numpy() == held
-    train = cells[~is_held].copy()
+    return SeedDraws(prev, nxt, (float(held) - float(prev)) / (float(nxt) - float(prev)),
+                     sim.draw(n_per_time, seed=10_000 + 3 * seed), sim.draw({held: n_per_time}, seed=10_001 + 3 * seed),
+                     sim.draw(n_per_time, seed=10_002 + 3 * seed))
+
+
+def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
+    """Draw cells, train, interpolate and score every row for one seed."""
+    held = args.held_out
+    d = seed_draws(sim, held, args.n_per_time, seed)
+    prev, nxt, w_rule, draw, fresh, pca_draw = d
+    cells, is_held, train = d.split(held)
     args.seed = seed
     model, info = C.train_model(train, [KEY], args, f"trajectory_{sim.n_genes}g_{args.n_per_time}c_sim{args.sim_seed}"
                                                     f"_held{held}")

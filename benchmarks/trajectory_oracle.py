@@ -81,13 +81,7 @@ def gap_genes(sim: TrajectoryModel, prev: str, held: str, nxt: str) -> np.ndarra
 def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     """The rows of one seed (draws and random numbers in ``trajectory.run_seed``'s order)."""
     held = args.held_out
-    labels = list(sim.time_labels)
-    k = labels.index(held)
-    prev, nxt = labels[k - 1], labels[k + 1]
-    w = (float(held) - float(prev)) / (float(nxt) - float(prev))
-    draw = sim.draw(args.n_per_time, seed=10_000 + 3 * seed)
-    fresh = sim.draw({held: args.n_per_time}, seed=10_001 + 3 * seed)
-    pca_draw = sim.draw(args.n_per_time, seed=10_002 + 3 * seed)
+    prev, nxt, w, draw, fresh, pca_draw = T.seed_draws(sim, held, args.n_per_time, seed)
     t = draw.time
     is_held = t == held
     # the model's preprocessing: genes detected in >= 3 training cells, counts per 10,000, log1p

@@ -35,14 +35,9 @@ PT = "pseudotime"
 
 def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     held = args.held_out
-    labels = list(sim.time_labels)
-    k = labels.index(held)
-    prev, nxt = labels[k - 1], labels[k + 1]
-    draw = sim.draw(args.n_per_time, seed=10_000 + 3 * seed)
-    pca_draw = sim.draw(args.n_per_time, seed=10_002 + 3 * seed)
-    cells = draw.to_anndata(T.KEY)
-    is_held = cells.obs[T.KEY].to_numpy() == held
-    train = cells[~is_held].copy()
+    d = T.seed_draws(sim, held, args.n_per_time, seed)
+    prev, nxt, pca_draw = d.prev, d.nxt, d.pca_draw
+    cells, is_held, train = d.split(held)
     args.seed = seed
     from scdiffusion.data.preprocessing import Preprocessor
     from scdiffusion.data.pseudotime import pseudotime_values

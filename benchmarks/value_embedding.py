@@ -33,16 +33,10 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
     """Cells, PCA and reference of ``trajectory.py`` for ``seed``; one model per scale, every row scored."""
     import scdiffusion.nn.backbone as backbone
 
-    held, labels = args.held_out, list(sim.time_labels)
-    k = labels.index(held)
-    prev, nxt = labels[k - 1], labels[k + 1]
-    w_rule = (float(held) - float(prev)) / (float(nxt) - float(prev))
-    draw = sim.draw(args.n_per_time, seed=10_000 + 3 * seed)
-    fresh = sim.draw({held: args.n_per_time}, seed=10_001 + 3 * seed)
-    pca_draw = sim.draw(args.n_per_time, seed=10_002 + 3 * seed)
-    cells = draw.to_anndata(T.KEY)
-    is_held = cells.obs[T.KEY].to_numpy() == held
-    train = cells[~is_held].copy()
+    held = args.held_out
+    d = T.seed_draws(sim, held, args.n_per_time, seed)
+    prev, nxt, w_rule, _, fresh, pca_draw = d
+    cells, is_held, train = d.split(held)
     args.seed = seed
     rows: dict[str, dict] = {}
     training = {}
