@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_dir, check_output_dir
 from ..errors import InputError
+from ..nn.backbone import LEGACY_VALUE_SCALE
 
 #: the newest format this version reads and writes. 3: the denoiser takes continuous conditions
 #: (``config["continuous"]``); a model without them is still written as 2, so older releases keep reading it, and
@@ -38,7 +39,8 @@ def format_version(config: dict) -> int:
     4 (see :data:`FORMAT_VERSION`)."""
     if not config.get("continuous"):
         return 2
-    return 3 if float((config.get("denoiser") or {}).get("value_scale", 1000.0)) == 1000.0 else 4
+    scale = float((config.get("denoiser") or {}).get("value_scale", LEGACY_VALUE_SCALE))
+    return 3 if scale == LEGACY_VALUE_SCALE else 4
 
 
 def write_model_dir(path: str | os.PathLike, config: dict, genes: list[str], tensors: dict[str, torch.Tensor],

@@ -24,6 +24,7 @@ from ..diffusion import (
 )
 from ..errors import InputError
 from ..nn import Autoencoder, NoisyClassifier, SkipMLP
+from ..nn.backbone import LEGACY_VALUE_SCALE
 from ..nn.likelihood import OUTPUT_LIKELIHOODS
 from ..runtime import autocast
 
@@ -53,8 +54,8 @@ class ScDiffusionModule:
     continuous_keys
         Continuous columns (times, doses) the denoiser is conditioned on by value (dropped like labels).
     value_scale
-        Scale of a normalised value before its sinusoidal embedding (default :data:`~scdiffusion.nn.backbone.
-        VALUE_SCALE`; saved with the model).
+        Scale of a normalised value before its sinusoidal embedding (default ``nn.backbone.VALUE_SCALE``; saved
+        with the model).
     n_timesteps, beta_start, beta_end
         The diffusion schedule.
     device
@@ -122,7 +123,7 @@ class ScDiffusionModule:
             widths.update(classifier_free=True, label_dropout=den.get("label_dropout", 0.3))
         if den.get("continuous"):
             widths.update(continuous_keys=list(den["continuous"]), label_dropout=den.get("label_dropout", 0.3),
-                          value_scale=den.get("value_scale", 1000.0))
+                          value_scale=den.get("value_scale", LEGACY_VALUE_SCALE))
         self = cls(n_genes, n_classes, n_latent=a["n_latent"], hidden=a["hidden"], dropout=a["dropout"],
                    input_dropout=a["input_dropout"], likelihood=a["likelihood"], target_sum=target_sum,
                    noise_fit=a.get("noise_fit", "joint"), count_split=a.get("count_split", 0.0),

@@ -15,6 +15,8 @@ from .embedding import timestep_embedding
 #: 1000 most features turn many times over [0, 1] and code each trained value apart, so a value between trained
 #: ones meets features never seen; at 10 every feature turns at most ~1.6 times (experiment T5, benchmarks/README).
 VALUE_SCALE = 10.0
+#: The scale of models that record none (the first releases with continuous columns).
+LEGACY_VALUE_SCALE = 1000.0
 
 
 class _TimeBlock(nn.Module):
