@@ -95,6 +95,7 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
         rows.update(T.continuous_rows(model_c, train, prev, nxt, held, args, n_ref, seed, score, labels_key=KEY))
         info = {**info, "continuous_model": info_c}
     rows[T.CONTROL] = score(other)
+    rows[T.SHRUNK] = score(T.shrunk(other))
     recon, _, _ = E.reconstruct(model, counts[held_idx[n_ref:2 * n_ref]], seed)
     rows[T.CEILING] = score(C.log_norm(model, recon).X)
     return {"rows": rows, "states": states, "chosen_state": chosen, "best_state": best, "w_rule": w_rule,
@@ -111,7 +112,7 @@ def targets(summary: dict, default: str) -> dict:
     if best is None or direct is None:
         return {}
     out = {}
-    for c in ("mmd2", "w1"):
+    for c in ("mmd2", "w1", "energy"):  # energy: not the issue's, W1's proper counterpart (see T.SHRUNK)
         for name, row in (("best", best), ("chosen", chosen)):
             out[f"{name}_{c}_below_direct"] = {"value": row[c]["mean"], "threshold": direct[c]["mean"],
                                                "met": row[c]["mean"] < direct[c]["mean"]}

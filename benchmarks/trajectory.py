@@ -56,10 +56,15 @@ TIME_LABELS = ("0", "12", "24", "36", "48")
 #: measure -> (label, ideal)
 COLUMNS: dict[str, tuple[str, float]] = {
     "mmd2": ("MMD²", 0.0), "w1": ("W1 (50 PCs)", 0.0), "w2": ("W2 (50 PCs)", 0.0), "w1_5pc": ("W1 (5 PCs)", 0.0),
-    "rf_auc": ("RF AUC (PCs)", 0.5), "one_nn": ("1-NN acc.", 0.5), "ilisi": ("iLISI", 1.0)}
+    "energy": ("energy distance (50 PCs)", 0.0), "rf_auc": ("RF AUC (PCs)", 0.5), "one_nn": ("1-NN acc.", 0.5),
+    "ilisi": ("iLISI", 1.0)}
 CONTROL, FRESH = "real held-out half (control)", "fresh draw (control)"
 DIRECT, OT = "direct interpolation", "OT displacement"
 CEILING = "held-out half reconstructed by the autoencoder (ceiling)"
+#: the control half pulled part of the way to its own mean: not a generator, a check of the measures. The empirical
+#: W1 / W2 of a few dozen cells on 50 PCs reward less spread (this row beats the control on them); MMD² and the
+#: energy distance do not
+SHRUNK, SHRINK = "real held-out half, 30 % toward its mean (W1 check)", 0.3
 CONTINUOUS = "continuous time: generated"
 CONTINUOUS_TWO_ENDED = "continuous time: two-ended"
 CONTINUOUS_GRADIENT = "continuous time: gradient"
@@ -103,7 +108,7 @@ class Scorer:
         """Every measure of :data:`COLUMNS` for log-normalised cells ``x``."""
         from sklearn.neighbors import NearestNeighbors
 
-        from scdiffusion.metrics import rf_auc, wasserstein_distance
+        from scdiffusion.metrics import energy_distance, rf_auc, wasserstein_distance
         from scdiffusion.metrics.lisi import lisi_scores
         from scdiffusion.metrics.mmd import mmd_rbf_embedded
 
@@ -116,6 +121,7 @@ class Scorer:
         lisi = lisi_scores(pooled, side, n_neighbors=10)
         return {"mmd2": mmd_rbf_embedded(r, z), "w1": wasserstein_distance(r, z, 1),
                 "w2": wasserstein_distance(r, z, 2), "w1_5pc": wasserstein_distance(r[:, :5], z[:, :5], 1),
+                "energy": energy_distance(r, z),
                 # the PCs are the forest's features (space="genes": no second PCA)
                 "rf_auc": rf_auc(r, z, space="genes", n_estimators=self.n_trees, seed=self.seed),
                 "one_nn": float(np.mean(side[nearest] == side)),
@@ -123,6 +129,11 @@ class Scorer:
 
 
 # ---------------------------------------------------------------------------------------------- baselines
+def shrunk(x: np.ndarray, fraction: float = SHRINK) -> np.ndarray:
+    """Cells moved ``fraction`` of the way to their own mean (the :data:`SHRUNK` check row)."""
+    return ((1.0 - fraction) * x + fraction * x.mean(axis=0)).astype(np.float32)
+
+
 def direct_interpolation(xa: np.ndarray, xb: np.ndarray, w: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """``(1 − w) x + w y`` of ``n`` random pairs of real cells (log-normalised) of the two neighbours."""
     a, b = xa[rng.integers(0, len(xa), n)], xb[rng.integers(0, len(xb), n)]
@@ -297,6 +308,7 @@ def run_seed(sim: TrajectoryModel, seed: int, args) -> dict:
             rows[f"{CONTINUOUS} at {value:g} h (a trained value; vs held-out {held} h)"] = score(_dense(g.X))
         info = {**info, "continuous_model": info_c}
     rows[CONTROL] = score(other)
+    rows[SHRUNK] = score(shrunk(other))
     rows[FRESH] = score(fresh_log[rng.choice(len(fresh_log), n_ref, replace=False)])
     # the stage that limits: the other half of the held-out cells through the autoencoder (own latent, own library
     # size, counts drawn from the decoder) -- no generated state can be closer than this ceiling
@@ -379,6 +391,9 @@ def targets(summary: dict, default: str, w_rule: float) -> dict:
         "best_rf_auc_le_0.80": {"value": m["rf_auc"], "threshold": 0.80, "met": m["rf_auc"] <= 0.80},
         "chosen_mmd2_within_1.5x_best": {"value": chosen["mmd2"]["mean"], "threshold": 1.5 * m["mmd2"],
                                          "met": chosen["mmd2"]["mean"] <= 1.5 * m["mmd2"]},
+        # not the issue's: W1's proper counterpart (the W1 check row shows what W1 rewards)
+        "chosen_energy_below_ot": {"value": chosen["energy"]["mean"], "threshold": ot["energy"]["mean"],
+                                   "met": chosen["energy"]["mean"] < ot["energy"]["mean"]},
         "w_rule": w_rule}
 
 

@@ -104,8 +104,12 @@ def _check_trajectory(res, out):
     for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
                    "real held-out half (control)", "fresh draw (control)",
                    "held-out half reconstructed by the autoencoder (ceiling)", "continuous time: generated at 24 h",
-                   "continuous time: two-ended at 24 h"):
+                   "continuous time: two-ended at 24 h",
+                   "real held-out half, 30 % toward its mean (W1 check)"):
         assert any(k.startswith(prefix) for k in rows), prefix
+    # the W1 check row: the control's own cells, less spread; energy distance (in every row) charges for it
+    assert rows["real held-out half, 30 % toward its mean (W1 check)"]["energy"]["mean"] > \
+        rows["real held-out half (control)"]["energy"]["mean"]
     for control in ("real held-out half (control)", "fresh draw (control)"):  # near chance (80 cells a side)
         assert abs(rows[control]["rf_auc"]["mean"] - 0.5) <= 0.35, (control, rows[control])
     assert rows["real held-out half (control)"]["mmd2"]["mean"] < rows["real 12 h (previous)"]["mmd2"]["mean"]
@@ -130,7 +134,8 @@ def _check_hsmm_trajectory(res, out):
     for prefix in ("gradient: chosen state", "two-ended: best state", "direct interpolation", "OT displacement",
                    "real 0 h (previous)", "real 48 h (next)", "continuous time: generated at 24 h",
                    "continuous time: two-ended at 24 h",
-                   "real held-out half (control)", "held-out half reconstructed by the autoencoder (ceiling)"):
+                   "real held-out half (control)", "held-out half reconstructed by the autoencoder (ceiling)",
+                   "real held-out half, 30 % toward its mean (W1 check)"):
         assert any(k.startswith(prefix) for k in rows), prefix
     # the targets compare the default method with direct interpolation, on the same means as the table
     direct = next(v for k, v in rows.items() if k.startswith("direct interpolation"))

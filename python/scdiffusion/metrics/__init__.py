@@ -17,6 +17,7 @@ from .correlation import gene_correlation_error, scc_gene_means
 from .count_properties import cell_statistics, compare_count_properties, gene_statistics
 from .differential_expression import compare_differential_expression
 from .distribution import MeanVarianceAgreement, ZeroFractionGap, mean_variance_agreement, zero_fraction_gap
+from .energy import energy_distance
 from .inputs import check_labels_key, check_same_genes, find_counts, to_log_normalised, to_log_normalized
 from .lisi import ilisi, lisi_scores
 from .memorization import Memorization, memorization
@@ -78,6 +79,7 @@ __all__ = [
     "pca_distances",
     "prdc",
     "wasserstein_distance",
+    "energy_distance",
     "tmm_factors",
     "ks_statistic",
     "kde_statistic",
