@@ -44,6 +44,20 @@ KEY = H.KEY
 HOURS = ("0", "24", "48", "72")
 
 
+def split_cells(hours: np.ndarray, held: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Indices of the held-out cells (shuffled: the first half is the reference, the second the control), of the
+    PCA half of every training time point, and of the other half per time point (baselines and neighbour rows)."""
+    held_idx = rng.permutation(np.flatnonzero(hours == held))
+    pca_idx, pool = [], {}
+    for h in HOURS:
+        if h == held:
+            continue
+        idx = rng.permutation(np.flatnonzero(hours == h))
+        pca_idx.append(idx[: len(idx) // 2])
+        pool[h] = idx[len(idx) // 2:]
+    return held_idx, np.concatenate(pca_idx), pool
+
+
 def run_seed(fpkm, held: str, seed: int, args) -> dict:
     """Prepare, train, interpolate and score every row for one held-out time point and one seed."""
     k = HOURS.index(held)
@@ -57,18 +71,11 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
     real = C.log_norm(model, counts).X
     real = np.asarray(real.toarray() if hasattr(real, "toarray") else real, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    held_idx = rng.permutation(np.flatnonzero(hours == held))
+    held_idx, pca_idx, pool = split_cells(hours, held, rng)
     n_ref = len(held_idx) // 2
     ref, other = real[held_idx[:n_ref]], real[held_idx[n_ref:2 * n_ref]]
-    # every training time point split in two: the PCA half fits the PCA, the other half feeds the baselines
-    pca_idx, pool = [], {}
-    for h in HOURS:
-        if h == held:
-            continue
-        idx = rng.permutation(np.flatnonzero(hours == h))
-        pca_idx.append(idx[: len(idx) // 2])
-        pool[h] = real[idx[len(idx) // 2:]]
-    score = T.Scorer(real[np.concatenate(pca_idx)], ref, seed, n_trees=args.n_trees)
+    pool = {h: real[idx] for h, idx in pool.items()}
+    score = T.Scorer(real[pca_idx], ref, seed, n_trees=args.n_trees)
 
     x_prev, x_next = pool[prev], pool[nxt]
     w_states = np.linspace(0.0, 1.0, args.n_states)
@@ -101,7 +108,7 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
     return {"rows": rows, "states": states, "chosen_state": chosen, "best_state": best, "w_rule": w_rule,
             "baseline_mmd2_curves": curves, "interpolate_seconds": seconds, "training": info,
             "n_per_row": n_ref, "n_train": int(train.n_obs), "n_genes_model": len(model.genes),
-            "n_pca_cells": int(sum(len(i) for i in pca_idx)), "neighbours": [prev, nxt]}
+            "n_pca_cells": int(len(pca_idx)), "neighbours": [prev, nxt]}
 
 
 def targets(summary: dict, default: str) -> dict:

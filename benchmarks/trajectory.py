@@ -8,7 +8,9 @@ and negative-binomial counts with per-gene dispersion. Cells are sampled at 5 or
 little). The model's parameters come from ``--sim-seed``; every seed draws new cells and trains anew.
 
 One intermediate time point (default the middle one) is held out of training; the model is trained on the
-others (``labels_keys=["time"]``) with a fixed wall-time budget and interpolates between the held-out label's
+others (``labels_keys=["time"]``) with a fixed wall-time budget (``--max-time``; ``--default-budgets``: the
+package's step budgets and early stopping, which repeat exactly on one machine, ~17 min per model on one thread,
+what the results section shows since 2026-12-07) and interpolates between the held-out label's
 neighbours (``n_states`` states, from real start cells of the earlier neighbour) with every requested
 interpolation method that the installed ``ScDiffusion.interpolate`` accepts (``--methods``; methods it does not
 accept are recorded as skipped).
@@ -428,8 +430,9 @@ def figure(states: dict, curves: dict, summary: dict, w_rule: float, path, title
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0], full_time=360.0)
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
-    p.add_argument("--methods", default="gradient,two-ended",
-                   help="comma-separated interpolation methods; those the installed interpolate rejects are skipped")
+    p.add_argument("--methods", default="two-ended,gradient",
+                   help="comma-separated interpolation methods, the package's default first (its rows are bold and "
+                        "the targets are checked on it); those the installed interpolate rejects are skipped")
     p.add_argument("--held-out", default=None, help="time label held out (default: the middle one)")
     p.add_argument("--n-genes", type=int, default=600)
     p.add_argument("--n-per-time", type=int, default=600, help="cells drawn per time point")

@@ -101,6 +101,7 @@ def _check_trajectory(res, out):
         best = rows[f"{method}: best state (chosen by looking)"]
         assert best["mmd2"]["mean"] == pytest.approx(min(s["mmd2"]["mean"] for s in states))
     assert {"gradient", "two-ended"} <= set(meta["methods_run"])  # both methods of interpolate are benchmarked
+    assert res["default_method"] == "two-ended"  # the package's default (method="auto" with end cells)
     for prefix in ("direct interpolation", "OT displacement", "real 12 h", "real 36 h",
                    "real held-out half (control)", "fresh draw (control)",
                    "held-out half reconstructed by the autoencoder (ceiling)", "continuous time: generated at 24 h",
@@ -119,6 +120,24 @@ def _check_trajectory(res, out):
     assert meta["training"]["continuous_model"]["model_kwargs"]["continuous_pseudotime"] is True
     assert "continuous_pseudotime" not in meta["training"]["model_kwargs"]  # the label model: not given it
     assert "continuous time: two-ended at 24 h (t_start 150)" in rows
+
+
+def _check_hsmm_noise_scale(res, out):
+    rows = res["held_out"]["24"]["summary"]
+    for name, row in rows.items():
+        for c in res["columns"]:
+            assert np.isfinite(row[c]["mean"]), (name, c)
+    names = ["ceiling, counts at θ × 1", "ceiling, counts at θ × 2", "ceiling, counts at θ × 4",
+             "ceiling, counts at θ × 16", "ceiling, Poisson counts (θ → ∞)", "real held-out half (control)",
+             "real held-out half, 10% toward its mean", "real held-out half, 30% toward its mean",
+             "direct interpolation (w = 0.50)"]
+    assert set(rows) == set(names)
+    variance = res["held_out"]["24"]["summed_gene_variance"]
+    assert set(variance) == {"real held-out half"} | {n for n in names if n.startswith("ceiling")}
+    assert all(v["mean"] > 0 for v in variance.values())
+    # the shrunk control: less spread, so a lower W1 than the control's own cells and a higher energy distance
+    shrunk, control = rows["real held-out half, 30% toward its mean"], rows["real held-out half (control)"]
+    assert shrunk["w1"]["mean"] < control["w1"]["mean"] and shrunk["energy"]["mean"] > control["energy"]["mean"]
 
 
 def _check_hsmm_trajectory(res, out):
@@ -187,14 +206,14 @@ def _check_pbmc_interpolation(res, out):
 
 
 @pytest.mark.parametrize("name", ["unconditional", "conditional", "unseen_combination", "interpolation",
-                                  "trajectory", "hsmm_trajectory", "pbmc_interpolation"])
+                                  "trajectory", "hsmm_trajectory", "pbmc_interpolation", "hsmm_noise_scale"])
 def test_benchmark_quick_mode(name, tmp_path):
     """Each benchmark's --quick run writes results with the content its tables and figures are made from (rows
     for every set, values in range, real images), not just files."""
-    if name in ("interpolation", "hsmm_trajectory") and not HSMM.exists():
+    if name in ("interpolation", "hsmm_trajectory", "hsmm_noise_scale") and not HSMM.exists():
         pytest.skip("HSMMSingleCell data is not installed (Debian r-bioc-hsmmsinglecell; scripts/install-r.sh)")
     no_reader = importlib.util.find_spec("pyreadr") is None and shutil.which("Rscript") is None
-    if name in ("interpolation", "hsmm_trajectory") and no_reader:
+    if name in ("interpolation", "hsmm_trajectory", "hsmm_noise_scale") and no_reader:
         pytest.skip("the HSMM .rda files need pyreadr (bash scripts/install.sh bench) or Rscript")
     # these also check --model-kwargs (the architecture experiments run the guarded benchmarks with it)
     extra = ["--model-kwargs", '{"hidden": [64, 64]}'] if name in ("conditional", "trajectory",
