@@ -232,6 +232,20 @@ def _run_quick(name: str, out: Path, *extra: str) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
+def test_shrinkage_check_quick_mode(tmp_path):
+    """Real training cells pulled to their label's mean: 1-NN accuracy near 0.5 as hubs (side gap near +1) while
+    MMD² and the energy distance grow with the pull; the control is near chance on every measure."""
+    res = _run_quick("shrinkage_check", tmp_path)
+    rows = res["summary"]
+    control = rows["real training cells (control)"]
+    assert abs(control["one_nn_accuracy"]["mean"] - 0.5) < 0.1 and control["mmd_rbf"]["mean"] < 0.05
+    near, far = (rows[f"the same cells, {f}% toward their label's mean"] for f in (10, 30))
+    for r in (near, far):
+        assert abs(r["one_nn_accuracy"]["mean"] - 0.5) < 0.1 and r["one_nn_side_gap"]["mean"] > 0.5
+    assert control["mmd_rbf"]["mean"] < near["mmd_rbf"]["mean"] < far["mmd_rbf"]["mean"]
+    assert control["energy"]["mean"] < near["energy"]["mean"] < far["energy"]["mean"]
+
+
 def test_sampling_steps_quick_mode(tmp_path):
     res = _run_quick("sampling_steps", tmp_path)
     assert set(res["summary"]) == {"unconditional", "guided", "interpolation"}
