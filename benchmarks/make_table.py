@@ -55,8 +55,10 @@ def header(meta: dict) -> list[str]:
     g = meta.get("generation", {})
     tr = meta.get("training", {})
     stages = ", ".join(f"{k} {v.get('steps')} steps ({v.get('stopped')})" for k, v in tr.get("stages", {}).items())
-    budget = ("default step budgets" if tr.get("default_budgets") else f"{tr.get('max_time', '–')} s "
-              f"({stages or 'cached model'})")
+    if tr.get("default_budgets") or ("max_time" in tr and tr["max_time"] is None):  # no wall-time cap
+        budget = "default step budgets" + (f" (seed {tr['seed']}: {stages})" if stages and "seed" in tr else "")
+    else:
+        budget = f"{tr.get('max_time', '–')} s ({stages or 'cached model'})"
     return [f"*Command:* `OMP_NUM_THREADS=1 {meta['command']}` · *date:* {meta['date']} · *machine:* "
             f"{meta['machine']} ({meta['threads']} thread) · *sampler:* {g.get('sampler')} "
             f"{g.get('n_steps') or 'its default number of'} steps · *training budget:* {budget} · "
