@@ -407,6 +407,26 @@ def seed_stats(values: list) -> dict[str, Any]:
     return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "per_seed": list(values)}
 
 
+def run_seeded_rows(argv, doc: str, name: str, run_seed, columns: list[str], data: str, title: str = "") -> dict:
+    """``main`` of a model-free benchmark over seeds: ``--seeds`` (default 0 1 2, 0 with ``--quick``),
+    ``run_seed(seed, args) -> {row: {column: value}}``, a table of the means and ``results.json`` (summary per row
+    and column, per-seed rows)."""
+    p = parser(doc.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
+    args = finish_args(p.parse_args(argv), name)
+    args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    t_start = time.perf_counter()
+    per_seed = {str(s): run_seed(s, args) for s in args.seeds}
+    rows = list(next(iter(per_seed.values())))
+    summary = {r: {c: seed_stats([s[r][c] for s in per_seed.values()]) for c in columns} for r in rows}
+    table = print_table({r: {c: v[c]["mean"] for c in columns} for r, v in summary.items()}, columns,
+                        f"{name}: {title + ', ' if title else ''}mean over seeds {args.seeds}")
+    out = {"meta": meta(args, t_start, data=data, seeds=args.seeds, rows_note=doc),
+           "summary": summary, "seeds": per_seed, "table": table}
+    print(f"Wrote {write_json(args, out)}", flush=True)
+    return out
+
+
 def values(result: dict) -> dict[str, float | None]:
     """Flatten an :func:`scdiffusion.metrics.evaluate` result to ``{metric: value}``."""
     return {k: v.get("value") for k, v in result.items() if k != "meta" and isinstance(v, dict) and "value" in v}

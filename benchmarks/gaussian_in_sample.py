@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import _common as C  # noqa: I001  (pins threads before numpy/torch)
 
-import time
-
 import numpy as np
 
 import _decoder_eval as E
@@ -44,22 +42,9 @@ def run_seed(seed: int, trees: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = C.parser(__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
-    args = C.finish_args(p.parse_args(argv), NAME)
-    args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
-    t_start = time.perf_counter()
-    per_seed = {str(s): run_seed(s, 100 if args.quick else 300) for s in args.seeds}
-    rows = list(next(iter(per_seed.values())))
-    cols = ["rf_auc_pca", "mmd_rbf", "one_nn_accuracy"]
-    summary = {r: {c: C.seed_stats([s[r][c] for s in per_seed.values()]) for c in cols} for r in rows}
-    table = C.print_table({r: {c: v[c]["mean"] for c in cols} for r, v in summary.items()}, cols,
-                          f"{NAME}: mean over seeds {args.seeds}")
-    out = {"meta": C.meta(args, t_start, data="PBMC68k-reduced exact counts, 80/20 split by bulk_labels",
-                          seeds=args.seeds, rows_note=__doc__),
-           "summary": summary, "seeds": per_seed, "table": table}
-    print(f"Wrote {C.write_json(args, out)}", flush=True)
-    return out
+    return C.run_seeded_rows(argv, __doc__, NAME, lambda seed, args: run_seed(seed, 100 if args.quick else 300),
+                             ["rf_auc_pca", "mmd_rbf", "one_nn_accuracy"],
+                             "PBMC68k-reduced exact counts, 80/20 split by bulk_labels")
 
 
 if __name__ == "__main__":

@@ -54,17 +54,9 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
 
     k = HT.HOURS.index(held)
     prev, nxt = HT.HOURS[k - 1], HT.HOURS[k + 1]
-    counts = H.prepare(fpkm, args.n_genes, held_out=held)
-    hours = counts.obs[KEY].to_numpy()
-    train = counts[hours != held].copy()
-    args.seed = seed
-    model, info = C.train_model(train, [KEY], args, f"hsmm_held{held}_{counts.n_vars}genes")
-    real = C.log_norm(model, counts).X
-    real = np.asarray(real.toarray() if hasattr(real, "toarray") else real, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    held_idx, pca_idx, pool = HT.split_cells(hours, held, rng)
-    n_ref = len(held_idx) // 2
-    ref, other = real[held_idx[:n_ref]], real[held_idx[n_ref:2 * n_ref]]
+    d = HT.prepare_seed(fpkm, held, seed, args)
+    counts, model, info, real, pca_idx, pool = d.counts, d.model, d.info, d.real, d.pca_idx, d.pool
+    held_idx, n_ref, ref, other = d.held_idx, d.n_ref, d.ref, d.other
     score = T.Scorer(real[pca_idx], ref, seed, n_trees=args.n_trees)
     rows = {T.CONTROL: score(other)}
     for f in SHRINK_FRACTIONS:
@@ -87,20 +79,8 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
 
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0], full_time=360.0)
-    p.add_argument("--held-out", nargs="+", default=["24", "48"], choices=["24", "48"])
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
-    p.add_argument("--n-genes", type=int, default=2000)
-    p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
-    C.add_model_kwargs(p)
-    p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
-                   help="train with --max-time instead of the package's default step budgets (the default here)")
-    p.set_defaults(default_budgets=True)
-    args = C.finish_args(p.parse_args(argv), NAME)
-    if args.quick:
-        args.n_genes, args.n_trees, args.default_budgets = 300, 100, False
-        args.held_out = args.held_out[:1]
-    if args.seeds is None:
-        args.seeds = [0] if args.quick else [0, 1, 2]
+    HT.add_arguments(p)
+    args = HT.finish_arguments(C.finish_args(p.parse_args(argv), NAME))
     t_start = time.perf_counter()
     fpkm, how = H.read_hsmm()
     results = {}
@@ -115,19 +95,11 @@ def main(argv=None) -> dict:
         results[held] = {"summary": summary, "summed_gene_variance": variance, "table": table,
                          "theta_median": [s["theta_median"] for s in runs], "n_cells_per_row": runs[0]["n_per_row"],
                          "seeds": per_seed}
-    out = {"meta": C.meta(
-        args, t_start, data="HSMMSingleCell myoblasts (Trapnell 2014), FPKM", read=how,
-        preprocessing="as hsmm_trajectory.py", seeds=args.seeds, held_out=args.held_out, n_trees=args.n_trees,
+    return HT.write_results(
+        args, t_start, results, how, preprocessing="as hsmm_trajectory.py",
         theta_scales=[s if s is not None else "poisson" for s in THETA_SCALES],
         shrink_fractions=list(SHRINK_FRACTIONS),
-        training={"max_time": None if args.default_budgets else args.max_time,
-                  "default_budgets": bool(args.default_budgets)},
-        measures="the cells, PCA and reference of hsmm_trajectory.py (same seeds, same split)"),
-        "columns": {c: {"label": lab, "ideal": ideal} for c, (lab, ideal) in T.COLUMNS.items()},
-        "held_out": results}
-    print(f"Wrote {C.write_json(args, out)}", flush=True)
-    return out
-
+        measures="the cells, PCA and reference of hsmm_trajectory.py (same seeds, same split)")
 
 if __name__ == "__main__":
     main()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import _common as C  # noqa: I001  (pins threads before numpy/torch)
 
 import time
+from typing import Any, NamedTuple
 
 import numpy as np
 import trajectory as T
@@ -58,11 +59,48 @@ def split_cells(hours: np.ndarray, held: str, rng: np.random.Generator) -> tuple
     return held_idx, np.concatenate(pca_idx), pool
 
 
-def run_seed(fpkm, held: str, seed: int, args) -> dict:
-    """Prepare, train, interpolate and score every row for one held-out time point and one seed."""
-    k = HOURS.index(held)
-    prev, nxt = HOURS[k - 1], HOURS[k + 1]
-    w_rule = (float(held) - float(prev)) / (float(nxt) - float(prev))
+def add_arguments(p) -> None:
+    """The data, seed and training arguments of the HSMM benchmarks (this one and ``hsmm_noise_scale.py``, which
+    must train the same models to share their cache)."""
+    p.add_argument("--held-out", nargs="+", default=["24", "48"], choices=["24", "48"])
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
+    p.add_argument("--n-genes", type=int, default=2000)
+    p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
+    C.add_model_kwargs(p)
+    p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
+                   help="train with --max-time instead of the package's default step budgets (the default here)")
+    p.set_defaults(default_budgets=True)
+
+
+def finish_arguments(args):
+    """``--quick``: 300 genes, 100 trees, a wall-time budget, one time point and seed 0; seeds 0 1 2 otherwise."""
+    if args.quick:
+        args.n_genes, args.n_trees, args.default_budgets = 300, 100, False
+        args.held_out = args.held_out[:1]
+    if args.seeds is None:
+        args.seeds = [0] if args.quick else [0, 1, 2]
+    return args
+
+
+class SeedData(NamedTuple):
+    """One held-out time point and seed: the data, the label model and the split of :func:`split_cells`."""
+
+    counts: Any  # AnnData: pseudo-counts over the genes chosen without the held-out time point
+    train: Any  # AnnData: the other time points
+    model: Any
+    info: dict
+    real: np.ndarray  # log-normalised cells (all time points)
+    rng: np.random.Generator  # after the split: the baselines go on drawing from it
+    held_idx: np.ndarray
+    pca_idx: np.ndarray
+    pool: dict  # time point -> indices of the half the baselines use
+    n_ref: int
+    ref: np.ndarray  # the reference half of the held-out cells
+    other: np.ndarray  # the control half
+
+
+def prepare_seed(fpkm, held: str, seed: int, args) -> SeedData:
+    """Pseudo-counts, the label model (trained or loaded from the cache, ``labels_keys=["Hours"]``) and the split."""
     counts = H.prepare(fpkm, args.n_genes, held_out=held)
     hours = counts.obs[KEY].to_numpy()
     train = counts[hours != held].copy()
@@ -73,8 +111,19 @@ def run_seed(fpkm, held: str, seed: int, args) -> dict:
     rng = np.random.default_rng(seed)
     held_idx, pca_idx, pool = split_cells(hours, held, rng)
     n_ref = len(held_idx) // 2
-    ref, other = real[held_idx[:n_ref]], real[held_idx[n_ref:2 * n_ref]]
-    pool = {h: real[idx] for h, idx in pool.items()}
+    return SeedData(counts, train, model, info, real, rng, held_idx, pca_idx, pool, n_ref,
+                    real[held_idx[:n_ref]], real[held_idx[n_ref:2 * n_ref]])
+
+
+def run_seed(fpkm, held: str, seed: int, args) -> dict:
+    """Prepare, train, interpolate and score every row for one held-out time point and one seed."""
+    k = HOURS.index(held)
+    prev, nxt = HOURS[k - 1], HOURS[k + 1]
+    w_rule = (float(held) - float(prev)) / (float(nxt) - float(prev))
+    d = prepare_seed(fpkm, held, seed, args)
+    counts, train, model, info, real, rng = d.counts, d.train, d.model, d.info, d.real, d.rng
+    held_idx, pca_idx, n_ref, ref, other = d.held_idx, d.pca_idx, d.n_ref, d.ref, d.other
+    pool = {h: real[idx] for h, idx in d.pool.items()}
     score = T.Scorer(real[pca_idx], ref, seed, n_trees=args.n_trees)
 
     x_prev, x_next = pool[prev], pool[nxt]
@@ -128,29 +177,17 @@ def targets(summary: dict, default: str) -> dict:
 
 def main(argv=None) -> dict:
     p = C.parser(__doc__.splitlines()[0], full_time=360.0)
-    p.add_argument("--held-out", nargs="+", default=["24", "48"], choices=["24", "48"])
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (0 with --quick)")
+    add_arguments(p)
     p.add_argument("--methods", default="two-ended,gradient", help="comma-separated interpolation methods (the "
                    "first is shown as the default: the package's default for cells of both labels is two-ended)")
-    p.add_argument("--n-genes", type=int, default=2000)
     p.add_argument("--n-states", type=int, default=5)
     p.add_argument("--no-continuous", dest="continuous", action="store_false",
                    help="skip the continuous-time model (a second training per seed and time point)")
-    p.add_argument("--n-trees", type=int, default=1000, help="random-forest trees of the RF AUC")
     p.add_argument("--t-start", type=int, default=None,
                    help="noise level the interpolation starts from (default: each method's own, "
                         "scdiffusion.model.interpolation.T_START)")
-    C.add_model_kwargs(p)
     T.add_continuous_kwargs(p)
-    p.add_argument("--use-max-time", dest="default_budgets", action="store_false",
-                   help="train with --max-time instead of the package's default step budgets (the default here)")
-    p.set_defaults(default_budgets=True)
-    args = C.finish_args(p.parse_args(argv), NAME)
-    if args.quick:
-        args.n_genes, args.n_trees, args.default_budgets = 300, 100, False
-        args.held_out = args.held_out[:1]
-    if args.seeds is None:
-        args.seeds = [0] if args.quick else [0, 1, 2]
+    args = finish_arguments(C.finish_args(p.parse_args(argv), NAME))
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     t_start = time.perf_counter()
     fpkm, how = H.read_hsmm()
@@ -183,22 +220,28 @@ def main(argv=None) -> dict:
                          "n_pca_cells": first["n_pca_cells"], "summary": summary, "states": states,
                          "baseline_mmd2_curves": curves, "targets": tg, "figure": str(fig), "table": table,
                          "seeds": per_seed}
-    out = {"meta": C.meta(
-        args, t_start, data="HSMMSingleCell myoblasts (Trapnell 2014), FPKM", read=how,
+    return write_results(
+        args, t_start, results, how,
         preprocessing=f"FPKM -> pseudo_counts (cell scaled to 1e4, rounded); {args.n_genes} most variable genes "
                       "(scanpy seurat flavour, genes in >= 3 cells) computed without the held-out time point",
-        n_cells={h: int((fpkm.obs[KEY] == h).sum()) for h in HOURS}, seeds=args.seeds, held_out=args.held_out,
+        n_cells={h: int((fpkm.obs[KEY] == h).sum()) for h in HOURS},
         methods=args.methods, default_method=args.methods[0], n_states=args.n_states,
-        interpolation_t_start=C.t_start_used(args.t_start, args.methods), n_trees=args.n_trees,
-        continuous=args.continuous,
-        training={"max_time": None if args.default_budgets else args.max_time,
-                  "default_budgets": bool(args.default_budgets)},
+        interpolation_t_start=C.t_start_used(args.t_start, args.methods), continuous=args.continuous,
         measures="PCA (50 comps) fitted on a random half of every training time point's cells; baselines and "
                  "neighbour rows use the other half; every row scored against one half of the held-out cells "
                  "with as many cells",
-        chosen_state_rule="state nearest to w = (t_held - t_prev) / (t_next - t_prev) = 0.5"),
-        "columns": {c: {"label": lab, "ideal": ideal} for c, (lab, ideal) in T.COLUMNS.items()},
-        "held_out": results}
+        chosen_state_rule="state nearest to w = (t_held - t_prev) / (t_next - t_prev) = 0.5")
+
+
+def write_results(args, t_start: float, results: dict, how: str, **meta) -> dict:
+    """``results.json`` of an HSMM benchmark: meta (data, seeds, time points, training budget and ``meta``), the
+    columns of :data:`trajectory.COLUMNS` and ``{"held_out": results}``."""
+    out = {"meta": C.meta(args, t_start, data="HSMMSingleCell myoblasts (Trapnell 2014), FPKM", read=how,
+                          seeds=args.seeds, held_out=args.held_out, n_trees=args.n_trees,
+                          training={"max_time": None if args.default_budgets else args.max_time,
+                                    "default_budgets": bool(args.default_budgets)}, **meta),
+           "columns": {c: {"label": lab, "ideal": ideal} for c, (lab, ideal) in T.COLUMNS.items()},
+           "held_out": results}
     print(f"Wrote {C.write_json(args, out)}", flush=True)
     return out
 
