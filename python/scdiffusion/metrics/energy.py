@@ -2,7 +2,7 @@
 
 The empirical W1 between two finite samples is biased, and the bias favours the smaller spread: on ~40 cells in
 50 principal components, real held-out cells pulled 30 % of the way to their own mean are *closer* (W1) to the
-other held-out half than the unmodified cells are (``benchmarks/README.md``, "W1 rewards shrinkage"). The energy
+other held-out half than the unmodified cells are (``benchmarks/README.md``, "What W1 rewards"). The energy
 distance subtracts each side's own spread, so its unbiased estimate is zero in expectation for two samples of one
 distribution and positive for any other, a shrunk copy included.
 """
@@ -32,7 +32,7 @@ def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
     Returns
     -------
     float
-        The energy distance (squared-distance-like: units of the coordinates, not squared).
+        The energy distance, in the units of the coordinates (like W1).
 
     Raises
     ------
