@@ -116,7 +116,8 @@ PROPERTY_LABELS = {
     "de_top20_recall": "DE: top-20 marker recall ↑", "de_top50_recall": "DE: top-50 marker recall ↑",
     "de_top100_recall": "DE: top-100 marker recall ↑", "de_sign_agreement": "DE: sign agreement ↑",
     "wasserstein1": "W1 per type (real PCs)", "wasserstein2": "W2 per type (real PCs)",
-    "mmd_rbf_per_label": "MMD² per type (real PCs)", "precision": "precision →1", "recall": "recall →1",
+    "mmd_rbf_per_label": "MMD² per type (real PCs)", "energy_distance": "energy per type (real PCs)",
+    "precision": "precision →1", "recall": "recall →1",
     "density": "density →1", "coverage": "coverage →1"}
 
 

@@ -48,13 +48,14 @@ def test_pca_distances_identical_and_shifted():
     labels = np.repeat(["a", "b"], 60)
     same = pca_distances(x, x.copy(), labels, labels, n_comps=10)
     assert set(same) == set(PCA_DISTANCES)
-    for name in ("wasserstein1", "wasserstein2", "mmd_rbf_per_label"):
+    for name in ("wasserstein1", "wasserstein2", "mmd_rbf_per_label", "energy_distance"):
         assert same[name]["value"] == pytest.approx(0.0, abs=1e-9)
         assert set(same[name]["per_label"]) == {"a", "b"}
     assert same["precision"]["value"] == same["recall"]["value"] == same["coverage"]["value"] == 1.0
     shifted = pca_distances(x, x + 3.0, labels, labels, n_comps=10)
     assert shifted["wasserstein1"]["value"] > 5 and shifted["coverage"]["value"] < 0.1
     assert shifted["precision"]["value"] < 0.1 and shifted["mmd_rbf_per_label"]["value"] > 0.5
+    assert shifted["energy_distance"]["value"] > 5
 
 
 def test_mmd_embedded_zero_for_identical():
@@ -80,6 +81,9 @@ def test_energy_distance_hand_case_and_inputs():
     # unbiased (U-statistic): within-sample means leave out self-distances, so the same two points give
     # 2 * 0.5 - 1 - 1 = -1, not 0 (the expectation over fresh samples of one distribution is 0)
     assert energy_distance(col(0, 1), col(1, 0)) == pytest.approx(-1.0)
+    # biased (V-statistic): self-pairs count, within means 1 * 2/4 = 0.5 each: 2 * 0.5 - 0.5 - 0.5 = 0
+    assert energy_distance(col(0, 1), col(1, 0), unbiased=False) == pytest.approx(0.0)
+    assert energy_distance(col(0, 1), col(2, 3), unbiased=False) == pytest.approx(3.0)  # 4 - 0.5 - 0.5
     with pytest.raises(InputError, match="same dimensions"):
         energy_distance(np.zeros((3, 2)), np.zeros((3, 3)))
     with pytest.raises(InputError, match="at least 2 points"):

@@ -107,6 +107,24 @@ def test_cells_of_the_same_distribution_pass_every_metric(same_result):
         assert entries and all(v["pass"] is True for v in entries), group
 
 
+def test_shrunk_cells_fail_the_energy_distance_that_w1_lets_pass(real):
+    """Real cells pulled 30 % of the way to their label's mean: less spread, not more realism. The empirical W1
+    and W2 score them *closer* than the real-vs-real control; the energy distance charges for the lost spread."""
+    shrunk = nb_cells(360, seed=2)
+    del shrunk.layers["counts"]  # no longer counts
+    x = np.asarray(shrunk.X, dtype=np.float64)
+    for label in np.unique(shrunk.obs["cell_type"]):
+        rows = (shrunk.obs["cell_type"] == label).to_numpy()
+        x[rows] = 0.7 * x[rows] + 0.3 * x[rows].mean(0)
+    shrunk.X = x.astype(np.float32)
+    res = evaluate(real, shrunk, labels_key="cell_type", quick=True, n_control_repeats=3, use_celltypist=False)
+    for name in ("wasserstein1", "wasserstein2"):
+        assert res[name]["matched"] < res[name]["control"] and res[name]["pass"] is True, name
+    energy = res["energy_distance"]
+    assert energy["pass"] is False and energy["matched"] > 1.5 * energy["control"] > 0  # 1.00 vs 0.48
+    assert set(energy["per_label"]) == {"a", "b", "c"}
+
+
 def test_deeper_cells_fail_the_library_size_properties(real):
     deep = nb_cells(360, seed=2, depth=3.0)
     res = evaluate(real, deep, labels_key="cell_type", quick=True, use_celltypist=False)

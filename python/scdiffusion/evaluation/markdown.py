@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ..metrics.pca_distances import PER_LABEL
+
 __all__ = ["render_markdown", "GROUP_TITLES"]
 
 #: Section titles of the metric groups; the single-metric groups share "General metrics".
@@ -164,7 +166,7 @@ def render_markdown(results: Mapping[str, Any], figures: Mapping[str, str],
         lines += ["", "| pair | " + " | ".join(de_names) + " |", "|---|" + "---|" * len(de_names)]
         lines += [f"| {p} | " + " | ".join(_fmt(results[n]["per_pair"][p].get(n.removeprefix("de_")))
                                            for n in de_names) + " |" for p in pairs]
-    lines += _per_label(results, ["wasserstein1", "wasserstein2", "mmd_rbf_per_label"],
+    lines += _per_label(results, list(PER_LABEL),
                         "Distances on the real PCA per label")
 
     if figures:
