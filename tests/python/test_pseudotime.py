@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from scdiffusion import ScDiffusion
 from scdiffusion.data.preprocessing import log_normalize
-from scdiffusion.data.pseudotime import MAX_TIME_POINTS, pseudotime_values
+from scdiffusion.data.pseudotime import MAX_TIME_POINTS, R2_CV_ADVISED, pseudotime_values
 
 LEVELS = (0.0, 24.0, 48.0)
 
@@ -30,6 +30,7 @@ def test_spread_follows_progress_within_time_points_and_keeps_their_medians():
     counts, hours, tau = course()
     spread, info = pseudotime_values(hours, log_normalize(counts, 1e4), seed=0, key="hours")
     assert info["applied"] and info["r2"] > 0.8 and info["sd_within"] > 1.0
+    assert 0.8 < info["r2_cv"] <= info["r2"] + 0.01  # out of sample: a little below the fit's own R²
     for h in LEVELS:
         m = hours == h
         assert np.median(spread[m]) == pytest.approx(h, abs=0.05)  # the time point's median is its value
@@ -54,6 +55,20 @@ def test_columns_that_are_no_time_course_are_kept_as_measured(caplog):
     if not info["applied"]:  # ridge on pure noise may still order the medians by chance; then nothing to check
         assert "does not order" in caplog.text and np.array_equal(kept, np.r_[np.zeros(40), np.full(40, 24.0),
                                                                              np.full(40, 48.0)])
+
+
+def test_a_column_that_expression_orders_poorly_out_of_sample_is_spread_with_a_warning(caplog):
+    """Cells of a time point spread far into the neighbouring ones (sd 0.15 of the course, 0.5 between time points):
+    the ridge's out-of-sample R² falls below R2_CV_ADVISED, as on HSMM, where the spread was measured to hurt."""
+    counts, hours, _ = course(sd=0.15)
+    with caplog.at_level(logging.WARNING, logger="scdiffusion.data.pseudotime"):
+        _, info = pseudotime_values(hours, log_normalize(counts, 1e4), seed=0, key="hours")
+    assert info["applied"] and info["r2_cv"] < R2_CV_ADVISED  # 0.88
+    assert "less well out of sample" in caplog.text and "continuous_pseudotime=False" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="scdiffusion.data.pseudotime"):
+        _, info = pseudotime_values(hours, log_normalize(course(sd=0.05)[0], 1e4), seed=0, key="hours")
+    assert info["r2_cv"] > R2_CV_ADVISED and "out of sample" not in caplog.text  # 0.98: no warning
 
 
 def test_a_model_conditions_on_the_spread_values_and_records_it(tmp_path):
