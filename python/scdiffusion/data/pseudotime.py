@@ -105,8 +105,8 @@ def pseudotime_values(values: np.ndarray, x: np.ndarray, *, seed: int, key: str 
 def _cross_validated_r2(pcs: np.ndarray, values: np.ndarray, alpha: float, seed: int, n_folds: int = 5) -> float:
     """R² of the ridge's predictions for cells it was not fitted on (``n_folds``-fold, the chosen ``alpha``).
 
-    How well expression orders cells in time beyond the fitted ones: 0.97-0.98 on the simulated trajectory of
-    ``benchmarks/trajectory.py``, 0.87-0.91 on HSMM's myoblasts (``benchmarks/README.md``, T6)."""
+    How well expression orders cells in time beyond the fitted ones: 0.967-0.976 on the simulated trajectory of
+    ``benchmarks/trajectory.py``, 0.873-0.912 on HSMM's myoblasts (``benchmarks/README.md``, T6)."""
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import KFold, cross_val_predict
 
