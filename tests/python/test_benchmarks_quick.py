@@ -246,6 +246,21 @@ def test_shrinkage_check_quick_mode(tmp_path):
     assert control["energy"]["mean"] < near["energy"]["mean"] < far["energy"]["mean"]
 
 
+def test_draw_noise_quick_mode(tmp_path):
+    """Two count draws of the same fixed cells, scored with fixed forest and subsampling seeds, give different
+    values: the scatter a single run's row carries; every row of every seed is kept."""
+    res = _run_quick("draw_noise", tmp_path, "--seeds", "0", "1")
+    assert set(res["seeds"]) == {"0", "1"}
+    rows = res["summary"]
+    assert set(rows) == {"new cells (control)", "fixed cells, true μ", "fixed cells, μ off by 20%"}
+    for row in rows.values():
+        assert set(row) == {"rf_auc_genes", "rf_auc_pca", "mmd_rbf", "one_nn_accuracy"}
+        assert all(0.3 < row[c]["mean"] < 1 for c in ("rf_auc_genes", "rf_auc_pca", "one_nn_accuracy"))
+        assert len(row["rf_auc_pca"]["per_seed"]) == 2
+    fixed = rows["fixed cells, true μ"]
+    assert fixed["rf_auc_pca"]["sd"] > 0 and fixed["mmd_rbf"]["sd"] > 0  # only the counts changed
+
+
 def test_sampling_steps_quick_mode(tmp_path):
     res = _run_quick("sampling_steps", tmp_path)
     assert set(res["summary"]) == {"unconditional", "guided", "interpolation"}
