@@ -259,7 +259,7 @@
         choices = NULL,
         required = FALSE,
         deprecated = character(0),
-        help = "Spread each cell's value of a time-course column (at most 20 distinct values) within its time point along its expression, so that cells ahead of their time point condition the denoiser on a later value (ridge regression of the value on 30 principal components, each time point's median kept at its value); values between the time points are then learned from real cells, not only interpolated. It helped where expression predicts the values well out of sample (R^2 0.97) and hurt at 0.87-0.91: the log reports this R^2 and warns below 0.95. Not with backed = TRUE."),
+        help = "Spread each cell's value of a time-course column (at most 20 distinct values) within its time point along its expression, so that cells ahead of their time point condition the denoiser on a later value (ridge regression of the value on 30 principal components, each time point's median kept at its value); values between the time points are then learned from real cells, not only interpolated. It helped where expression predicts the values well out of sample (R^2 0.97); at 0.87-0.91 cells generated from noise at an unmeasured value came out farther: the log reports this R^2 and warns below 0.95. Not with backed = TRUE."),
         dropout = list(name = "dropout",
         kind = "float",
         default = "0.2",

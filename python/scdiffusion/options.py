@@ -161,8 +161,9 @@ TRAIN = Operation("train", (
            "along its expression, so that cells ahead of their time point condition the denoiser on a later value "
            "(ridge regression of the value on 30 principal components, each time point's median kept at its "
            "value); values between the time points are then learned from real cells, not only interpolated. It "
-           "helped where expression predicts the values well out of sample (R^2 0.97) and hurt at 0.87-0.91: the "
-           "log reports this R^2 and warns below 0.95. Not with backed = TRUE."),
+           "helped where expression predicts the values well out of sample (R^2 0.97); at 0.87-0.91 cells "
+           "generated from noise at an unmeasured value came out farther: the log reports this R^2 and warns "
+           "below 0.95. Not with backed = TRUE."),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),

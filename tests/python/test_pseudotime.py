@@ -59,7 +59,8 @@ def test_columns_that_are_no_time_course_are_kept_as_measured(caplog):
 
 def test_a_column_that_expression_orders_poorly_out_of_sample_is_spread_with_a_warning(caplog):
     """Cells of a time point spread far into the neighbouring ones (sd 0.15 of the course, 0.5 between time points):
-    the ridge's out-of-sample R² falls below R2_CV_ADVISED, as on HSMM, where the spread was measured to hurt."""
+    the ridge's out-of-sample R² falls below R2_CV_ADVISED, as on HSMM, where cells generated from noise at a
+    held-out time were farther with the spread."""
     counts, hours, _ = course(sd=0.15)
     with caplog.at_level(logging.WARNING, logger="scdiffusion.data.pseudotime"):
         _, info = pseudotime_values(hours, log_normalize(counts, 1e4), seed=0, key="hours")

@@ -31,7 +31,9 @@ N_COMPS = 30
 #: The PCA is fitted on at most this many cells (then every cell is projected, in chunks).
 MAX_PCA_CELLS = 10_000
 #: Below this out-of-sample R² of the ridge the spread is applied with a warning: measured to help at 0.97 (the
-#: simulated trajectory, 300 or 2,400 training cells) and to hurt at 0.87-0.91 (HSMM); ``benchmarks/README.md``, T6.
+#: simulated trajectory, 300 or 2,400 training cells); at 0.87-0.91 (HSMM) it made cells generated from noise at a
+#: held-out time farther and left two-ended interpolation by value as close as without; ``benchmarks/README.md``,
+#: T6 and T7.
 R2_CV_ADVISED = 0.95
 
 
@@ -96,8 +98,8 @@ def pseudotime_values(values: np.ndarray, x: np.ndarray, *, seed: int, key: str 
     if r2_cv < R2_CV_ADVISED:
         logger.warning("continuous column '%s': expression predicts its values less well out of sample (R² %.2f) "
                        "than where the spread was measured to help (simulated time course: 0.97); on HSMM's "
-                       "myoblasts (0.87-0.91) it made cells at held-out times farther. Compare with "
-                       "continuous_pseudotime=False on held-out cells before relying on it.", key, r2_cv)
+                       "myoblasts (0.87-0.91) it made cells generated from noise at held-out times farther. "
+                       "Compare with continuous_pseudotime=False on held-out cells before relying on it.", key, r2_cv)
     return spread, {"applied": True, "reason": "a time course", "r2": r2, "r2_cv": r2_cv, "sd_within": within,
                     "alpha": float(ridge.alpha_)}
 
