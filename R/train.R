@@ -39,7 +39,7 @@ setMethod("trainScDiffusion", "SummarizedExperiment", function(x, labels_keys = 
     pretrained = NULL, likelihood = "nb", noise_fit = "eval-train", count_split = 0, n_latent = 128L,
     hidden = c(256L, 256L, 256L), denoiser_hidden = c(512L, 512L, 256L, 128L),
     classifier_hidden = c(512L, 512L, 256L), classifier_free = TRUE, label_dropout = 0.3, continuous_keys = NULL,
-    continuous_pseudotime = FALSE, dropout = 0.2,
+    continuous_pseudotime = NULL, dropout = 0.2,
     input_dropout = 0.2, min_cells = 3L, min_counts = 10L, target_sum = 10000, min_cells_per_label = 5L,
     validation_fraction = 0.1, n_timesteps = 1000L, device = "auto", mixed_precision = FALSE, seed = NULL,
     preset = "cpu", max_time = NULL,

@@ -55,9 +55,10 @@ def declared(op: Operation, *names: str, **overrides):
                     "required": o.required}
         if o.kind == "choice":
             kw["type"] = click.Choice(list(o.allowed()))
-        elif o.kind == "bool":  # on by default: --x/--no-x, so that it can be turned off
-            kw = {"help": o.text, "default": bool(o.default), "show_default": bool(o.default)}
-            if not o.default:
+        elif o.kind == "bool":  # on by default, or None (decided from the data): --x/--no-x, so either can be asked
+            kw = {"help": o.text, "default": o.default if o.default is None else bool(o.default),
+                  "show_default": bool(o.default)}
+            if o.default is False:
                 kw["is_flag"] = True
         elif o.kind == "path":
             kw["type"] = click.Path()
@@ -72,7 +73,7 @@ def declared(op: Operation, *names: str, **overrides):
             kw.update(multiple=True, default=() if o.default is None else (str(o.default),),
                       help=o.text + " Repeatable.")
         kw.update(overrides.get(name, {}))
-        flag = f"{o.flag}/--no-{o.flag[2:]}" if o.kind == "bool" and o.default else o.flag
+        flag = f"{o.flag}/--no-{o.flag[2:]}" if o.kind == "bool" and o.default is not False else o.flag
         decorators.append(click.option(flag, name, **kw))
 
     def apply(f):

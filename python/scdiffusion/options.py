@@ -156,14 +156,15 @@ TRAIN = Operation("train", (
            "conditioned on by value, dropped like labels in training; generation can then ask for any value, also "
            "one never measured (condition = {column: 36}). A column may also be in labels_keys.",
            cli_flag="--continuous-key"),
-    Option("continuous_pseudotime", "bool", False,
+    Option("continuous_pseudotime", "bool", None,
            "Spread each cell's value of a time-course column (at most 20 distinct values) within its time point "
            "along its expression, so that cells ahead of their time point condition the denoiser on a later value "
            "(ridge regression of the value on 30 principal components, each time point's median kept at its "
-           "value); values between the time points are then learned from real cells, not only interpolated. It "
-           "helped where expression predicts the values well out of sample (R^2 0.97); at 0.87-0.91 cells "
-           "generated from noise at an unmeasured value came out farther: the log reports this R^2 and warns "
-           "below 0.95. Not with backed = TRUE."),
+           "value); values between the time points are then learned from real cells, not only interpolated. "
+           "Default (None): only where expression predicts the values out of sample with R^2 >= 0.95, where it "
+           "was measured to help (R^2 0.97); at 0.87-0.91 cells generated from noise at an unmeasured value came "
+           "out farther. True: always (a warning below 0.95); False: never. The log and the model record the "
+           "R^2. Not with backed = TRUE."),
     Option("dropout", "float", 0.2, "Dropout of the hidden layers.", low=0, high=1, high_open=True),
     Option("input_dropout", "float", 0.2, "Dropout of the encoder's input genes.", low=0, high=1, high_open=True),
     Option("min_cells", "int", 3, "Genes detected in fewer cells are dropped (paper: 3).", low=0),

@@ -92,8 +92,11 @@ def test_the_parameters_say_the_column_is_continuous(hours_model, caplog):
 def test_save_load_round_trip(hours_model, tmp_path):
     hours_model.save(tmp_path / "m")
     loaded = ScDiffusion.load(tmp_path / "m", device="cpu")
-    assert loaded.continuous["hours"].to_dict() == {"key": "hours", "min": 0.0, "max": 72.0,
-                                                    "values": [0.0, 24.0, 72.0]}
+    saved = loaded.continuous["hours"].to_dict()
+    spread = saved.pop("pseudotime")  # continuous_pseudotime=None decided from the data, and recorded why
+    assert saved == {"key": "hours", "min": 0.0, "max": 72.0, "values": [0.0, 24.0, 72.0]}
+    assert spread == hours_model.continuous["hours"].pseudotime and spread["applied"] is False
+    assert "(auto)" in spread["reason"] and spread["r2_cv"] < 0.95  # the hours drive 6 of 30 genes: R² 0.66
     a = hours_model.generate(6, {"hours": 48}, seed=3, progress=False)
     b = loaded.generate(6, {"hours": 48}, seed=3, progress=False)
     np.testing.assert_allclose(a.obsm["X_scdiffusion"], b.obsm["X_scdiffusion"], atol=1e-6)

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from scdiffusion import ScDiffusion
 from scdiffusion.data.preprocessing import log_normalize
-from scdiffusion.data.pseudotime import MAX_TIME_POINTS, R2_CV_ADVISED, pseudotime_values
+from scdiffusion.data.pseudotime import MAX_TIME_POINTS, R2_CV_AUTO, pseudotime_values
 
 LEVELS = (0.0, 24.0, 48.0)
 
@@ -59,17 +59,17 @@ def test_columns_that_are_no_time_course_are_kept_as_measured(caplog):
 
 def test_a_column_that_expression_orders_poorly_out_of_sample_is_spread_with_a_warning(caplog):
     """Cells of a time point spread far into the neighbouring ones (sd 0.15 of the course, 0.5 between time points):
-    the ridge's out-of-sample R² falls below R2_CV_ADVISED, as on HSMM, where cells generated from noise at a
+    the ridge's out-of-sample R² falls below R2_CV_AUTO, as on HSMM, where cells generated from noise at a
     held-out time were farther with the spread."""
     counts, hours, _ = course(sd=0.15)
     with caplog.at_level(logging.WARNING, logger="scdiffusion.data.pseudotime"):
         _, info = pseudotime_values(hours, log_normalize(counts, 1e4), seed=0, key="hours")
-    assert info["applied"] and info["r2_cv"] < R2_CV_ADVISED  # 0.88
+    assert info["applied"] and info["r2_cv"] < R2_CV_AUTO  # 0.88
     assert "less well out of sample" in caplog.text and "continuous_pseudotime=False" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="scdiffusion.data.pseudotime"):
         _, info = pseudotime_values(hours, log_normalize(course(sd=0.05)[0], 1e4), seed=0, key="hours")
-    assert info["r2_cv"] > R2_CV_ADVISED and "out of sample" not in caplog.text  # 0.98: no warning
+    assert info["r2_cv"] > R2_CV_AUTO and "out of sample" not in caplog.text  # 0.98: no warning
 
 
 def test_a_model_conditions_on_the_spread_values_and_records_it(tmp_path):
@@ -79,7 +79,7 @@ def test_a_model_conditions_on_the_spread_values_and_records_it(tmp_path):
     adata = ad.AnnData(counts, obs=pd.DataFrame({"hours": hours}, index=[f"c{i}" for i in range(hours.size)]),
                        var=pd.DataFrame(index=[f"g{j}" for j in range(counts.shape[1])]))
     tiny = {"hidden": (32,), "n_latent": 8, "denoiser_hidden": (64, 32), "classifier_hidden": (16,)}
-    plain = ScDiffusion(adata, continuous_keys=["hours"], device="cpu", seed=0, **tiny)
+    plain = ScDiffusion(adata, continuous_keys=["hours"], continuous_pseudotime=False, device="cpu", seed=0, **tiny)
     model = ScDiffusion(adata, continuous_keys=["hours"], continuous_pseudotime=True, device="cpu", seed=0, **tiny)
     reg = model.continuous["hours"]
     assert plain.continuous["hours"].pseudotime is None and reg.pseudotime["applied"]
@@ -92,3 +92,30 @@ def test_a_model_conditions_on_the_spread_values_and_records_it(tmp_path):
     model.save(tmp_path / "m")
     again = ScDiffusion.load(tmp_path / "m", device="cpu")
     assert again.continuous["hours"].pseudotime == reg.pseudotime
+
+
+@pytest.mark.parametrize(("sd", "spread"), [(0.05, True), (0.15, False)])
+def test_by_default_the_spread_is_applied_only_where_expression_predicts_time_out_of_sample(sd, spread, caplog):
+    """continuous_pseudotime=None (the default): spread at out-of-sample R² 0.98 (sd 0.05), kept as measured at
+    0.88 (sd 0.15; where the spread made cells generated from noise farther) -- with the R² recorded and the
+    reason logged, and no warning."""
+    import anndata as ad
+
+    counts, hours, _ = course(sd=sd, n_genes=40)
+    adata = ad.AnnData(counts, obs=pd.DataFrame({"hours": hours}, index=[f"c{i}" for i in range(hours.size)]),
+                       var=pd.DataFrame(index=[f"g{j}" for j in range(counts.shape[1])]))
+    tiny = {"hidden": (32,), "n_latent": 8, "denoiser_hidden": (64, 32), "classifier_hidden": (16,)}
+    with caplog.at_level(logging.INFO, logger="scdiffusion.data.pseudotime"):
+        model = ScDiffusion(adata, continuous_keys=["hours"], device="cpu", seed=0, **tiny)
+    info = model.continuous["hours"].pseudotime
+    assert info["applied"] is spread and (info["r2_cv"] >= R2_CV_AUTO) is spread
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    v = model.data.values["hours"].numpy() * 48.0
+    if spread:
+        assert len(np.unique(np.round(v, 4))) > 100
+    else:
+        assert set(np.round(v, 4)) == set(LEVELS)
+        assert "(auto)" in info["reason"] and "continuous_pseudotime=True" in caplog.text
+        forced = ScDiffusion(adata, continuous_keys=["hours"], continuous_pseudotime=True, device="cpu", seed=0,
+                             **tiny)
+        assert forced.continuous["hours"].pseudotime["applied"]  # True: applied below the threshold too

@@ -74,13 +74,13 @@ def numeric_column(obs: pd.DataFrame, key: str) -> np.ndarray:
     return values
 
 
-def fit_continuous(obs: pd.DataFrame, keys: Sequence[str], x=None, seed: int = 0) -> tuple[
+def fit_continuous(obs: pd.DataFrame, keys: Sequence[str], x=None, seed: int = 0, auto: bool = False) -> tuple[
         dict[str, ContinuousRegistry], dict[str, np.ndarray]]:
     """Check the continuous columns of the training cells: ``(registries, normalised value of every cell)``.
 
     With ``x`` (the cells' log-normalised expression), the values of a time-course column are spread within its
-    time points along the expression (:func:`.pseudotime.pseudotime_values`, seeded by ``seed``); the registry's
-    range stays the measured one."""
+    time points along the expression (:func:`.pseudotime.pseudotime_values`, seeded by ``seed``; with ``auto``
+    only where expression predicts them well out of sample); the registry's range stays the measured one."""
     keys = [keys] if isinstance(keys, str) else list(keys or [])
     if len(set(keys)) != len(keys):
         raise InputError(f"continuous_keys has duplicates: {keys}.")
@@ -97,7 +97,7 @@ def fit_continuous(obs: pd.DataFrame, keys: Sequence[str], x=None, seed: int = 0
         if x is not None:
             from .pseudotime import pseudotime_values
 
-            v, spread = pseudotime_values(v, x, seed=seed, key=key)
+            v, spread = pseudotime_values(v, x, seed=seed, key=key, auto=auto)
         reg = ContinuousRegistry(key, float(distinct[0]), float(distinct[-1]),
                                  tuple(float(d) for d in distinct[:MAX_RECORDED_VALUES]), spread)
         registries[key], values[key] = reg, reg.normalise(v)

@@ -70,15 +70,17 @@ class TrainingData:
     def from_anndata(cls, adata: ad.AnnData, preprocessor: Preprocessor, *, labels_keys: list[str],
                      layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
                      with_counts: bool, device: torch.device, continuous_keys: list[str] = (),
-                     continuous_pseudotime: bool = False) -> TrainingData:
+                     continuous_pseudotime: bool | None = None) -> TrainingData:
         """Validate, filter and normalise ``adata`` (fits ``preprocessor``), split off validation cells;
-        ``continuous_pseudotime``: spread time-course values within time points (:mod:`.pseudotime`)."""
+        ``continuous_pseudotime``: spread time-course values within time points (:mod:`.pseudotime`; None: where
+        expression predicts them well out of sample)."""
         fit_continuous(adata.obs, continuous_keys)  # bad columns refused before any work
         x, cell_mask = preprocessor.fit_transform(adata, layer)
         registries, ids = fit_registries(adata.obs.loc[cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
         continuous, values = fit_continuous(adata.obs.loc[cell_mask], continuous_keys,
-                                            x if continuous_pseudotime else None, seed)
+                                            None if continuous_pseudotime is False else x, seed,
+                                            auto=continuous_pseudotime is None)
         train_idx, val_idx = validation_split(x.shape[0], validation_fraction, seed)
         counts = preprocessor.counts(adata, layer)[np.flatnonzero(cell_mask)]
         lib = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
@@ -175,7 +177,7 @@ class BackedTrainingData(TrainingData):
     def from_h5ad(cls, path: str | os.PathLike, preprocessor: Preprocessor, *, labels_keys: list[str],
                   layer: str | None, min_cells_per_label: int, validation_fraction: float, seed: int,
                   with_counts: bool, device: torch.device, continuous_keys: list[str] = (),
-                  continuous_pseudotime: bool = False) -> BackedTrainingData:
+                  continuous_pseudotime: bool | None = None) -> BackedTrainingData:
         """Scan the counts on disk (validation, filters, library sizes); keep only labels and sizes in memory.
         Continuous values are used as measured (``continuous_pseudotime`` needs the expression in memory)."""
         t0 = time.perf_counter()
@@ -185,10 +187,11 @@ class BackedTrainingData(TrainingData):
         registries, ids = fit_registries(counts.obs.loc[scan.cell_mask], labels_keys,
                                          min_cells_per_label=min_cells_per_label)
         continuous, values = fit_continuous(counts.obs.loc[scan.cell_mask], continuous_keys)
-        if continuous_pseudotime and continuous_keys:
-            logger.warning("backed=True: the continuous columns %s are used as measured (spreading them within "
-                           "time points needs the expression in memory; train without backed=True for it).",
-                           list(continuous_keys))
+        if continuous_pseudotime is not False and continuous_keys:
+            logger.log(logging.WARNING if continuous_pseudotime else logging.INFO,
+                       "backed=True: the continuous columns %s are used as measured (spreading them within time "
+                       "points needs the expression in memory; train without backed=True for it).",
+                       list(continuous_keys))
         n = int(scan.cell_mask.sum())
         train_idx, val_idx = validation_split(n, validation_fraction, seed, BACKED_VALIDATION_CELLS)
         library = LibrarySizes(torch.from_numpy(scan.library[train_idx]),

@@ -63,7 +63,8 @@ class ScDiffusion:
     classifier_free, label_dropout, continuous_keys, continuous_pseudotime
         Condition the denoiser on the labels (each dropped with probability ``label_dropout`` in training), for
         classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``),
-        optionally spread within time points along expression (:mod:`scdiffusion.data.pseudotime`).
+        spread within time points along expression (:mod:`scdiffusion.data.pseudotime`) by default where expression
+        predicts the values well out of sample (``continuous_pseudotime=None``; ``True``: always, ``False``: never).
     min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
     n_timesteps, device, seed, mixed_precision
@@ -91,7 +92,7 @@ class ScDiffusion:
                  classifier_hidden: Sequence[int] = _T.classifier_hidden,
                  classifier_free: bool = _T.classifier_free, label_dropout: float = _T.label_dropout,
                  continuous_keys: Sequence[str] | str | None = _T.continuous_keys,
-                 continuous_pseudotime: bool = _T.continuous_pseudotime,
+                 continuous_pseudotime: bool | None = _T.continuous_pseudotime,
                  dropout: float = _T.dropout, input_dropout: float = _T.input_dropout,
                  likelihood: str = _T.likelihood, noise_fit: str = _T.noise_fit, count_split: float = _T.count_split,
                  min_cells: int = _T.min_cells, min_counts: int = _T.min_counts, target_sum: float = _T.target_sum,
