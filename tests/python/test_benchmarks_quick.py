@@ -453,17 +453,22 @@ def test_trajectory_simulation_draws_through_its_count_model():
 
 
 def test_trajectory_pseudotime_quick_mode(tmp_path):
-    """T4: a continuous-time model on the ridge pseudotime column makes cells at the held-out value, from noise and
-    two-ended from every t_start asked for; every row scored on every measure."""
-    res = _run_quick("trajectory_pseudotime", tmp_path, "--t-starts", "50", "300")
+    """T4/T8: a continuous-time model on the ridge pseudotime column makes cells at the held-out value, from noise
+    and two-ended from every t_start asked for, beside direct/OT interpolation and the control half; every row
+    scored on every measure; the column is used as given (the package's default does not spread it again)."""
+    res = _run_quick("trajectory_pseudotime", tmp_path, "--t-starts", "50", "300", "--concentration", "20")
     rows = res["summary"]
     assert set(rows) == {"ridge: generated at 24", "ridge: two-ended at 24, t_start 50",
-                         "ridge: two-ended at 24, t_start 300"}
+                         "ridge: two-ended at 24, t_start 300", "real held-out half (control)",
+                         "direct interpolation", "OT displacement"}
     for name, row in rows.items():
         assert all(np.isfinite(row[c]["mean"]) for c in ("mmd2", "w1", "rf_auc")), name
+    assert rows["real held-out half (control)"]["mmd2"]["mean"] < rows["direct interpolation"]["mmd2"]["mean"]
     seed = res["seeds"]["0"]
     assert seed["medians"] == {"12": pytest.approx(12.0, abs=0.5), "36": pytest.approx(36.0, abs=0.5)}
-    assert seed["training"]["model_kwargs"] == {"continuous_keys": ["pseudotime"]}
+    assert seed["training"]["model_kwargs"] == {"continuous_keys": ["pseudotime"], "continuous_pseudotime": False}
+    assert seed["pseudotime"]["applied"] and 0.0 < seed["pseudotime"]["r2_cv"] < 1.0
+    assert res["meta"]["concentration"] == 20.0
 
 
 def test_value_embedding_quick_mode(tmp_path):

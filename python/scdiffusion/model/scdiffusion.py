@@ -62,9 +62,8 @@ class ScDiffusion:
         Widths of the skip-MLP denoiser and the classifiers (the paper's by default).
     classifier_free, label_dropout, continuous_keys, continuous_pseudotime
         Condition the denoiser on the labels (each dropped with probability ``label_dropout`` in training), for
-        classifier-free guidance; and on the values of numeric columns (times, doses: ``condition={"h": 36}``),
-        spread within time points along expression (:mod:`scdiffusion.data.pseudotime`) by default where expression
-        predicts the values well out of sample (``continuous_pseudotime=None``; ``True``: always, ``False``: never).
+        classifier-free guidance; and on numeric columns' values (times, doses: ``condition={"h": 36}``), spread
+        within time points along expression where it predicts them well (:mod:`scdiffusion.data.pseudotime`).
     min_cells, min_counts, target_sum, min_cells_per_label, validation_fraction
         Preprocessing (paper defaults), the smallest label, cells held out for early stopping.
     n_timesteps, device, seed, mixed_precision
